@@ -1,0 +1,1 @@
+//! `azure-directory`: being built; see the issue tracker.

@@ -1,0 +1,322 @@
+//! `HttpClient`: reqwest without redirects, with bounded concurrency, bounded
+//! bodies, and the one retry loop.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use tokio::sync::Semaphore;
+
+use super::retry::{RetryPolicy, WaitHint};
+use crate::error::{Error, ErrorKind, Result};
+
+/// A response whose body was read in full (within the size limit).
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// Response headers.
+    pub headers: HeaderMap,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+impl HttpResponse {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// A header's value, if present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// All values of a header.
+    pub fn header_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+    }
+
+    /// Decodes the body as JSON; errors name the JSON path.
+    pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
+        Error::decode_json(what, &self.body)
+    }
+}
+
+/// Settings for [`HttpClient`].
+#[derive(Debug, Clone)]
+pub struct HttpClientBuilder {
+    timeout: Duration,
+    connect_timeout: Duration,
+    max_concurrency: usize,
+    max_body_bytes: usize,
+    retry: RetryPolicy,
+    user_agent: String,
+}
+
+impl Default for HttpClientBuilder {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_concurrency: 8,
+            max_body_bytes: 32 * 1024 * 1024,
+            retry: RetryPolicy::default(),
+            user_agent: concat!("directory-sync/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+}
+
+impl HttpClientBuilder {
+    /// Time allowed for one attempt, body included (default 60 s).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Time allowed to connect (default 10 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.connect_timeout = t;
+        self
+    }
+
+    /// Requests in flight at once across all streams (default 8).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n.max(1);
+        self
+    }
+
+    /// Largest body accepted (default 32 MiB); larger is an error.
+    pub fn max_body_bytes(mut self, n: usize) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, r: RetryPolicy) -> Self {
+        self.retry = r;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<HttpClient> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            .user_agent(self.user_agent)
+            .build()
+            .map_err(|e| {
+                Error::new(ErrorKind::InvalidConfig, "could not build the HTTP client")
+                    .with_source(e)
+            })?;
+        Ok(HttpClient {
+            client,
+            limiter: Arc::new(Semaphore::new(self.max_concurrency)),
+            max_concurrency: self.max_concurrency,
+            max_body_bytes: self.max_body_bytes,
+            retry: self.retry,
+        })
+    }
+}
+
+/// The shared HTTP machinery every provider uses.
+///
+/// * Redirects are never followed, so credentials are never sent to a host a
+///   server points at; a 3xx is an error.
+/// * At most `max_concurrency` requests are in flight.
+/// * Bodies are read in full inside the retry loop, so a connection cut
+///   mid-body is retried like any transient failure.
+/// * [`HttpClient::execute`] retries per the [`RetryPolicy`], asking the
+///   provider's [`WaitHint`] what each response says about waiting. Every wait
+///   is logged as a `tracing` event.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    limiter: Arc<Semaphore>,
+    max_concurrency: usize,
+    max_body_bytes: usize,
+    retry: RetryPolicy,
+}
+
+enum Attempt {
+    Done(HttpResponse),
+    Retry(HttpResponse, Option<std::time::Duration>),
+    Failed(Error),
+}
+
+impl HttpClient {
+    /// Starts building a client.
+    pub fn builder() -> HttpClientBuilder {
+        HttpClientBuilder::default()
+    }
+
+    /// The underlying reqwest client, to build requests with.
+    pub fn reqwest(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The retry policy.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Requests allowed in flight at once.
+    pub fn max_concurrency(&self) -> usize {
+        self.max_concurrency
+    }
+
+    /// Sends the request `make` builds, retrying as the policy and `hint`
+    /// allow. `what` names the request in logs and errors (no secrets).
+    ///
+    /// Returns the final response whatever its status once it is not
+    /// retryable or retries are used up, so the provider can turn its body
+    /// into a typed error. Network failures that outlast the retries are
+    /// [`ErrorKind::Transient`] errors.
+    pub async fn execute(
+        &self,
+        what: &str,
+        make: impl Fn() -> RequestBuilder,
+        hint: &dyn WaitHint,
+    ) -> Result<HttpResponse> {
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let (last, wait) = match self.attempt(what, make(), hint).await {
+                Attempt::Done(resp) => return Ok(resp),
+                Attempt::Retry(resp, wait) => (Ok(resp), wait),
+                Attempt::Failed(e) if e.is_retryable() => (Err(e), None),
+                Attempt::Failed(e) => return Err(e),
+            };
+            let server_hint = wait.is_some();
+            let wait = match wait {
+                Some(w) => self.retry.hinted(w),
+                None => self.retry.backoff(attempt),
+            };
+            let out_of_time = start.elapsed() + wait > self.retry.deadline;
+            if attempt >= self.retry.max_attempts || out_of_time {
+                tracing::warn!(what, attempt, ?wait, out_of_time, "giving up after retries");
+                return match last {
+                    Ok(resp) => Ok(resp),
+                    Err(e) => Err(Error::new(
+                        e.kind(),
+                        format!("{} (gave up after {attempt} attempts)", e.message()),
+                    )
+                    .with_source(e)),
+                };
+            }
+            let reason = match &last {
+                Ok(r) => format!("HTTP {}", r.status),
+                Err(e) => e.message().to_string(),
+            };
+            tracing::info!(what, attempt, wait_ms = wait.as_millis() as u64, server_hint, %reason, "waiting before retry");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn attempt(&self, what: &str, req: RequestBuilder, hint: &dyn WaitHint) -> Attempt {
+        let Ok(_permit) = self.limiter.acquire().await else {
+            return Attempt::Failed(Error::new(ErrorKind::Transient, "HTTP client closed"));
+        };
+        tracing::debug!(what, "request");
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => return Attempt::Failed(network_error(what, e)),
+        };
+        let status = resp.status();
+        if status.is_redirection() {
+            return Attempt::Failed(redirect_refused(what, status, resp.headers()));
+        }
+        let headers = resp.headers().clone();
+        let body = match self.read_body(what, resp).await {
+            Ok(b) => b,
+            Err(e) => return Attempt::Failed(e),
+        };
+        let resp = HttpResponse {
+            status: status.as_u16(),
+            headers,
+            body,
+        };
+        tracing::debug!(
+            what,
+            status = resp.status,
+            bytes = resp.body.len(),
+            "response"
+        );
+        if resp.is_success() || !hint.is_retryable(&resp) {
+            Attempt::Done(resp)
+        } else {
+            let wait = hint.wait(&resp);
+            Attempt::Retry(resp, wait)
+        }
+    }
+
+    async fn read_body(&self, what: &str, mut resp: reqwest::Response) -> Result<Bytes> {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_body_bytes as u64)
+        {
+            return Err(too_large(what, self.max_body_bytes));
+        }
+        let mut buf = Vec::new();
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > self.max_body_bytes {
+                        return Err(too_large(what, self.max_body_bytes));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(Bytes::from(buf)),
+                Err(e) => return Err(network_error(what, e)),
+            }
+        }
+    }
+}
+
+fn too_large(what: &str, limit: usize) -> Error {
+    Error::invalid_response(format!(
+        "{what}: the response body is larger than the {limit}-byte limit"
+    ))
+}
+
+fn network_error(what: &str, e: reqwest::Error) -> Error {
+    let detail = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the connection broke while reading the response"
+    } else {
+        "the request failed"
+    };
+    // reqwest's own message may include the URL; our URLs carry no secrets
+    // (credentials travel in headers and bodies only).
+    Error::new(ErrorKind::Transient, format!("{what}: {detail}")).with_source(e.without_url())
+}
+
+fn redirect_refused(what: &str, status: StatusCode, headers: &HeaderMap) -> Error {
+    let to = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| url::Url::parse(l).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|| "elsewhere".to_string());
+    Error::invalid_response(format!(
+        "{what}: the server redirected to {to}; redirects are not followed so credentials \
+         are never sent to another host. Check the configured domain or endpoint."
+    ))
+    .with_status(status.as_u16())
+}

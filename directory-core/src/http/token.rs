@@ -1,0 +1,146 @@
+//! A cached access token, refreshed shortly before expiry and once on a 401,
+//! with one shared refresh for all concurrent requests.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::sync::Mutex;
+
+use crate::error::Result;
+use crate::secret::SecretString;
+
+/// An access token and when it stops being usable.
+#[derive(Clone)]
+pub struct AccessToken {
+    /// The token itself.
+    pub secret: SecretString,
+    /// The token type the server named (`Bearer`, `DPoP`).
+    pub token_type: String,
+    /// When it expires, on the local monotonic clock (computed from the
+    /// server's `expires_in`, so wall-clock skew does not matter).
+    pub expires_at: Instant,
+    /// When it was received.
+    pub issued_at: Instant,
+    /// The scopes or roles the server says it granted, when it says.
+    pub granted: Vec<String>,
+}
+
+impl AccessToken {
+    /// A token valid for `expires_in` from now.
+    pub fn new(secret: SecretString, token_type: impl Into<String>, expires_in: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            secret,
+            token_type: token_type.into(),
+            issued_at: now,
+            expires_at: now + expires_in,
+            granted: Vec::new(),
+        }
+    }
+
+    /// Whether the token is still good for at least `margin`.
+    pub fn is_fresh(&self, margin: Duration) -> bool {
+        Instant::now() + margin < self.expires_at
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &self.secret)
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("granted", &self.granted)
+            .finish()
+    }
+}
+
+/// Where tokens come from: a provider's client-credentials flow.
+#[async_trait]
+pub trait TokenSource: Send + Sync + 'static {
+    /// Requests a new token from the authorization server.
+    async fn fetch_token(&self) -> Result<AccessToken>;
+}
+
+/// Caches one token from a [`TokenSource`].
+///
+/// [`TokenCache::get`] returns the cached token while it has more than the
+/// refresh margin left; otherwise it fetches a new one. The fetch happens
+/// under a lock, so concurrent callers wait for one refresh instead of each
+/// starting their own. [`TokenCache::invalidate`] drops a token the server
+/// rejected (a 401), but only if no one has refreshed it already.
+pub struct TokenCache<S> {
+    source: S,
+    margin: Duration,
+    current: Mutex<Option<Arc<AccessToken>>>,
+    fetches: std::sync::atomic::AtomicU64,
+}
+
+impl<S: TokenSource> TokenCache<S> {
+    /// A cache that refreshes `margin` before expiry (tokens shorter-lived
+    /// than twice the margin are refreshed at half their life).
+    pub fn new(source: S, margin: Duration) -> Self {
+        Self {
+            source,
+            margin,
+            current: Mutex::new(None),
+            fetches: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The token source.
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// How many tokens were fetched so far.
+    pub fn fetches(&self) -> u64 {
+        self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A fresh token, fetching one if needed.
+    pub async fn get(&self) -> Result<Arc<AccessToken>> {
+        let mut current = self.current.lock().await;
+        if let Some(tok) = current.as_ref() {
+            if tok.is_fresh(self.margin_for(tok)) {
+                return Ok(tok.clone());
+            }
+        }
+        tracing::debug!("fetching an access token");
+        let tok = Arc::new(self.source.fetch_token().await?);
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *current = Some(tok.clone());
+        Ok(tok)
+    }
+
+    /// Forgets `rejected` if it is still the cached token, so the next
+    /// [`TokenCache::get`] fetches a new one.
+    pub async fn invalidate(&self, rejected: &AccessToken) {
+        let mut current = self.current.lock().await;
+        if current
+            .as_ref()
+            .is_some_and(|t| t.secret == rejected.secret)
+        {
+            tracing::debug!("access token rejected; it will be refreshed");
+            *current = None;
+        }
+    }
+
+    /// The refresh margin for this token: the configured one, but never more
+    /// than half the token's lifetime.
+    fn margin_for(&self, tok: &AccessToken) -> Duration {
+        let lifetime = tok.expires_at.saturating_duration_since(tok.issued_at);
+        self.margin.min(lifetime / 2)
+    }
+}
+
+impl<S> fmt::Debug for TokenCache<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,89 @@
+//! # directory-core
+//!
+//! The foundation of the directory-sync crate family: the provider-neutral
+//! model of a directory (users, groups, memberships, SSO app assignments), the
+//! [`DirectoryProvider`] trait that Okta, Microsoft Graph and a SCIM store
+//! implement, complete [`Snapshot`] collection, one classified [`Error`], and
+//! (feature `http`) the HTTP machinery every provider shares.
+//!
+//! ## Main types
+//!
+//! * [`DirectoryUser`], [`DirectoryGroup`], [`Membership`], [`AppAssignment`]:
+//!   the model, named after SCIM core + enterprise user attributes.
+//! * [`DirectoryProvider`]: paginated, lazy, `'static` streams of each kind,
+//!   and `check()` that reports every configuration problem at once.
+//!   [`DirectoryProviderExt`] adds conveniences to every provider.
+//! * [`Snapshot`]: a complete directory, or an error. Never a partial one.
+//! * [`InMemoryDirectory`]: a provider over data in memory, with paging and
+//!   failure injection, for tests and examples.
+//! * [`Error`] / [`ErrorKind`]: what went wrong, in terms of what the admin
+//!   must fix, with the provider's code and request id.
+//! * [`SecretString`]: secrets that never print.
+//!
+//! ## Use
+//!
+//! ```
+//! use directory_core::{
+//!     CollectOptions, DirectoryGroup, DirectoryUser, InMemoryDirectory, Membership, Snapshot,
+//! };
+//! # futures::executor::block_on(async {
+//! let dir = InMemoryDirectory::builder("acme")
+//!     .user(DirectoryUser::new("u1", "ada@acme.test").with_email("ada@acme.test", true))
+//!     .group(DirectoryGroup::new("g1", "Berlin office"))
+//!     .membership(Membership::direct("g1", "u1"))
+//!     .build();
+//! let opts = CollectOptions::default().with_progress(|p| {
+//!     let _ = (p.kind, p.pages, p.items);
+//! });
+//! let snapshot = Snapshot::collect(&dir, &opts).await.unwrap();
+//! assert_eq!(snapshot.user("u1").unwrap().primary_email(), Some("ada@acme.test"));
+//! assert_eq!(snapshot.memberships.len(), 1);
+//! # });
+//! ```
+//!
+//! ## Design notes
+//!
+//! * **Complete or nothing.** [`Snapshot::collect`] returns the first error of
+//!   any stream; a reconcile never sees a directory with missing pages, which
+//!   is how records get deactivated by mistake.
+//! * **Pages, not items.** Provider streams yield whole pages so progress can
+//!   count them and memory stays bounded by a page per stream.
+//! * **Pagination and retry live once.** A provider writes "fetch one page for
+//!   this cursor" and [`paginate`] makes the stream (refusing cursors that
+//!   repeat). With `http`, [`http::HttpClient::execute`] is the one retry loop;
+//!   a provider only says what a response means for waiting.
+//! * **No HTTP unless asked.** Without the `http` feature this crate compiles
+//!   no reqwest or tokio, so a host that only reconciles stays small.
+//!
+//! ## Feature flags
+//!
+//! * `http`: the shared HTTP machinery (reqwest with rustls, tokio timers).
+//! * `testing`: the conformance suite ([`testing`]) any provider can run.
+
+#![warn(missing_docs)]
+
+mod error;
+mod memory;
+mod model;
+mod pagination;
+mod provider;
+mod secret;
+mod snapshot;
+
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{Error, ErrorKind, Result};
+pub use memory::{DirectoryData, InMemoryDirectory, InMemoryDirectoryBuilder, InjectedFailure};
+pub use model::{
+    Address, AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind, Manager,
+    Membership, MembershipKind, PersonName, PhoneNumber, UserStatus,
+};
+pub use pagination::{paginate, Page};
+pub use provider::{
+    flatten_pages, CheckReport, DirectoryProvider, DirectoryProviderExt, Pages, Probe,
+};
+pub use secret::{constant_time_eq, SecretString};
+pub use snapshot::{CollectOptions, Progress, ProgressFn, ResourceKind, Snapshot};

@@ -1,0 +1,123 @@
+//! Pagination once: "fetch one page for this cursor" into a lazy stream.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::hash::Hash;
+
+use futures::stream::{self, StreamExt};
+
+use crate::error::{Error, Result};
+use crate::provider::Pages;
+
+/// One page as a provider fetched it: the items and the cursor of the next
+/// page, if there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T, C> {
+    /// The items on this page (may be empty: an empty page with a next cursor
+    /// is followed, not taken as the end).
+    pub items: Vec<T>,
+    /// The cursor for the next page; `None` on the last page.
+    pub next: Option<C>,
+}
+
+impl<T, C> Page<T, C> {
+    /// A page with the given items and next cursor.
+    pub fn new(items: Vec<T>, next: Option<C>) -> Self {
+        Self { items, next }
+    }
+}
+
+/// Turns `fetch(cursor) -> Page` into a lazy `'static` stream of pages.
+///
+/// The first call gets `first`. The stream ends after the page with no next
+/// cursor, or after the first error. A next cursor that was already fetched
+/// (a server that loops) ends the stream with an
+/// [`crate::ErrorKind::InvalidResponse`] error instead of looping forever.
+/// `fetch` usually owns an `Arc` of the client.
+pub fn paginate<T, C, F, Fut>(first: C, fetch: F) -> Pages<T>
+where
+    T: Send + 'static,
+    C: Clone + Eq + Hash + Send + Sync + std::fmt::Debug + 'static,
+    F: FnMut(C) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<Page<T, C>>> + Send + 'static,
+{
+    struct State<C, F> {
+        next: Option<C>,
+        seen: HashSet<C>,
+        fetch: F,
+    }
+    let state = State {
+        next: Some(first),
+        seen: HashSet::new(),
+        fetch,
+    };
+    stream::unfold(state, |mut st| async move {
+        let cursor = st.next.take()?;
+        if !st.seen.insert(cursor.clone()) {
+            let err = Error::invalid_response(format!(
+                "the server's next-page cursor repeats an earlier page ({cursor:?}); \
+                 stopping instead of looping"
+            ));
+            return Some((Err(err), st));
+        }
+        match (st.fetch)(cursor).await {
+            Ok(page) => {
+                st.next = page.next;
+                Some((Ok(page.items), st))
+            }
+            Err(e) => Some((Err(e), st)),
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use futures::TryStreamExt;
+
+    #[tokio::test]
+    async fn follows_cursors_to_the_end() {
+        let pages = paginate(0u32, |c| async move {
+            Ok(Page::new(vec![c], if c < 3 { Some(c + 1) } else { None }))
+        });
+        let all: Vec<Vec<u32>> = pages.try_collect().await.unwrap();
+        assert_eq!(all, vec![vec![0], vec![1], vec![2], vec![3]]);
+    }
+
+    #[tokio::test]
+    async fn empty_page_in_the_middle_is_followed() {
+        let pages = paginate(0u32, |c| async move {
+            let items = if c == 1 { vec![] } else { vec![c] };
+            Ok(Page::new(items, if c < 2 { Some(c + 1) } else { None }))
+        });
+        let all: Vec<u32> = pages.try_concat().await.unwrap();
+        assert_eq!(all, vec![0, 2]);
+    }
+
+    #[tokio::test]
+    async fn repeated_cursor_is_an_error_not_a_loop() {
+        let pages = paginate("a".to_string(), |c| async move {
+            let next = if c == "a" { "b" } else { "a" };
+            Ok(Page::new(vec![1], Some(next.to_string())))
+        });
+        let err = pages.try_concat().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert!(err.message().contains("repeats"));
+    }
+
+    #[tokio::test]
+    async fn error_ends_the_stream() {
+        let mut pages = paginate(0u32, |c| async move {
+            if c == 1 {
+                Err(Error::new(ErrorKind::Transient, "boom"))
+            } else {
+                Ok(Page::new(vec![c], Some(c + 1)))
+            }
+        });
+        assert!(pages.next().await.unwrap().is_ok());
+        assert!(pages.next().await.unwrap().is_err());
+        assert!(pages.next().await.is_none());
+    }
+}

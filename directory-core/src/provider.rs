@@ -1,0 +1,161 @@
+//! The `DirectoryProvider` trait and its extension.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+
+use crate::error::{Error, Result};
+use crate::model::{AppAssignment, DirectoryGroup, DirectoryUser, Membership};
+use crate::snapshot::{CollectOptions, Snapshot};
+
+/// A lazy stream of pages. Each item is one page as the provider returned it;
+/// an `Err` ends the stream. Memory is bounded by one page.
+pub type Pages<T> = BoxStream<'static, Result<Vec<T>>>;
+
+/// A source of directory data: Okta, Microsoft Graph, a SCIM store, memory.
+///
+/// Only what a provider must implement is here. Streams are `'static`: a
+/// provider keeps its state behind an `Arc` and each stream holds a clone, so a
+/// stream can be moved into a task. `Display` names the provider for logs
+/// (`okta(acme.okta.com)`) and never shows a secret.
+#[async_trait]
+pub trait DirectoryProvider: fmt::Display + Send + Sync + 'static {
+    /// All users, page by page, in the provider's stable order.
+    fn users(&self) -> Pages<DirectoryUser>;
+
+    /// All groups, page by page.
+    fn groups(&self) -> Pages<DirectoryGroup>;
+
+    /// The user members of one group. Where the provider nests groups, members
+    /// of nested groups are included as [`crate::MembershipKind::Transitive`];
+    /// non-user members (devices, service principals) are skipped.
+    fn group_members(&self, group_id: &str) -> Pages<Membership>;
+
+    /// The users assigned to the customer's SSO app, directly or through a
+    /// group. A provider configured without an app yields an empty stream.
+    fn app_assignments(&self) -> Pages<AppAssignment>;
+
+    /// Runs every probe a sync will need and reports all problems at once.
+    async fn check(&self) -> CheckReport;
+
+    /// How many group-member streams may run at once without crossing the
+    /// provider's rate limits.
+    fn member_concurrency(&self) -> usize {
+        4
+    }
+}
+
+#[async_trait]
+impl<P: DirectoryProvider + ?Sized> DirectoryProvider for Arc<P> {
+    fn users(&self) -> Pages<DirectoryUser> {
+        (**self).users()
+    }
+    fn groups(&self) -> Pages<DirectoryGroup> {
+        (**self).groups()
+    }
+    fn group_members(&self, group_id: &str) -> Pages<Membership> {
+        (**self).group_members(group_id)
+    }
+    fn app_assignments(&self) -> Pages<AppAssignment> {
+        (**self).app_assignments()
+    }
+    async fn check(&self) -> CheckReport {
+        (**self).check().await
+    }
+    fn member_concurrency(&self) -> usize {
+        (**self).member_concurrency()
+    }
+}
+
+/// Conveniences on top of [`DirectoryProvider`], for every provider.
+#[async_trait]
+pub trait DirectoryProviderExt: DirectoryProvider {
+    /// Collects a complete [`Snapshot`] with default options.
+    async fn snapshot(&self) -> Result<Snapshot> {
+        Snapshot::collect(self, &CollectOptions::default()).await
+    }
+
+    /// All users, flattened from their pages.
+    async fn all_users(&self) -> Result<Vec<DirectoryUser>> {
+        self.users().try_concat().await
+    }
+
+    /// All groups, flattened from their pages.
+    async fn all_groups(&self) -> Result<Vec<DirectoryGroup>> {
+        self.groups().try_concat().await
+    }
+
+    /// Counts users without keeping them.
+    async fn count_users(&self) -> Result<usize> {
+        self.users()
+            .try_fold(0usize, |n, page| async move { Ok(n + page.len()) })
+            .await
+    }
+
+    /// Users one at a time instead of page by page.
+    fn user_items(&self) -> BoxStream<'static, Result<DirectoryUser>> {
+        flatten_pages(self.users())
+    }
+}
+
+impl<P: DirectoryProvider + ?Sized> DirectoryProviderExt for P {}
+
+/// Turns a stream of pages into a stream of items.
+pub fn flatten_pages<T: Send + 'static>(pages: Pages<T>) -> BoxStream<'static, Result<T>> {
+    pages
+        .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+}
+
+/// The outcome of one probe run by [`DirectoryProvider::check`].
+#[derive(Debug)]
+pub struct Probe {
+    /// What was probed, e.g. `"list users (okta.users.read)"`.
+    pub name: String,
+    /// `Ok` or the problem with its remedy.
+    pub result: Result<(), Error>,
+}
+
+/// Everything `check()` found, so an admin can fix all problems in one go.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Every probe in the order it ran.
+    pub probes: Vec<Probe>,
+}
+
+impl CheckReport {
+    /// Records a probe result.
+    pub fn push(&mut self, name: impl Into<String>, result: Result<(), Error>) {
+        self.probes.push(Probe {
+            name: name.into(),
+            result,
+        });
+    }
+
+    /// Whether every probe passed.
+    pub fn is_ok(&self) -> bool {
+        self.probes.iter().all(|p| p.result.is_ok())
+    }
+
+    /// The failed probes' errors.
+    pub fn problems(&self) -> impl Iterator<Item = (&str, &Error)> {
+        self.probes
+            .iter()
+            .filter_map(|p| p.result.as_ref().err().map(|e| (p.name.as_str(), e)))
+    }
+}
+
+impl fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.probes {
+            match &p.result {
+                Ok(()) => writeln!(f, "ok      {}", p.name)?,
+                Err(e) => writeln!(f, "PROBLEM {}: {e}", p.name)?,
+            }
+        }
+        Ok(())
+    }
+}

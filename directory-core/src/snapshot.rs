@@ -1,0 +1,340 @@
+//! `Snapshot`: a complete, consistent copy of a directory, or nothing.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::FutureExt;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::model::{AppAssignment, DirectoryGroup, DirectoryUser, Membership};
+use crate::provider::{DirectoryProvider, Pages};
+
+/// A complete copy of a directory at one point in time.
+///
+/// A `Snapshot` only comes into being when every stream (users, groups, every
+/// group's members, app assignments) has finished without error: a page that
+/// fails after the provider's retries fails the whole collection. A plan made
+/// from a partial directory would deactivate the people on the missing pages.
+///
+/// All lists are sorted (users and groups by id, memberships and assignments by
+/// all their fields) and free of duplicates, so two snapshots of the same
+/// directory are equal and serialize to the same JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// The provider it came from, as its `Display` names it.
+    pub provider: String,
+    /// When collection finished.
+    pub collected_at: DateTime<Utc>,
+    /// Every user, sorted by id.
+    pub users: Vec<DirectoryUser>,
+    /// Every group, sorted by id.
+    pub groups: Vec<DirectoryGroup>,
+    /// Every user-in-group membership, sorted.
+    pub memberships: Vec<Membership>,
+    /// Every user assigned to the SSO app, sorted.
+    pub app_assignments: Vec<AppAssignment>,
+}
+
+/// What a snapshot collection is fetching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResourceKind {
+    /// Users.
+    Users,
+    /// Groups.
+    Groups,
+    /// Group memberships.
+    Memberships,
+    /// App assignments.
+    AppAssignments,
+}
+
+impl fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResourceKind::Users => "users",
+            ResourceKind::Groups => "groups",
+            ResourceKind::Memberships => "memberships",
+            ResourceKind::AppAssignments => "app assignments",
+        })
+    }
+}
+
+/// A progress report: sent after every page and when a kind finishes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// What is being fetched.
+    pub kind: ResourceKind,
+    /// Pages fetched so far for this kind.
+    pub pages: u64,
+    /// Items fetched so far for this kind.
+    pub items: u64,
+    /// For memberships: groups whose members are complete, and all groups.
+    pub groups: Option<(u64, u64)>,
+    /// Whether this kind is complete.
+    pub finished: bool,
+}
+
+/// A progress callback. Called from the collecting task; keep it quick.
+pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
+
+/// Options for [`Snapshot::collect`].
+#[derive(Clone)]
+pub struct CollectOptions {
+    /// How many groups' members to fetch at once; `None` asks the provider
+    /// ([`DirectoryProvider::member_concurrency`]).
+    pub member_concurrency: Option<usize>,
+    /// Whether to fetch the SSO app's assignments.
+    pub app_assignments: bool,
+    /// Called after every page.
+    pub progress: Option<ProgressFn>,
+}
+
+impl Default for CollectOptions {
+    fn default() -> Self {
+        Self {
+            member_concurrency: None,
+            app_assignments: true,
+            progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for CollectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectOptions")
+            .field("member_concurrency", &self.member_concurrency)
+            .field("app_assignments", &self.app_assignments)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+impl CollectOptions {
+    /// Sets a progress callback.
+    pub fn with_progress(mut self, f: impl Fn(&Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}
+
+/// Counts pages and items for one kind and reports them.
+struct Tally {
+    kind: ResourceKind,
+    pages: AtomicU64,
+    items: AtomicU64,
+    groups_done: AtomicU64,
+    groups_total: Option<u64>,
+    progress: Option<ProgressFn>,
+}
+
+impl Tally {
+    fn new(kind: ResourceKind, progress: &Option<ProgressFn>, groups_total: Option<u64>) -> Self {
+        Self {
+            kind,
+            pages: AtomicU64::new(0),
+            items: AtomicU64::new(0),
+            groups_done: AtomicU64::new(0),
+            groups_total,
+            progress: progress.clone(),
+        }
+    }
+
+    fn page(&self, items: usize) {
+        self.pages.fetch_add(1, Ordering::Relaxed);
+        self.items.fetch_add(items as u64, Ordering::Relaxed);
+        self.report(false);
+    }
+
+    fn group_done(&self) {
+        self.groups_done.fetch_add(1, Ordering::Relaxed);
+        self.report(false);
+    }
+
+    fn report(&self, finished: bool) {
+        if let Some(f) = &self.progress {
+            f(&Progress {
+                kind: self.kind,
+                pages: self.pages.load(Ordering::Relaxed),
+                items: self.items.load(Ordering::Relaxed),
+                groups: self
+                    .groups_total
+                    .map(|t| (self.groups_done.load(Ordering::Relaxed), t)),
+                finished,
+            });
+        }
+    }
+}
+
+/// Drains a page stream into one vector, reporting each page.
+async fn drain<T>(mut pages: Pages<T>, tally: &Tally, out: &mut Vec<T>) -> Result<()> {
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        tally.page(page.len());
+        out.extend(page);
+    }
+    Ok(())
+}
+
+async fn collect_kind<T>(
+    pages: Pages<T>,
+    kind: ResourceKind,
+    opts: &CollectOptions,
+) -> Result<Vec<T>> {
+    let tally = Tally::new(kind, &opts.progress, None);
+    let mut out = Vec::new();
+    drain(pages, &tally, &mut out).await?;
+    tally.report(true);
+    Ok(out)
+}
+
+impl Snapshot {
+    /// Collects a complete snapshot from `provider`.
+    ///
+    /// Users, groups and app assignments are fetched at the same time; each
+    /// group's members are fetched as soon as the groups are known, at most
+    /// `member_concurrency` groups at once. The first error from any stream
+    /// ends the collection and is returned: no snapshot is made.
+    pub async fn collect<P: DirectoryProvider + ?Sized>(
+        provider: &P,
+        opts: &CollectOptions,
+    ) -> Result<Snapshot> {
+        let users = collect_kind(provider.users(), ResourceKind::Users, opts);
+        let groups_and_members = async {
+            let groups = collect_kind(provider.groups(), ResourceKind::Groups, opts).await?;
+            let members = collect_members(provider, &groups, opts).await?;
+            Ok((groups, members))
+        };
+        let assignments = async {
+            if opts.app_assignments {
+                collect_kind(
+                    provider.app_assignments(),
+                    ResourceKind::AppAssignments,
+                    opts,
+                )
+                .await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (users, (groups, memberships), app_assignments) =
+            futures::try_join!(users, groups_and_members, assignments)?;
+        Ok(Snapshot::from_parts(
+            provider.to_string(),
+            users,
+            groups,
+            memberships,
+            app_assignments,
+        ))
+    }
+
+    /// Builds a snapshot from parts, sorting and de-duplicating them. Where a
+    /// user or group id appears twice, the last one wins.
+    pub fn from_parts(
+        provider: impl Into<String>,
+        users: Vec<DirectoryUser>,
+        groups: Vec<DirectoryGroup>,
+        mut memberships: Vec<Membership>,
+        mut app_assignments: Vec<AppAssignment>,
+    ) -> Snapshot {
+        let users = dedup_by_id(users, |u| &u.id);
+        let groups = dedup_by_id(groups, |g| &g.id);
+        memberships.sort_unstable();
+        memberships.dedup();
+        app_assignments.sort_unstable();
+        app_assignments.dedup();
+        Snapshot {
+            provider: provider.into(),
+            collected_at: Utc::now(),
+            users,
+            groups,
+            memberships,
+            app_assignments,
+        }
+    }
+
+    /// Whether the directory has no users at all.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// Finds a user by id (binary search: users are sorted).
+    pub fn user(&self, id: &str) -> Option<&DirectoryUser> {
+        self.users
+            .binary_search_by(|u| u.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.users[i])
+    }
+
+    /// Finds a group by id.
+    pub fn group(&self, id: &str) -> Option<&DirectoryGroup> {
+        self.groups
+            .binary_search_by(|g| g.id.as_str().cmp(id))
+            .ok()
+            .map(|i| &self.groups[i])
+    }
+
+    /// Whether the two snapshots hold the same directory, ignoring when they
+    /// were collected and from which provider.
+    pub fn same_directory(&self, other: &Snapshot) -> bool {
+        self.users == other.users
+            && self.groups == other.groups
+            && self.memberships == other.memberships
+            && self.app_assignments == other.app_assignments
+    }
+}
+
+async fn collect_members<P: DirectoryProvider + ?Sized>(
+    provider: &P,
+    groups: &[DirectoryGroup],
+    opts: &CollectOptions,
+) -> Result<Vec<Membership>> {
+    let concurrency = opts
+        .member_concurrency
+        .unwrap_or_else(|| provider.member_concurrency())
+        .max(1);
+    let tally = Tally::new(
+        ResourceKind::Memberships,
+        &opts.progress,
+        Some(groups.len() as u64),
+    );
+    let tally = &tally;
+    // A plain loop, not a closure: closures here trip the compiler's
+    // higher-ranked lifetime check when the caller needs a `Send` future.
+    let mut fetches = Vec::with_capacity(groups.len());
+    for g in groups {
+        fetches.push(drain_group(provider.group_members(&g.id), tally).boxed());
+    }
+    let per_group: Vec<Vec<Membership>> = stream::iter(fetches)
+        .buffer_unordered(concurrency)
+        .try_collect()
+        .await?;
+    tally.report(true);
+    Ok(per_group.into_iter().flatten().collect())
+}
+
+async fn drain_group(pages: Pages<Membership>, tally: &Tally) -> Result<Vec<Membership>> {
+    let mut out = Vec::new();
+    drain(pages, tally, &mut out).await?;
+    tally.group_done();
+    Ok(out)
+}
+
+fn dedup_by_id<T>(mut items: Vec<T>, id: impl Fn(&T) -> &String) -> Vec<T> {
+    // Stable sort keeps arrival order among equal ids; keep the last arrival.
+    items.sort_by(|a, b| id(a).cmp(id(b)));
+    let mut out: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        match out.last_mut() {
+            Some(last) if id(last) == id(&item) => *last = item,
+            _ => out.push(item),
+        }
+    }
+    out
+}

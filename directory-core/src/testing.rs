@@ -1,0 +1,183 @@
+//! The conformance suite (feature `testing`): one set of checks that every
+//! [`DirectoryProvider`] must pass, run against the in-memory directory and
+//! against each provider over its simulated organisation.
+//!
+//! The checks panic with a message naming what differs, like `assert!`; call
+//! them from tests.
+
+use std::collections::BTreeMap;
+
+use futures::{StreamExt, TryStreamExt};
+
+use crate::provider::{DirectoryProvider, Pages};
+use crate::snapshot::{CollectOptions, Snapshot};
+use crate::{AppAssignment, Membership};
+
+/// What a conformance run found, for the caller's own assertions.
+#[derive(Debug, Clone, Default)]
+pub struct ConformanceReport {
+    /// Pages served for the users list.
+    pub user_pages: usize,
+    /// Pages served for the groups list.
+    pub group_pages: usize,
+    /// Empty pages seen anywhere.
+    pub empty_pages: usize,
+}
+
+/// Runs the whole suite: every stream returns exactly `expected`'s contents,
+/// in a stable order across two runs, and `Snapshot::collect` equals
+/// `expected`. `min_user_pages` makes sure paging was exercised (configure
+/// the provider's page size small enough).
+pub async fn run_conformance<P: DirectoryProvider>(
+    provider: &P,
+    expected: &Snapshot,
+    min_user_pages: usize,
+) -> ConformanceReport {
+    let mut report = ConformanceReport::default();
+    let users = pages_of(
+        provider.users(),
+        "users",
+        &mut report.user_pages,
+        &mut report.empty_pages,
+    )
+    .await;
+    assert!(
+        report.user_pages >= min_user_pages,
+        "{provider}: users came in {} pages, expected at least {min_user_pages}",
+        report.user_pages
+    );
+    let again = pages_of(provider.users(), "users", &mut 0, &mut 0).await;
+    let ids = |v: &[crate::DirectoryUser]| v.iter().map(|u| u.id.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        ids(&users),
+        ids(&again),
+        "{provider}: users order is not stable across runs"
+    );
+    let mut sorted = users.clone();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_same("users", provider, &sorted, &expected.users, |u| {
+        u.id.clone()
+    });
+
+    let mut groups = pages_of(
+        provider.groups(),
+        "groups",
+        &mut report.group_pages,
+        &mut report.empty_pages,
+    )
+    .await;
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_same("groups", provider, &groups, &expected.groups, |g| {
+        g.id.clone()
+    });
+
+    for group in &expected.groups {
+        let mut got: Vec<Membership> = pages_of(
+            provider.group_members(&group.id),
+            "members",
+            &mut 0,
+            &mut report.empty_pages,
+        )
+        .await;
+        got.sort();
+        let want: Vec<Membership> = expected
+            .memberships
+            .iter()
+            .filter(|m| m.group_id == group.id)
+            .cloned()
+            .collect();
+        assert_eq!(
+            got, want,
+            "{provider}: members of group {} differ",
+            group.id
+        );
+    }
+
+    let mut got: Vec<AppAssignment> = pages_of(
+        provider.app_assignments(),
+        "app assignments",
+        &mut 0,
+        &mut report.empty_pages,
+    )
+    .await;
+    got.sort();
+    got.dedup();
+    assert_eq!(
+        got, expected.app_assignments,
+        "{provider}: app assignments differ"
+    );
+
+    let snapshot = Snapshot::collect(provider, &CollectOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("{provider}: snapshot collection failed: {e}"));
+    assert!(
+        snapshot.same_directory(expected),
+        "{provider}: the collected snapshot differs from the expected directory"
+    );
+    report
+}
+
+/// Asserts that collecting a snapshot from `provider` (set up to fail on some
+/// page) returns an error and no snapshot, and that the failing stream ends
+/// after its error.
+pub async fn assert_failure_aborts<P: DirectoryProvider>(provider: &P) -> crate::Error {
+    match Snapshot::collect(provider, &CollectOptions::default()).await {
+        Ok(s) => panic!(
+            "{provider}: a failure was injected but a snapshot of {} users was made",
+            s.users.len()
+        ),
+        Err(e) => e,
+    }
+}
+
+/// Asserts a page stream ends after its first error (no items after it).
+pub async fn assert_stream_ends_after_error<T: Send + 'static>(mut pages: Pages<T>) {
+    let mut seen_error = false;
+    while let Some(page) = pages.next().await {
+        assert!(!seen_error, "a page stream yielded more after an error");
+        seen_error = page.is_err();
+    }
+    assert!(seen_error, "the page stream was expected to fail");
+}
+
+async fn pages_of<T: Send + 'static>(
+    pages: Pages<T>,
+    what: &str,
+    count: &mut usize,
+    empty: &mut usize,
+) -> Vec<T> {
+    let pages: Vec<Vec<T>> = pages
+        .try_collect()
+        .await
+        .unwrap_or_else(|e| panic!("listing {what} failed: {e}"));
+    *count += pages.len();
+    *empty += pages.iter().filter(|p| p.is_empty()).count();
+    pages.into_iter().flatten().collect()
+}
+
+fn assert_same<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    provider: &dyn std::fmt::Display,
+    got: &[T],
+    want: &[T],
+    id: impl Fn(&T) -> String,
+) {
+    let got_map: BTreeMap<String, &T> = got.iter().map(|t| (id(t), t)).collect();
+    let want_map: BTreeMap<String, &T> = want.iter().map(|t| (id(t), t)).collect();
+    assert_eq!(got.len(), got_map.len(), "{provider}: duplicate {what} ids");
+    let missing: Vec<&String> = want_map
+        .keys()
+        .filter(|k| !got_map.contains_key(*k))
+        .collect();
+    let extra: Vec<&String> = got_map
+        .keys()
+        .filter(|k| !want_map.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{provider}: {what} missing {missing:?}, unexpected {extra:?}"
+    );
+    for (k, w) in &want_map {
+        assert_eq!(got_map[k], *w, "{provider}: {what} {k} differs");
+    }
+}

@@ -1,0 +1,1 @@
+//! `okta-directory`: being built; see the issue tracker.

@@ -1,0 +1,1 @@
+//! `recipient-reconcile`: being built; see the issue tracker.

@@ -1,0 +1,1 @@
+//! `scim-directory`: being built; see the issue tracker.
