@@ -69,6 +69,10 @@ type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// id and the HTTP status are kept beside it. Messages never contain secrets:
 /// providers build them from codes and names, never from credentials or tokens.
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
     kind: ErrorKind,
     message: String,
     provider: Option<String>,
@@ -86,14 +90,16 @@ impl Error {
     /// An error of the given kind with a message that says what to fix.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {
-            kind,
-            message: message.into(),
-            provider: None,
-            code: None,
-            request_id: None,
-            status: None,
-            retry_after: None,
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                message: message.into(),
+                provider: None,
+                code: None,
+                request_id: None,
+                status: None,
+                retry_after: None,
+                source: None,
+            }),
         }
     }
 
@@ -123,96 +129,96 @@ impl Error {
 
     /// Sets the provider name shown in the message (`okta(acme.okta.com)`).
     pub fn with_provider(mut self, provider: impl fmt::Display) -> Self {
-        self.provider = Some(provider.to_string());
+        self.inner.provider = Some(provider.to_string());
         self
     }
 
     /// Keeps the provider's own error code.
     pub fn with_code(mut self, code: impl Into<String>) -> Self {
-        self.code = Some(code.into());
+        self.inner.code = Some(code.into());
         self
     }
 
     /// Keeps the provider's request id (Okta `X-Okta-Request-Id`, Graph
     /// `request-id`, AAD `trace_id`).
     pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
+        self.inner.request_id = Some(id.into());
         self
     }
 
     /// Keeps the HTTP status.
     pub fn with_status(mut self, status: u16) -> Self {
-        self.status = Some(status);
+        self.inner.status = Some(status);
         self
     }
 
     /// Keeps the server's requested wait.
     pub fn with_retry_after(mut self, wait: Duration) -> Self {
-        self.retry_after = Some(wait);
+        self.inner.retry_after = Some(wait);
         self
     }
 
     /// Attaches the underlying cause, returned from [`std::error::Error::source`].
     pub fn with_source(mut self, source: impl Into<Source>) -> Self {
-        self.source = Some(source.into());
+        self.inner.source = Some(source.into());
         self
     }
 
     /// The classification.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The message, without provider, code or request id.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The provider this error came from, if set.
     pub fn provider(&self) -> Option<&str> {
-        self.provider.as_deref()
+        self.inner.provider.as_deref()
     }
 
     /// The provider's own error code.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.inner.code.as_deref()
     }
 
     /// The provider's request id.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.inner.request_id.as_deref()
     }
 
     /// The HTTP status, when the error came from a response.
     pub fn status(&self) -> Option<u16> {
-        self.status
+        self.inner.status
     }
 
     /// The wait the server asked for, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.inner.retry_after
     }
 
     /// Whether trying the same thing again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.kind, ErrorKind::RateLimited | ErrorKind::Transient)
+        matches!(self.inner.kind, ErrorKind::RateLimited | ErrorKind::Transient)
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(p) = &self.provider {
+        if let Some(p) = &self.inner.provider {
             write!(f, "{p}: ")?;
         }
-        f.write_str(&self.message)?;
+        f.write_str(&self.inner.message)?;
         let mut extra = Vec::new();
-        if let Some(s) = self.status {
+        if let Some(s) = self.inner.status {
             extra.push(format!("HTTP {s}"));
         }
-        if let Some(c) = &self.code {
+        if let Some(c) = &self.inner.code {
             extra.push(format!("code {c}"));
         }
-        if let Some(r) = &self.request_id {
+        if let Some(r) = &self.inner.request_id {
             extra.push(format!("request id {r}"));
         }
         if !extra.is_empty() {
@@ -225,20 +231,20 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("message", &self.message);
-        if let Some(p) = &self.provider {
+        d.field("kind", &self.inner.kind).field("message", &self.inner.message);
+        if let Some(p) = &self.inner.provider {
             d.field("provider", p);
         }
-        if let Some(c) = &self.code {
+        if let Some(c) = &self.inner.code {
             d.field("code", c);
         }
-        if let Some(r) = &self.request_id {
+        if let Some(r) = &self.inner.request_id {
             d.field("request_id", r);
         }
-        if let Some(s) = &self.status {
+        if let Some(s) = &self.inner.status {
             d.field("status", s);
         }
-        if let Some(s) = &self.source {
+        if let Some(s) = &self.inner.source {
             d.field("source", s);
         }
         d.finish()
@@ -247,7 +253,7 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.inner.source
             .as_ref()
             .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }

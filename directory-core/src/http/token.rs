@@ -122,7 +122,7 @@ impl<S: TokenSource> TokenCache<S> {
         let mut current = self.current.lock().await;
         if current
             .as_ref()
-            .is_some_and(|t| t.secret == rejected.secret)
+            .is_some_and(|t| t.issued_at == rejected.issued_at && t.secret == rejected.secret)
         {
             tracing::debug!("access token rejected; it will be refreshed");
             *current = None;

@@ -1,0 +1,375 @@
+//! The shared HTTP machinery against real local HTTP servers (wiremock).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use directory_core::http::{
+    next_link, AccessToken, HttpClient, OriginGuard, RetryAfter, RetryPolicy, TokenCache,
+    TokenSource,
+};
+use directory_core::{paginate, ErrorKind, Page, Result, SecretString};
+use futures::TryStreamExt;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn client(policy: RetryPolicy) -> HttpClient {
+    HttpClient::builder().retry(policy).build().unwrap()
+}
+
+fn quick_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(40),
+        max_delay: Duration::from_millis(400),
+        deadline: Duration::from_secs(20),
+    }
+}
+
+async fn get(c: &HttpClient, url: String) -> Result<directory_core::http::HttpResponse> {
+    c.execute("GET /thing", || c.reqwest().get(&url), &RetryAfter)
+        .await
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_for_not_less() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let c = client(quick_policy());
+    let start = Instant::now();
+    let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+    assert_eq!(resp.status, 200);
+    assert!(
+        start.elapsed() >= Duration::from_secs(1),
+        "waited only {:?}",
+        start.elapsed()
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_with_growing_backoff() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let c = client(quick_policy());
+    let start = Instant::now();
+    let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+    assert_eq!(resp.status, 200);
+    // Equal jitter: at least half of 40 ms, then half of 80 ms.
+    assert!(
+        start.elapsed() >= Duration::from_millis(60),
+        "{:?}",
+        start.elapsed()
+    );
+    let times: Vec<_> = server.received_requests().await.unwrap();
+    assert_eq!(times.len(), 3);
+}
+
+#[tokio::test]
+async fn attempts_are_bounded_and_the_last_response_is_returned() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("{\"error\":\"x\"}"))
+        .mount(&server)
+        .await;
+    let c = client(RetryPolicy {
+        max_attempts: 3,
+        ..quick_policy()
+    });
+    let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+    assert_eq!(resp.status, 500);
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn a_wait_past_the_deadline_is_not_started() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
+        .mount(&server)
+        .await;
+    let c = client(RetryPolicy {
+        deadline: Duration::from_secs(2),
+        ..quick_policy()
+    });
+    let start = Instant::now();
+    let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+    assert_eq!(resp.status, 429);
+    assert!(start.elapsed() < Duration::from_secs(1));
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn total_deadline_bounds_many_short_waits() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "1"))
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy {
+        max_attempts: 100,
+        deadline: Duration::from_millis(2500),
+        ..quick_policy()
+    };
+    let c = client(policy);
+    let start = Instant::now();
+    let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+    assert_eq!(resp.status, 503);
+    assert!(
+        start.elapsed() < Duration::from_millis(2600),
+        "{:?}",
+        start.elapsed()
+    );
+    let n = server.received_requests().await.unwrap().len();
+    assert!((2..=3).contains(&n), "{n} requests");
+}
+
+#[tokio::test]
+async fn client_errors_are_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&server)
+        .await;
+    let c = client(quick_policy());
+    let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+    assert_eq!(resp.status, 403);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn network_failures_are_transient_errors_after_retries() {
+    // Bind and drop a listener: nothing accepts on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let c = client(RetryPolicy {
+        max_attempts: 2,
+        ..quick_policy()
+    });
+    let err = get(&c, format!("http://127.0.0.1:{port}/thing"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transient);
+    assert!(err.message().contains("gave up after 2 attempts"), "{err}");
+}
+
+#[tokio::test]
+async fn redirects_are_refused_and_not_followed() {
+    let elsewhere = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&elsewhere)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("location", format!("{}/steal", elsewhere.uri())),
+        )
+        .mount(&server)
+        .await;
+    let c = client(quick_policy());
+    let url = format!("{}/thing", server.uri());
+    let err = c
+        .execute(
+            "GET /thing",
+            || c.reqwest().get(&url).bearer_auth("tok"),
+            &RetryAfter,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(err.message().contains("redirect"), "{err}");
+    assert!(elsewhere.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_errors() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(5000)))
+        .mount(&server)
+        .await;
+    let c = HttpClient::builder().max_body_bytes(1000).build().unwrap();
+    let err = get(&c, format!("{}/thing", server.uri()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+}
+
+/// A minimal provider-style page fetch: items in the body, next page in `Link`.
+async fn fetch_page(
+    c: HttpClient,
+    guard: OriginGuard,
+    url: String,
+) -> Result<Page<serde_json::Value, String>> {
+    let checked = guard.check(&url)?;
+    let resp = c
+        .execute("GET page", || c.reqwest().get(checked.clone()), &RetryAfter)
+        .await?;
+    let items: Vec<serde_json::Value> = resp.json("page")?;
+    Ok(Page::new(items, next_link(resp.header_all("link"))))
+}
+
+#[tokio::test]
+async fn next_link_to_another_origin_is_refused_and_nothing_is_sent_there() {
+    let evil = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .mount(&evil)
+        .await;
+    let server = MockServer::start().await;
+    Mock::given(path("/users"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("[1,2]")
+                .insert_header(
+                    "link",
+                    format!("<{}/users?after=2>; rel=\"next\"", evil.uri()),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let c = client(quick_policy());
+    let base = directory_core::http::url::Url::parse(&server.uri()).unwrap();
+    let guard = OriginGuard::new(&base);
+    let pages = paginate(format!("{}/users", server.uri()), move |url| {
+        fetch_page(c.clone(), guard.clone(), url)
+    });
+    let err = pages.try_concat().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(
+        err.message().contains("outside the configured origin"),
+        "{err}"
+    );
+    assert!(evil.received_requests().await.unwrap().is_empty());
+}
+
+/// A token source that asks a real local token endpoint.
+struct EndpointSource {
+    client: HttpClient,
+    url: String,
+    calls: AtomicU64,
+    lifetime: Duration,
+}
+
+#[async_trait]
+impl TokenSource for EndpointSource {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let resp = self
+            .client
+            .execute(
+                "POST token",
+                || self.client.reqwest().post(&self.url),
+                &RetryAfter,
+            )
+            .await?;
+        let body: serde_json::Value = resp.json("token response")?;
+        let tok = body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Ok(AccessToken::new(
+            SecretString::new(tok),
+            "Bearer",
+            self.lifetime,
+        ))
+    }
+}
+
+async fn token_server() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(
+                    serde_json::json!({"access_token": "tok-secret-123", "expires_in": 3600}),
+                )
+                .set_delay(Duration::from_millis(50)),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_one_token_refresh() {
+    let server = token_server().await;
+    let cache = Arc::new(TokenCache::new(
+        EndpointSource {
+            client: client(quick_policy()),
+            url: format!("{}/token", server.uri()),
+            calls: AtomicU64::new(0),
+            lifetime: Duration::from_secs(3600),
+        },
+        Duration::from_secs(60),
+    ));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                cache
+                    .get()
+                    .await
+                    .map(|t| t.secret.expose_secret().to_string())
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), "tok-secret-123");
+    }
+    assert_eq!(cache.source().calls.load(Ordering::SeqCst), 1);
+    assert_eq!(server.received_requests().await.unwrap().len(), 1);
+
+    // A 401 invalidates it: the next get fetches once more, a second
+    // invalidation of the same stale token does nothing.
+    let stale = cache.get().await.unwrap();
+    cache.invalidate(&stale).await;
+    let fresh = cache.get().await.unwrap();
+    cache.invalidate(&stale).await;
+    assert_eq!(cache.get().await.unwrap().issued_at, fresh.issued_at);
+    assert_eq!(cache.fetches(), 2);
+    assert!(!format!("{fresh:?}").contains("tok-secret-123"));
+}
+
+#[tokio::test]
+async fn tokens_are_refreshed_before_they_expire() {
+    let server = token_server().await;
+    let cache = TokenCache::new(
+        EndpointSource {
+            client: client(quick_policy()),
+            url: format!("{}/token", server.uri()),
+            calls: AtomicU64::new(0),
+            lifetime: Duration::from_millis(400),
+        },
+        Duration::from_secs(60),
+    );
+    cache.get().await.unwrap();
+    cache.get().await.unwrap();
+    assert_eq!(cache.fetches(), 1);
+    // The margin is capped at half the lifetime: after 250 ms it refreshes.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    cache.get().await.unwrap();
+    assert_eq!(cache.fetches(), 2);
+}
