@@ -1,0 +1,141 @@
+//! Applying a plan to records held in memory: what tests, examples and a
+//! simple host use. A host with a database applies the same operations in
+//! its own transaction.
+
+use rustc_hash::FxHashMap;
+
+use crate::plan::{Change, FieldChange, LocationPlan, Operation, Plan};
+use crate::record::{Recipient, Source};
+
+/// A plan does not fit the records it is applied to (they changed since it
+/// was made): nothing is applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// An operation names a record that is not there.
+    #[error("the plan names record {0}, which is not among the records: plan again")]
+    UnknownRecord(String),
+    /// A field's current value is not the `old` value the plan expects.
+    #[error("record {record_id} field {field} changed since the plan was made: plan again")]
+    Stale {
+        /// The record.
+        record_id: String,
+        /// The field.
+        field: String,
+    },
+}
+
+/// Applies one location's plan to that location's records, all or nothing.
+/// `new_id` gives each created record its host id.
+pub fn apply_location(
+    records: &mut Vec<Recipient>,
+    plan: &LocationPlan,
+    mut new_id: impl FnMut(&crate::plan::Create) -> String,
+) -> Result<(), ApplyError> {
+    let index: FxHashMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
+    let mut edits: Vec<(usize, &Operation)> = Vec::with_capacity(plan.operations.len());
+    for op in &plan.operations {
+        let id = match op {
+            Operation::Create(_) => continue,
+            Operation::Update(c) | Operation::Reactivate(c) => &c.record_id,
+            Operation::Deactivate(d) => &d.record_id,
+        };
+        let &i = index
+            .get(id.as_str())
+            .ok_or_else(|| ApplyError::UnknownRecord(id.clone()))?;
+        if let Operation::Update(c) | Operation::Reactivate(c) = op {
+            check_old(&records[i], c)?;
+        }
+        edits.push((i, op));
+    }
+    for (i, op) in edits {
+        edit(&mut records[i], op);
+    }
+    for op in &plan.operations {
+        if let Operation::Create(c) = op {
+            records.push(Recipient {
+                id: new_id(c),
+                location_id: c.location_id.clone(),
+                external_id: c.external_id.clone(),
+                source: c.source,
+                adopted: false,
+                active: true,
+                email: c.email.clone(),
+                fields: c.fields.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Applies a whole plan to records held per location (in the plan's
+/// location order: `locations[i]` gets `plan.locations[i]`). Creates get ids
+/// `"{location_id}-{n}"` with a counter over the whole plan.
+pub fn apply(locations: &mut [Vec<Recipient>], plan: &Plan) -> Result<(), ApplyError> {
+    let mut n = 0u64;
+    for (records, lp) in locations.iter_mut().zip(&plan.locations) {
+        let taken: std::collections::BTreeSet<String> =
+            records.iter().map(|r| r.id.clone()).collect();
+        apply_location(records, lp, |c| loop {
+            n += 1;
+            let id = format!("{}-{n}", c.location_id);
+            if !taken.contains(&id) {
+                break id;
+            }
+        })?;
+    }
+    Ok(())
+}
+
+fn check_old(r: &Recipient, c: &Change) -> Result<(), ApplyError> {
+    for f in &c.changes {
+        let now = if f.field == "email" {
+            Some(r.email.as_str()).filter(|e| !e.is_empty())
+        } else {
+            r.field(&f.field)
+        };
+        if now != f.old.as_deref() {
+            return Err(ApplyError::Stale {
+                record_id: r.id.clone(),
+                field: f.field.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn edit(r: &mut Recipient, op: &Operation) {
+    match op {
+        Operation::Create(_) => {}
+        Operation::Update(c) => change(r, c),
+        Operation::Reactivate(c) => {
+            change(r, c);
+            r.active = true;
+        }
+        Operation::Deactivate(_) => r.active = false,
+    }
+}
+
+fn change(r: &mut Recipient, c: &Change) {
+    if c.link {
+        r.external_id.clone_from(&c.external_id);
+        r.adopted = r.source != Source::Directory;
+    }
+    c.changes.iter().for_each(|f| set_field(r, f));
+}
+
+fn set_field(r: &mut Recipient, f: &FieldChange) {
+    match (f.field.as_str(), &f.new) {
+        ("email", new) => r.email = new.clone().unwrap_or_default(),
+        (name, Some(v)) => {
+            r.fields.insert(name.to_string(), v.clone());
+        }
+        (name, None) => {
+            r.fields.remove(name);
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! CSV import planning: rows in (bad rows become per-row errors, not a failed
+//! import), a plan out, under the same ownership rules as a directory sync.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::mapping::{normalize_email, plausible_email};
+use crate::plan::{
+    Change, Conflict, ConflictKind, Create, FieldChange, LocationPlan, Operation, Plan, Reason,
+    Skip,
+};
+use crate::policy::Policy;
+use crate::record::{HostLocation, Location, Recipient, Source};
+
+/// The CSV as a whole cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CsvError {
+    /// The header row has no `email` column.
+    #[error("the CSV header has no `email` column: the first row must name the columns (email, location, then any fields)")]
+    NoEmailColumn,
+    /// No `location` column and no default location.
+    #[error("the CSV has no `location` column and no default location was given")]
+    NoLocation,
+    /// The header row could not be read.
+    #[error("the CSV header cannot be read: {0}")]
+    Header(#[source] csv::Error),
+}
+
+/// One bad row, with its line number and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    /// The line in the file (the header is line 1).
+    pub line: u64,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// One good row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvRow {
+    /// The line in the file.
+    pub line: u64,
+    /// The location's id.
+    pub location_id: String,
+    /// The email, normalized.
+    pub email: String,
+    /// Non-empty cells of the other columns, by column name.
+    pub fields: BTreeMap<String, String>,
+}
+
+/// A parsed CSV: the good rows and the errors of the bad ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvImport {
+    /// Rows to plan.
+    pub rows: Vec<CsvRow>,
+    /// Rows left out, with why.
+    pub errors: Vec<RowError>,
+}
+
+/// Reads a CSV whose header names the columns: `email` (required),
+/// `location` (a location id or name; optional when `default_location` is
+/// given) and any number of field columns. Cells are trimmed; an empty cell
+/// leaves that field as it is.
+pub fn read_csv<R: Read>(
+    input: R,
+    locations: &[Location],
+    default_location: Option<&str>,
+) -> Result<CsvImport, CsvError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(input);
+    let headers = reader.headers().map_err(CsvError::Header)?.clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let email_col = col("email").ok_or(CsvError::NoEmailColumn)?;
+    let location_col = col("location");
+    if location_col.is_none() && default_location.is_none() {
+        return Err(CsvError::NoLocation);
+    }
+    let mut import = CsvImport::default();
+    let mut seen: FxHashMap<(String, String), u64> = FxHashMap::default();
+    for (n, result) in reader.records().enumerate() {
+        let position = match &result {
+            Ok(rec) => rec.position(),
+            Err(e) => e.position(),
+        };
+        let line = position.map_or(n as u64 + 2, csv::Position::line);
+        let row = result
+            .map_err(|e| e.to_string())
+            .and_then(|rec| {
+                let at = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !v.is_empty());
+                let location = at(location_col).or(default_location);
+                let location_id = find_location(locations, location)?;
+                let email = normalize_email(at(Some(email_col)).unwrap_or("")).into_owned();
+                if !plausible_email(&email) {
+                    return Err(format!(
+                        "{:?} is not an email address",
+                        rec.get(email_col).unwrap_or("")
+                    ));
+                }
+                let fields = headers
+                    .iter()
+                    .zip(rec.iter())
+                    .enumerate()
+                    .filter(|(i, (_, v))| {
+                        Some(*i) != location_col && *i != email_col && !v.is_empty()
+                    })
+                    .map(|(_, (h, v))| (h.to_string(), v.to_string()))
+                    .collect();
+                Ok(CsvRow {
+                    line,
+                    location_id,
+                    email,
+                    fields,
+                })
+            })
+            .and_then(|row| {
+                match seen.insert((row.location_id.clone(), row.email.clone()), line) {
+                    Some(first) => Err(format!(
+                        "{} is already on line {first} for this location",
+                        row.email
+                    )),
+                    None => Ok(row),
+                }
+            });
+        match row {
+            Ok(row) => import.rows.push(row),
+            Err(message) => import.errors.push(RowError { line, message }),
+        }
+    }
+    Ok(import)
+}
+
+fn find_location(locations: &[Location], name: Option<&str>) -> Result<String, String> {
+    let name = name.ok_or("no location given")?;
+    locations
+        .iter()
+        .find(|l| l.id == name)
+        .or_else(|| locations.iter().find(|l| l.name.eq_ignore_ascii_case(name)))
+        .map(|l| l.id.clone())
+        .ok_or_else(|| format!("unknown location {name:?}"))
+}
+
+/// A planned CSV import: the plan, and the rows left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CsvPlan {
+    /// The operations (provider `csv`; no SSO candidates).
+    pub plan: Plan,
+    /// Rows left out, with why.
+    pub row_errors: Vec<RowError>,
+}
+
+/// Plans a CSV import against the host's records. A row matches a record of
+/// its location by email. CSV-created and hand-made records are updated
+/// (and reactivated when inactive); a directory-owned record only when the
+/// policy's `csv_updates_directory` allows it (useful for fields the mapping
+/// does not fill: the directory sets its own fields back on the next sync).
+/// Unmatched rows create CSV records. An import never deactivates anything.
+pub fn plan_csv(import: &CsvImport, policy: &Policy, host: &[HostLocation]) -> CsvPlan {
+    let locations = host
+        .iter()
+        .map(|l| plan_csv_location(import, policy, l))
+        .collect();
+    CsvPlan {
+        plan: Plan::seal(
+            "csv".to_string(),
+            locations,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        ),
+        row_errors: import.errors.clone(),
+    }
+}
+
+fn plan_csv_location(import: &CsvImport, policy: &Policy, host: &HostLocation) -> LocationPlan {
+    let loc = &host.location;
+    let mut by_email: FxHashMap<std::borrow::Cow<'_, str>, Vec<&Recipient>> = FxHashMap::default();
+    for r in &host.records {
+        by_email
+            .entry(normalize_email(&r.email))
+            .or_default()
+            .push(r);
+    }
+    let (mut ops, mut conflicts, mut skips, mut unchanged) =
+        (Vec::new(), Vec::new(), Vec::new(), 0);
+    for row in import.rows.iter().filter(|r| r.location_id == loc.id) {
+        match by_email.get(row.email.as_str()).map(Vec::as_slice) {
+            None => ops.push(Operation::Create(Create {
+                location_id: loc.id.clone(),
+                external_id: None,
+                source: Source::Csv,
+                email: row.email.clone(),
+                fields: row.fields.clone(),
+                reason: Reason::CsvNewRow,
+            })),
+            Some(&[r]) if r.directory_owned() && !policy.ownership.csv_updates_directory => skips
+                .push(Skip {
+                    record_id: Some(r.id.clone()),
+                    user_id: r.external_id.clone(),
+                    reason: Reason::CsvMayNotUpdateDirectory,
+                }),
+            Some(&[r]) => match csv_change(r, row) {
+                Some(op) => ops.push(op),
+                None => unchanged += 1,
+            },
+            Some(many) => conflicts.push(Conflict {
+                kind: ConflictKind::DuplicateRecords,
+                location_id: Some(loc.id.clone()),
+                email: row.email.clone(),
+                user_ids: Vec::new(),
+                record_ids: many.iter().map(|r| r.id.clone()).collect(),
+            }),
+        }
+    }
+    for c in &mut conflicts {
+        c.record_ids.sort();
+    }
+    let records = host.records.len() as u64;
+    LocationPlan::seal(
+        loc.id.clone(),
+        loc.name.clone(),
+        ops,
+        conflicts,
+        skips,
+        records,
+        unchanged,
+    )
+}
+
+fn csv_change(r: &Recipient, row: &CsvRow) -> Option<Operation> {
+    let changes: Vec<FieldChange> = row
+        .fields
+        .iter()
+        .filter(|(k, v)| r.field(k) != Some(v.as_str()))
+        .map(|(k, v)| FieldChange {
+            field: k.clone(),
+            old: r.field(k).map(str::to_string),
+            new: Some(v.clone()),
+        })
+        .collect();
+    let change = |reason| Change {
+        record_id: r.id.clone(),
+        external_id: r.external_id.clone(),
+        link: false,
+        changes: changes.clone(),
+        reason,
+    };
+    match (r.active, changes.is_empty()) {
+        (false, _) => Some(Operation::Reactivate(change(Reason::CsvReactivated))),
+        (true, false) => Some(Operation::Update(change(Reason::CsvChanged))),
+        (true, true) => None,
+    }
+}
