@@ -2,16 +2,19 @@
 //! simple host use. A host with a database applies the same operations in
 //! its own transaction.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::plan::{Change, FieldChange, LocationPlan, Operation, Plan};
-use crate::record::{Recipient, Source};
+use crate::record::{HostData, Recipient, Source};
 
 /// A plan does not fit the records it is applied to (they changed since it
 /// was made): nothing is applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ApplyError {
+    /// The plan names a location the host does not have.
+    #[error("the plan names location {0}, which the host does not have")]
+    UnknownLocation(String),
     /// An operation names a record that is not there.
     #[error("the plan names record {0}, which is not among the records: plan again")]
     UnknownRecord(String),
@@ -72,15 +75,19 @@ pub fn apply_location(
     Ok(())
 }
 
-/// Applies a whole plan to records held per location (in the plan's
-/// location order: `locations[i]` gets `plan.locations[i]`). Creates get ids
-/// `"{location_id}-{n}"` with a counter over the whole plan.
-pub fn apply(locations: &mut [Vec<Recipient>], plan: &Plan) -> Result<(), ApplyError> {
-    let mut n = 0u64;
-    for (records, lp) in locations.iter_mut().zip(&plan.locations) {
-        let taken: std::collections::BTreeSet<String> =
-            records.iter().map(|r| r.id.clone()).collect();
-        apply_location(records, lp, |c| loop {
+/// Applies a whole plan to the host's records, location by location (each
+/// location plan to the host location with its id), all or nothing per
+/// location. Creates get ids `"{location_id}-{n}"`, skipping ids in use.
+pub fn apply(host: &mut HostData, plan: &Plan) -> Result<(), ApplyError> {
+    for lp in &plan.locations {
+        let loc = host
+            .locations
+            .iter_mut()
+            .find(|l| l.location.id == lp.location_id)
+            .ok_or_else(|| ApplyError::UnknownLocation(lp.location_id.clone()))?;
+        let taken: FxHashSet<String> = loc.records.iter().map(|r| r.id.clone()).collect();
+        let mut n = 0u64;
+        apply_location(&mut loc.records, lp, |c| loop {
             n += 1;
             let id = format!("{}-{n}", c.location_id);
             if !taken.contains(&id) {
