@@ -1,0 +1,202 @@
+//! Access tokens: OAuth 2.0 client credentials with `private_key_jwt`, and
+//! DPoP detected from the token endpoint's answer (with the nonce dance).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use directory_core::http::reqwest::RequestBuilder;
+use directory_core::http::url::Url;
+use directory_core::http::{AccessToken, HttpClient, HttpResponse, TokenSource};
+use directory_core::{Error, ErrorKind, Result, SecretString};
+use serde::Deserialize;
+
+use crate::credential::{DpopKey, PrivateJwk};
+use crate::errors::{token_error, OktaFailure};
+use crate::ratelimit::OktaWaitHint;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// How many `use_dpop_nonce` answers one token request follows.
+const MAX_NONCE_RETRIES: u32 = 2;
+
+/// DPoP state shared by the token source and resource requests.
+pub(crate) struct Dpop {
+    pub(crate) key: DpopKey,
+    enabled: AtomicBool,
+    /// Whether DPoP is decided by configuration rather than detected.
+    forced: bool,
+    nonce: Mutex<Option<String>>,
+}
+
+impl Dpop {
+    pub(crate) fn new(configured: Option<bool>) -> Result<Self> {
+        Ok(Self {
+            key: DpopKey::generate()?,
+            enabled: AtomicBool::new(configured.unwrap_or(false)),
+            forced: configured.is_some(),
+            nonce: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn nonce(&self) -> Option<String> {
+        self.nonce.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_nonce(&self, nonce: &str) {
+        *self.nonce.lock().unwrap_or_else(|p| p.into_inner()) = Some(nonce.to_string());
+    }
+
+    fn enabled(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+    }
+}
+
+/// Fetches tokens from the org authorization server (`/oauth2/v1/token`).
+pub(crate) struct OktaTokenSource {
+    pub(crate) http: HttpClient,
+    pub(crate) token_url: Url,
+    pub(crate) client_id: String,
+    pub(crate) key: PrivateJwk,
+    pub(crate) scopes: Vec<&'static str>,
+    pub(crate) dpop: Arc<Dpop>,
+    pub(crate) provider: String,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    token_type: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+#[async_trait]
+impl TokenSource for OktaTokenSource {
+    async fn fetch_token(&self) -> Result<AccessToken> {
+        let mut nonce_retries = 0;
+        let mut detected = false;
+        loop {
+            let use_dpop = self.dpop.enabled();
+            let resp = self.post(use_dpop).await?;
+            if resp.is_success() {
+                return self.parse(&resp);
+            }
+            let code = OktaFailure::read(&resp).code.unwrap_or_default();
+            if code == "invalid_dpop_proof" && !use_dpop && !self.dpop.forced && !detected {
+                tracing::info!("the Okta app requires DPoP; switching to DPoP-bound tokens");
+                self.dpop.enabled.store(true, Ordering::Relaxed);
+                detected = true;
+                continue;
+            }
+            if code == "use_dpop_nonce" && use_dpop && nonce_retries < MAX_NONCE_RETRIES {
+                if let Some(nonce) = resp.header("dpop-nonce") {
+                    tracing::debug!("Okta asked for a DPoP nonce; retrying with it");
+                    self.dpop.set_nonce(nonce);
+                    nonce_retries += 1;
+                    continue;
+                }
+            }
+            return Err(token_error(&resp, &self.provider, &self.client_id));
+        }
+    }
+}
+
+impl OktaTokenSource {
+    /// One token request, retried by core on 429/5xx. Each attempt carries a
+    /// fresh client assertion and (with DPoP) a fresh proof.
+    async fn post(&self, use_dpop: bool) -> Result<HttpResponse> {
+        let failure: Mutex<Option<Error>> = Mutex::new(None);
+        let make = || match self.request(use_dpop) {
+            Ok(req) => req,
+            Err(e) => {
+                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                self.http.reqwest().post(self.token_url.clone())
+            }
+        };
+        let resp = self
+            .http
+            .execute("Okta token request", make, &OktaWaitHint)
+            .await
+            .map_err(|e| unreachable_org(e, &self.token_url, &self.provider))?;
+        if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        Ok(resp)
+    }
+
+    fn request(&self, use_dpop: bool) -> Result<RequestBuilder> {
+        let assertion = self.key.client_assertion(&self.client_id, &self.token_url)?;
+        let scope = self.scopes.join(" ");
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("scope", scope.as_str()),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion.expose_secret()),
+        ];
+        let mut req = self
+            .http
+            .reqwest()
+            .post(self.token_url.clone())
+            .header("accept", "application/json")
+            .form(&form);
+        if use_dpop {
+            let nonce = self.dpop.nonce();
+            let proof = self.dpop.key.proof("POST", &self.token_url, nonce.as_deref(), None)?;
+            req = req.header("dpop", proof);
+        }
+        Ok(req)
+    }
+
+    fn parse(&self, resp: &HttpResponse) -> Result<AccessToken> {
+        let body: TokenResponse = resp
+            .json("Okta token response")
+            .map_err(|e| e.with_provider(&self.provider))?;
+        let token_type = body.token_type.unwrap_or_else(|| "Bearer".to_string());
+        if token_type.eq_ignore_ascii_case("dpop") {
+            self.dpop.enabled.store(true, Ordering::Relaxed);
+        }
+        let expires_in = Duration::from_secs(body.expires_in.unwrap_or(3600).max(1));
+        let mut token = AccessToken::new(SecretString::new(body.access_token), token_type, expires_in);
+        token.granted = body
+            .scope
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        Ok(token)
+    }
+}
+
+/// A connection failure to the token endpoint usually means a wrong domain.
+fn unreachable_org(e: Error, token_url: &Url, provider: &str) -> Error {
+    if e.kind() != ErrorKind::Transient || !is_connect_failure(&e) {
+        return e.with_provider(provider);
+    }
+    let origin = token_url.origin().ascii_serialization();
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!(
+            "could not connect to {origin}; check that `domain` is the Okta org's domain \
+             (e.g. acme.okta.com) and that this host can reach it"
+        ),
+    )
+    .with_provider(provider)
+    .with_source(e)
+}
+
+fn is_connect_failure(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<directory_core::http::reqwest::Error>() {
+            if r.is_connect() {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}

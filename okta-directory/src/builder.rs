@@ -1,0 +1,335 @@
+//! Configuration: the builder, `from_env()`, and validation of every field.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use directory_core::http::url::Url;
+use directory_core::http::{parse_endpoint, RetryPolicy};
+use directory_core::{Error, Result};
+
+use crate::credential::PrivateJwk;
+use crate::provider::OktaDirectory;
+
+/// Page sizes per endpoint. The defaults are the largest each endpoint allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    /// `GET /api/v1/users` (`limit`, at most 200 on most orgs).
+    pub users: u32,
+    /// `GET /api/v1/groups` (`limit`, at most 10,000).
+    pub groups: u32,
+    /// `GET /api/v1/groups/{id}/users` (`limit`, default and cap 1,000).
+    pub group_members: u32,
+    /// `GET /api/v1/apps/{id}/users` (`limit`, at most 500).
+    pub app_users: u32,
+}
+
+impl Default for PageLimits {
+    fn default() -> Self {
+        Self {
+            users: 200,
+            groups: 10_000,
+            group_members: 1_000,
+            app_users: 500,
+        }
+    }
+}
+
+/// Builds an [`OktaDirectory`]; [`OktaDirectoryBuilder::build`] validates
+/// every field and names the one that is wrong.
+#[derive(Clone)]
+pub struct OktaDirectoryBuilder {
+    pub(crate) domain: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) private_jwk: Option<String>,
+    pub(crate) app_id: Option<String>,
+    pub(crate) allow_http: bool,
+    pub(crate) include_deprovisioned: bool,
+    pub(crate) page_limits: PageLimits,
+    pub(crate) concurrency_limit: usize,
+    pub(crate) max_concurrency: Option<usize>,
+    pub(crate) reserve_share: f64,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) dpop: Option<bool>,
+}
+
+impl Default for OktaDirectoryBuilder {
+    fn default() -> Self {
+        Self {
+            domain: None,
+            client_id: None,
+            private_jwk: None,
+            app_id: None,
+            allow_http: false,
+            include_deprovisioned: true,
+            page_limits: PageLimits::default(),
+            concurrency_limit: 75,
+            max_concurrency: None,
+            reserve_share: 0.2,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            dpop: None,
+        }
+    }
+}
+
+impl fmt::Debug for OktaDirectoryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OktaDirectoryBuilder")
+            .field("domain", &self.domain)
+            .field("client_id", &self.client_id)
+            .field("private_jwk", &self.private_jwk.as_ref().map(|_| "[redacted]"))
+            .field("app_id", &self.app_id)
+            .field("allow_http", &self.allow_http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Environment variables read by [`OktaDirectoryBuilder::from_env`].
+pub mod env {
+    /// The Okta domain, e.g. `acme.okta.com`.
+    pub const DOMAIN: &str = "OKTA_DOMAIN";
+    /// The API Services app's client id.
+    pub const CLIENT_ID: &str = "OKTA_CLIENT_ID";
+    /// The private key as JWK JSON.
+    pub const PRIVATE_JWK: &str = "OKTA_PRIVATE_JWK";
+    /// A file holding the private key JWK JSON (used when `OKTA_PRIVATE_JWK` is unset).
+    pub const PRIVATE_JWK_FILE: &str = "OKTA_PRIVATE_JWK_FILE";
+    /// The SSO (SAML) app's id; optional.
+    pub const APP_ID: &str = "OKTA_APP_ID";
+}
+
+impl OktaDirectoryBuilder {
+    /// The Okta domain: `acme.okta.com`, `https://acme.okta.com` or a custom
+    /// domain. A path, query or `http://` (outside test mode) is refused.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// The client id of the "API Services" app integration.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The app's private key as a JWK (JSON text, RSA or EC P-256, with `kid`).
+    pub fn private_jwk(mut self, jwk_json: impl Into<String>) -> Self {
+        self.private_jwk = Some(jwk_json.into());
+        self
+    }
+
+    /// The id of the SAML app used for SSO; without it no app assignments are
+    /// fetched and `okta.apps.read` is not requested.
+    pub fn app_id(mut self, id: impl Into<String>) -> Self {
+        self.app_id = Some(id.into());
+        self
+    }
+
+    /// Test mode: allow an `http://` domain such as a simulated org on
+    /// 127.0.0.1. Never use it against a real org.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Whether `users()` also lists `DEPROVISIONED` users, which Okta's plain
+    /// list omits (default: yes, with a second, filtered listing).
+    pub fn include_deprovisioned(mut self, include: bool) -> Self {
+        self.include_deprovisioned = include;
+        self
+    }
+
+    /// Page sizes (default: the largest each endpoint allows).
+    pub fn page_limits(mut self, limits: PageLimits) -> Self {
+        self.page_limits = limits;
+        self
+    }
+
+    /// The org's concurrency limit (default 75; 35 on Integrator Free orgs).
+    /// Requests in flight stay below it by the reserved share.
+    pub fn concurrency_limit(mut self, limit: usize) -> Self {
+        self.concurrency_limit = limit;
+        self
+    }
+
+    /// An upper bound on requests in flight, below what the concurrency limit
+    /// and reserve would allow.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// The share (0.0 to 0.9) of every rate-limit bucket and of the
+    /// concurrency limit left free for the customer's other integrations
+    /// (default 0.2).
+    pub fn reserve_share(mut self, share: f64) -> Self {
+        self.reserve_share = share;
+        self
+    }
+
+    /// The retry policy for every request.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Time allowed for one request attempt (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Force DPoP on (`Some(true)`) or off; by default it is detected from
+    /// the token endpoint's answer.
+    pub fn dpop(mut self, dpop: Option<bool>) -> Self {
+        self.dpop = dpop;
+        self
+    }
+
+    /// Reads the configuration from the environment: `OKTA_DOMAIN`,
+    /// `OKTA_CLIENT_ID`, `OKTA_PRIVATE_JWK` (JSON) or `OKTA_PRIVATE_JWK_FILE`,
+    /// and optionally `OKTA_APP_ID`. Missing variables are reported by
+    /// [`OktaDirectoryBuilder::build`]; an unreadable key file here.
+    pub fn from_env() -> Result<Self> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let private_jwk = match (var(env::PRIVATE_JWK), var(env::PRIVATE_JWK_FILE)) {
+            (Some(jwk), _) => Some(jwk),
+            (None, Some(path)) => Some(read_key_file(Path::new(&path))?),
+            (None, None) => None,
+        };
+        Ok(Self {
+            domain: var(env::DOMAIN),
+            client_id: var(env::CLIENT_ID),
+            app_id: var(env::APP_ID),
+            private_jwk,
+            ..Self::default()
+        })
+    }
+
+    /// Validates every field and builds the provider.
+    pub fn build(self) -> Result<OktaDirectory> {
+        let config = self.validate()?;
+        OktaDirectory::from_config(config)
+    }
+
+    fn validate(self) -> Result<Config> {
+        let base = parse_domain(self.domain.as_deref(), self.allow_http)?;
+        let client_id = required("client_id", self.client_id.as_deref(), env::CLIENT_ID)?;
+        if client_id.contains(char::is_whitespace) {
+            return Err(Error::config("client_id", "contains white space"));
+        }
+        let jwk_text = self.private_jwk.as_deref().filter(|j| !j.trim().is_empty());
+        let jwk_text = jwk_text.ok_or_else(|| {
+            Error::config(
+                "private_jwk",
+                format!("missing; set it or {} / {}", env::PRIVATE_JWK, env::PRIVATE_JWK_FILE),
+            )
+        })?;
+        let key = PrivateJwk::from_json(jwk_text)?;
+        let app_id = match self.app_id.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => Some(id.to_string()),
+            Some(_) => return Err(Error::config("app_id", "must be an Okta app id like 0oa1b2c3d4")),
+        };
+        check_limits(&self.page_limits)?;
+        if !(0.0..=0.9).contains(&self.reserve_share) {
+            return Err(Error::config("reserve_share", "must be between 0.0 and 0.9"));
+        }
+        if self.concurrency_limit == 0 {
+            return Err(Error::config("concurrency_limit", "must be at least 1"));
+        }
+        Ok(Config {
+            base,
+            client_id,
+            key,
+            app_id,
+            include_deprovisioned: self.include_deprovisioned,
+            page_limits: self.page_limits,
+            concurrency: self.effective_concurrency(),
+            reserve_share: self.reserve_share,
+            retry: self.retry,
+            timeout: self.timeout,
+            dpop: self.dpop,
+        })
+    }
+
+    fn effective_concurrency(&self) -> usize {
+        let below = (self.concurrency_limit as f64 * (1.0 - self.reserve_share)).floor() as usize;
+        let n = below.clamp(1, self.concurrency_limit.saturating_sub(1).max(1));
+        self.max_concurrency.map_or(n, |m| n.min(m.max(1)))
+    }
+}
+
+/// A validated configuration.
+pub(crate) struct Config {
+    pub(crate) base: Url,
+    pub(crate) client_id: String,
+    pub(crate) key: PrivateJwk,
+    pub(crate) app_id: Option<String>,
+    pub(crate) include_deprovisioned: bool,
+    pub(crate) page_limits: PageLimits,
+    pub(crate) concurrency: usize,
+    pub(crate) reserve_share: f64,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout: Duration,
+    pub(crate) dpop: Option<bool>,
+}
+
+fn required(field: &str, value: Option<&str>, var: &str) -> Result<String> {
+    match value.map(str::trim) {
+        Some(v) if !v.is_empty() => Ok(v.to_string()),
+        _ => Err(Error::config(field, format!("missing; set it or {var}"))),
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Error::config(
+            "private_jwk",
+            format!("could not read {} ({}): {e}", env::PRIVATE_JWK_FILE, path.display()),
+        )
+    })
+}
+
+/// `acme.okta.com`, `https://acme.okta.com/` -> `https://acme.okta.com/`.
+pub(crate) fn parse_domain(domain: Option<&str>, allow_http: bool) -> Result<Url> {
+    let raw = required("domain", domain, env::DOMAIN)?;
+    let with_scheme = if raw.contains("://") {
+        raw.clone()
+    } else {
+        format!("https://{raw}")
+    };
+    let url = parse_endpoint("domain", &with_scheme, allow_http)?;
+    if url.path() != "/" {
+        return Err(Error::config(
+            "domain",
+            format!(
+                "`{raw}` has a path; give only the org's domain, e.g. acme.okta.com \
+                 (no /oauth2/default, no /admin)"
+            ),
+        ));
+    }
+    if url.host_str().is_some_and(|h| h.contains("-admin.")) {
+        return Err(Error::config(
+            "domain",
+            format!("`{raw}` is the admin console's domain; drop `-admin` (acme.okta.com)"),
+        ));
+    }
+    Ok(url)
+}
+
+fn check_limits(l: &PageLimits) -> Result<()> {
+    let check = |field: &str, v: u32, max: u32| {
+        if v == 0 || v > max {
+            Err(Error::config(field, format!("must be between 1 and {max}")))
+        } else {
+            Ok(())
+        }
+    };
+    check("page_limits.users", l.users, 200)?;
+    check("page_limits.groups", l.groups, 10_000)?;
+    check("page_limits.group_members", l.group_members, 1_000)?;
+    check("page_limits.app_users", l.app_users, 500)
+}

@@ -1,0 +1,313 @@
+//! Credentials: the customer's private JWK, the `private_key_jwt` client
+//! assertion signed with it, and DPoP proofs signed with a separate key.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use directory_core::http::url::Url;
+use directory_core::{Error, ErrorKind, Result, SecretString};
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::pkcs8::EncodePrivateKey;
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// How long a client assertion is valid. Okta refuses more than an hour;
+/// five minutes leaves room for clock skew without a long replay window.
+const ASSERTION_LIFETIME_SECS: u64 = 300;
+
+/// The private key of the service app, parsed from a JWK (RSA or EC P-256).
+///
+/// `Debug` shows only the key id and algorithm; the key material is never
+/// printed and is kept only in signer form.
+#[derive(Clone)]
+pub struct PrivateJwk {
+    kid: String,
+    alg: Algorithm,
+    key: EncodingKey,
+    public: Jwk,
+}
+
+/// The JWK fields we read. Private members stay in this struct only while
+/// the signer is built.
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: Option<String>,
+    kid: Option<String>,
+    alg: Option<String>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    d: Option<String>,
+    p: Option<String>,
+    q: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+    keys: Option<Vec<serde_json::Value>>,
+}
+
+const FIELD: &str = "private_jwk";
+
+impl PrivateJwk {
+    /// Parses a private JWK (a JSON object with `kty`, `kid` and the private
+    /// members; a JWK Set holding exactly one key is accepted too).
+    ///
+    /// Errors name the field and the problem, never the key material.
+    pub fn from_json(json: &str) -> Result<Self> {
+        let raw: RawJwk = serde_json::from_str(json).map_err(|e| {
+            Error::config(
+                FIELD,
+                format!(
+                    "not a JSON Web Key (JSON error at line {} column {}); paste the \
+                     private key JSON from the Okta app's 'Public Keys' section",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        if let Some(keys) = raw.keys {
+            return match keys.as_slice() {
+                [one] => Self::from_json(&one.to_string()),
+                _ => Err(Error::config(
+                    FIELD,
+                    format!("a JWK Set with {} keys; give exactly one private key", keys.len()),
+                )),
+            };
+        }
+        let kid = raw
+            .kid
+            .clone()
+            .filter(|k| !k.trim().is_empty())
+            .ok_or_else(|| {
+                Error::config(FIELD, "the JWK has no `kid`; Okta needs it to pick the key")
+            })?;
+        match raw.kty.as_deref() {
+            Some("RSA") => Self::rsa(kid, &raw),
+            Some("EC") => Self::ec(kid, &raw),
+            Some(other) => Err(Error::config(
+                FIELD,
+                format!("key type `{other}` is not supported; use an RSA or EC P-256 key"),
+            )),
+            None => Err(Error::config(FIELD, "the JWK has no `kty`")),
+        }
+    }
+
+    fn rsa(kid: String, raw: &RawJwk) -> Result<Self> {
+        if let Some(alg) = raw.alg.as_deref().filter(|a| *a != "RS256") {
+            return Err(Error::config(
+                FIELD,
+                format!("alg `{alg}` is not supported for RSA keys; use RS256"),
+            ));
+        }
+        let part = |name: &str, v: &Option<String>| -> Result<rsa::BigUint> {
+            let v = v.as_deref().ok_or_else(|| missing_private(name))?;
+            Ok(rsa::BigUint::from_bytes_be(&b64(name, v)?))
+        };
+        let (n, e) = (part("n", &raw.n)?, part("e", &raw.e)?);
+        let d = part("d", &raw.d)?;
+        let primes = vec![part("p", &raw.p)?, part("q", &raw.q)?];
+        let key = rsa::RsaPrivateKey::from_components(n, e, d, primes)
+            .map_err(|_| Error::config(FIELD, "the RSA key's numbers do not form a valid key"))?;
+        key.validate()
+            .map_err(|_| Error::config(FIELD, "the RSA key does not validate"))?;
+        let der = key
+            .to_pkcs1_der()
+            .map_err(|_| Error::config(FIELD, "the RSA key could not be encoded"))?;
+        Self::finish(kid, Algorithm::RS256, EncodingKey::from_rsa_der(der.as_bytes()))
+    }
+
+    fn ec(kid: String, raw: &RawJwk) -> Result<Self> {
+        if raw.crv.as_deref() != Some("P-256") {
+            return Err(Error::config(
+                FIELD,
+                format!(
+                    "curve `{}` is not supported; use an EC key on P-256 (ES256)",
+                    raw.crv.as_deref().unwrap_or("none")
+                ),
+            ));
+        }
+        let d = raw.d.as_deref().ok_or_else(|| missing_private("d"))?;
+        let secret = p256::SecretKey::from_slice(&b64("d", d)?)
+            .map_err(|_| Error::config(FIELD, "`d` is not a P-256 private key"))?;
+        let der = secret
+            .to_pkcs8_der()
+            .map_err(|_| Error::config(FIELD, "the EC key could not be encoded"))?;
+        let this = Self::finish(kid, Algorithm::ES256, EncodingKey::from_ec_der(der.as_bytes()))?;
+        if let jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(p) = &this.public.algorithm {
+            if raw.x.as_deref().is_some_and(|x| x != p.x) || raw.y.as_deref().is_some_and(|y| y != p.y)
+            {
+                return Err(Error::config(FIELD, "`x`/`y` do not belong to the private key `d`"));
+            }
+        }
+        Ok(this)
+    }
+
+    fn finish(kid: String, alg: Algorithm, key: EncodingKey) -> Result<Self> {
+        let mut public = Jwk::from_encoding_key(&key, alg)
+            .map_err(|_| Error::config(FIELD, "the public key could not be derived"))?;
+        public.common.key_id = Some(kid.clone());
+        Ok(Self {
+            kid,
+            alg,
+            key,
+            public,
+        })
+    }
+
+    /// The key id (`kid`) sent in every assertion's header.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The signing algorithm: `RS256` for RSA keys, `ES256` for EC keys.
+    pub fn algorithm(&self) -> &'static str {
+        match self.alg {
+            Algorithm::ES256 => "ES256",
+            _ => "RS256",
+        }
+    }
+
+    /// The public half as a JWK (what the Okta app's key list holds).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        serde_json::to_value(&self.public).unwrap_or_default()
+    }
+
+    /// A fresh, signed `private_key_jwt` client assertion for `token_url`.
+    pub(crate) fn client_assertion(&self, client_id: &str, token_url: &Url) -> Result<SecretString> {
+        let iat = unix_now();
+        let claims = AssertionClaims {
+            iss: client_id,
+            sub: client_id,
+            aud: token_url.as_str(),
+            iat,
+            exp: iat + ASSERTION_LIFETIME_SECS,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map(SecretString::new)
+            .map_err(|e| signing_failed("client assertion", e))
+    }
+}
+
+impl fmt::Debug for PrivateJwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrivateJwk")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+#[derive(Serialize)]
+struct AssertionClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    iat: u64,
+    exp: u64,
+    jti: String,
+}
+
+fn missing_private(name: &str) -> Error {
+    Error::config(
+        FIELD,
+        format!(
+            "the JWK lacks `{name}`; give the private key (with its private members), \
+             not only the public key"
+        ),
+    )
+}
+
+fn b64(name: &str, v: &str) -> Result<Vec<u8>> {
+    URL_SAFE_NO_PAD
+        .decode(v.trim_end_matches('='))
+        .map_err(|_| Error::config(FIELD, format!("`{name}` is not base64url")))
+}
+
+fn signing_failed(what: &str, e: jsonwebtoken::errors::Error) -> Error {
+    Error::new(ErrorKind::InvalidConfig, format!("could not sign the {what}")).with_source(e)
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The key that signs DPoP proofs: an EC P-256 key made for this provider,
+/// separate from the client-auth key as Okta requires.
+pub(crate) struct DpopKey {
+    key: EncodingKey,
+    jwk: Jwk,
+}
+
+#[derive(Serialize)]
+struct ProofClaims<'a> {
+    htm: &'a str,
+    htu: String,
+    iat: u64,
+    jti: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ath: Option<String>,
+}
+
+impl DpopKey {
+    /// A new random P-256 key.
+    pub(crate) fn generate() -> Result<Self> {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let der = secret.to_pkcs8_der().map_err(|_| {
+            Error::new(ErrorKind::InvalidConfig, "could not encode the DPoP key")
+        })?;
+        let key = EncodingKey::from_ec_der(der.as_bytes());
+        let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
+            .map_err(|e| signing_failed("DPoP key", e))?;
+        jwk.common.key_algorithm = None;
+        Ok(Self { key, jwk })
+    }
+
+    /// A proof for one request: `htm`, `htu` (no query or fragment), a fresh
+    /// `iat` and `jti`, the server's nonce if it gave one, and `ath` when an
+    /// access token is presented.
+    pub(crate) fn proof(
+        &self,
+        method: &str,
+        url: &Url,
+        nonce: Option<&str>,
+        access_token: Option<&SecretString>,
+    ) -> Result<String> {
+        let claims = ProofClaims {
+            htm: method,
+            htu: htu(url),
+            iat: unix_now(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            nonce,
+            ath: access_token.map(|t| ath(t.expose_secret())),
+        };
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".to_string());
+        header.jwk = Some(self.jwk.clone());
+        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| signing_failed("DPoP proof", e))
+    }
+}
+
+/// The `htu` of a request: its URL without query and fragment.
+pub(crate) fn htu(url: &Url) -> String {
+    let mut u = url.clone();
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
+/// `ath`: base64url(SHA-256(access token)).
+pub(crate) fn ath(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}

@@ -1,0 +1,329 @@
+//! Okta's wire format and its mapping onto the directory model.
+//!
+//! Decoding is lenient where Okta is loose: every field but `id` may be
+//! missing or null, unknown statuses and group types are kept as `Other`,
+//! and every profile attribute this module does not map is kept in
+//! `custom_attributes` (nulls are dropped). A body that is not the expected
+//! shape is an error naming the JSON path.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use directory_core::{
+    Address, AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind, Manager,
+    PersonName, PhoneNumber, Result, UserStatus,
+};
+use directory_core::Error;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// An Okta `User` as listed by `/api/v1/users` and `/api/v1/groups/{id}/users`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OktaUser {
+    pub(crate) id: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    last_updated: Option<DateTime<Utc>>,
+    #[serde(default)]
+    profile: Option<UserProfile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserProfile {
+    login: Option<String>,
+    email: Option<String>,
+    second_email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    middle_name: Option<String>,
+    honorific_prefix: Option<String>,
+    honorific_suffix: Option<String>,
+    display_name: Option<String>,
+    nick_name: Option<String>,
+    title: Option<String>,
+    user_type: Option<String>,
+    preferred_language: Option<String>,
+    locale: Option<String>,
+    timezone: Option<String>,
+    employee_number: Option<String>,
+    cost_center: Option<String>,
+    organization: Option<String>,
+    division: Option<String>,
+    department: Option<String>,
+    manager_id: Option<String>,
+    manager: Option<String>,
+    mobile_phone: Option<String>,
+    primary_phone: Option<String>,
+    street_address: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    zip_code: Option<String>,
+    country_code: Option<String>,
+    postal_address: Option<String>,
+    #[serde(flatten)]
+    custom: BTreeMap<String, Value>,
+}
+
+/// Okta's user status names onto the model.
+pub fn user_status(s: &str) -> UserStatus {
+    match s {
+        "ACTIVE" => UserStatus::Active,
+        "STAGED" => UserStatus::Staged,
+        "PROVISIONED" => UserStatus::Provisioned,
+        "RECOVERY" => UserStatus::Recovery,
+        "PASSWORD_EXPIRED" => UserStatus::PasswordExpired,
+        "LOCKED_OUT" => UserStatus::LockedOut,
+        "SUSPENDED" => UserStatus::Suspended,
+        "DEPROVISIONED" => UserStatus::Deprovisioned,
+        other => UserStatus::Other(other.to_string()),
+    }
+}
+
+/// Okta's group type names onto the model.
+pub fn group_kind(s: &str) -> GroupKind {
+    match s {
+        "OKTA_GROUP" => GroupKind::Directory,
+        "APP_GROUP" => GroupKind::Application,
+        "BUILT_IN" => GroupKind::BuiltIn,
+        other => GroupKind::Other(other.to_string()),
+    }
+}
+
+impl OktaUser {
+    pub(crate) fn into_user(self) -> DirectoryUser {
+        let p = self.profile.unwrap_or_default();
+        let mut emails = Vec::new();
+        if let Some(e) = p.email {
+            emails.push(email(e, "work", true));
+        }
+        if let Some(e) = p.second_email {
+            emails.push(email(e, "other", false));
+        }
+        let mut phones = Vec::new();
+        if let Some(n) = p.primary_phone {
+            phones.push(phone(n, "work", true));
+        }
+        if let Some(n) = p.mobile_phone {
+            phones.push(phone(n, "mobile", false));
+        }
+        let address = Address {
+            kind: Some("work".to_string()),
+            formatted: p.postal_address,
+            street_address: p.street_address,
+            locality: p.city,
+            region: p.state,
+            postal_code: p.zip_code,
+            country: p.country_code,
+            primary: true,
+        };
+        let has_address = address != Address {
+            kind: Some("work".to_string()),
+            primary: true,
+            ..Address::default()
+        };
+        let manager = match (p.manager_id, p.manager) {
+            (None, None) => None,
+            (value, display_name) => Some(Manager {
+                value,
+                display_name,
+            }),
+        };
+        DirectoryUser {
+            id: self.id,
+            user_name: p.login.unwrap_or_default(),
+            external_id: None,
+            name: PersonName {
+                formatted: None,
+                family_name: p.last_name,
+                given_name: p.first_name,
+                middle_name: p.middle_name,
+                honorific_prefix: p.honorific_prefix,
+                honorific_suffix: p.honorific_suffix,
+            },
+            display_name: p.display_name,
+            nick_name: p.nick_name,
+            emails,
+            phone_numbers: phones,
+            addresses: if has_address { vec![address] } else { Vec::new() },
+            title: p.title,
+            user_type: p.user_type,
+            preferred_language: p.preferred_language,
+            locale: p.locale,
+            timezone: p.timezone,
+            employee_number: p.employee_number,
+            cost_center: p.cost_center,
+            organization: p.organization,
+            division: p.division,
+            department: p.department,
+            manager,
+            status: self
+                .status
+                .as_deref()
+                .map_or(UserStatus::Other(String::new()), user_status),
+            last_updated: self.last_updated,
+            custom_attributes: p.custom.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        }
+    }
+}
+
+fn email(value: String, kind: &str, primary: bool) -> Email {
+    Email {
+        value,
+        kind: Some(kind.to_string()),
+        primary,
+    }
+}
+
+fn phone(value: String, kind: &str, primary: bool) -> PhoneNumber {
+    PhoneNumber {
+        value,
+        kind: Some(kind.to_string()),
+        primary,
+    }
+}
+
+/// An Okta `Group`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct OktaGroup {
+    id: String,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    last_updated: Option<DateTime<Utc>>,
+    #[serde(default)]
+    last_membership_updated: Option<DateTime<Utc>>,
+    #[serde(default)]
+    profile: Option<GroupProfile>,
+}
+
+/// Both `okta:user_group` and `okta:windows_security_principal` profiles
+/// carry `name` and `description`; the rest is ignored.
+#[derive(Debug, Default, Deserialize)]
+struct GroupProfile {
+    name: Option<String>,
+    description: Option<String>,
+}
+
+impl OktaGroup {
+    pub(crate) fn into_group(self) -> DirectoryGroup {
+        let p = self.profile.unwrap_or_default();
+        DirectoryGroup {
+            name: p.name.unwrap_or_else(|| self.id.clone()),
+            id: self.id,
+            description: p.description,
+            kind: self.kind.as_deref().map_or(GroupKind::Directory, group_kind),
+            last_updated: self.last_updated,
+            last_membership_updated: self.last_membership_updated,
+        }
+    }
+}
+
+/// An Okta `AppUser` from `/api/v1/apps/{id}/users`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OktaAppUser {
+    id: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default, rename = "_links")]
+    links: Option<AppUserLinks>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AppUserLinks {
+    group: Option<Link>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Link {
+    href: Option<String>,
+}
+
+impl OktaAppUser {
+    /// `scope: USER` is a direct assignment, `GROUP` one through a group
+    /// (named by `_links.group` when Okta includes it).
+    pub(crate) fn into_assignment(self) -> AppAssignment {
+        let via = match self.scope.as_deref() {
+            Some("GROUP") => AssignedVia::Group {
+                group_id: self
+                    .links
+                    .and_then(|l| l.group)
+                    .and_then(|g| g.href)
+                    .and_then(|h| h.rsplit('/').next().map(str::to_string))
+                    .filter(|id| !id.is_empty()),
+            },
+            _ => AssignedVia::Direct,
+        };
+        AppAssignment {
+            user_id: self.id,
+            via,
+            role: None,
+        }
+    }
+}
+
+/// Decodes a page (a JSON array) of `W` and maps each item.
+pub(crate) fn decode_page<W, T>(what: &str, body: &[u8], map: impl Fn(W) -> T) -> Result<Vec<T>>
+where
+    W: serde::de::DeserializeOwned,
+{
+    let items: Vec<W> = Error::decode_json(what, body)?;
+    Ok(items.into_iter().map(map).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_user_maps_to_the_model() {
+        let body = br#"[{"id":"00u8k2mQx4TyHvR1s5d7","status":"ACTIVE","lastUpdated":"2026-05-30T16:20:11.000Z",
+          "profile":{"login":"maria.lopez@example.org","email":"maria.lopez@example.org","secondEmail":null,
+          "firstName":"Maria","lastName":"Lopez","displayName":"Maria Lopez","mobilePhone":"+34 600 123 456",
+          "title":"SRE","department":"Platform","employeeNumber":"E-20931","managerId":"00u5p1aZr8QmHvT2k5d7",
+          "costCenter":null,"customAttribute":"kept","badge":7},
+          "credentials":{"provider":{"type":"OKTA","name":"OKTA"}},"_links":{"self":{"href":"x"}}}]"#;
+        let users = decode_page("users", body, OktaUser::into_user).unwrap();
+        let u = &users[0];
+        assert_eq!(u.user_name, "maria.lopez@example.org");
+        assert_eq!(u.primary_email(), Some("maria.lopez@example.org"));
+        assert_eq!(u.name.given_name.as_deref(), Some("Maria"));
+        assert_eq!(u.cost_center, None);
+        assert_eq!(u.manager.as_ref().unwrap().value.as_deref(), Some("00u5p1aZr8QmHvT2k5d7"));
+        assert_eq!(u.custom_attributes["customAttribute"], "kept");
+        assert_eq!(u.custom_attributes["badge"], 7);
+        assert_eq!(u.phone_numbers[0].kind.as_deref(), Some("mobile"));
+        assert!(u.last_updated.is_some());
+    }
+
+    #[test]
+    fn unknown_values_are_kept_and_nulls_tolerated() {
+        let body = br#"[{"id":"1","status":"ACTIVATING","profile":null},{"id":"2","status":null,"lastUpdated":null}]"#;
+        let users = decode_page("users", body, OktaUser::into_user).unwrap();
+        assert_eq!(users[0].status, UserStatus::Other("ACTIVATING".into()));
+        let g = br#"[{"id":"00g1","type":"FUTURE_GROUP","profile":{"name":"x","dn":"cn=x"}}]"#;
+        let groups = decode_page("groups", g, OktaGroup::into_group).unwrap();
+        assert_eq!(groups[0].kind, GroupKind::Other("FUTURE_GROUP".into()));
+    }
+
+    #[test]
+    fn malformed_page_names_the_json_path() {
+        let body = br#"[{"id":"1","profile":{"login":"a"}},{"id":"2","profile":{"login":5}}]"#;
+        let e = decode_page("Okta users page", body, OktaUser::into_user).unwrap_err();
+        assert!(e.message().contains("[1].profile.login"), "{}", e.message());
+    }
+
+    #[test]
+    fn app_users_direct_and_via_group() {
+        let body = br#"[{"id":"00u1","scope":"USER"},
+          {"id":"00u2","scope":"GROUP","_links":{"group":{"href":"https://x.okta.com/api/v1/groups/00g9"}}},
+          {"id":"00u3","scope":"GROUP"}]"#;
+        let a = decode_page("app users", body, OktaAppUser::into_assignment).unwrap();
+        assert_eq!(a[0], AppAssignment::direct("00u1"));
+        assert_eq!(a[1], AppAssignment::via_group("00u2", "00g9"));
+        assert_eq!(a[2].via, AssignedVia::Group { group_id: None });
+    }
+}

@@ -1,0 +1,308 @@
+//! `OktaDirectory`: the streams, the incremental hints and `check()`.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use directory_core::http::next_link;
+use directory_core::http::url::Url;
+use directory_core::{
+    paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
+    ErrorKind, Membership, Page, Pages, Result,
+};
+use serde::de::DeserializeOwned;
+
+use crate::builder::{Config, OktaDirectoryBuilder, PageLimits};
+use crate::client::Client;
+use crate::decode::{decode_page, OktaAppUser, OktaGroup, OktaUser};
+
+/// Scopes for users and groups; `okta.apps.read` is added with an app id.
+const BASE_SCOPES: [&str; 2] = ["okta.users.read", "okta.groups.read"];
+const APPS_SCOPE: &str = "okta.apps.read";
+
+/// A [`DirectoryProvider`] over the Okta Management API.
+///
+/// Cheap to clone; clones share one token cache, one DPoP key and one
+/// concurrency limit. `Display` is `okta(<domain>)`.
+#[derive(Clone)]
+pub struct OktaDirectory {
+    client: Arc<Client>,
+    app_id: Option<String>,
+    limits: PageLimits,
+    include_deprovisioned: bool,
+    scopes: Vec<&'static str>,
+}
+
+impl OktaDirectory {
+    /// Starts a builder.
+    pub fn builder() -> OktaDirectoryBuilder {
+        OktaDirectoryBuilder::default()
+    }
+
+    /// A provider configured from the environment (see
+    /// [`OktaDirectoryBuilder::from_env`]).
+    pub fn from_env() -> Result<Self> {
+        OktaDirectoryBuilder::from_env()?.build()
+    }
+
+    pub(crate) fn from_config(config: Config) -> Result<Self> {
+        let mut scopes = BASE_SCOPES.to_vec();
+        if config.app_id.is_some() {
+            scopes.push(APPS_SCOPE);
+        }
+        let name = display_name(&config.base);
+        let client = Arc::new(Client::new(&config, name, scopes.clone())?);
+        Ok(Self {
+            client,
+            app_id: config.app_id,
+            limits: config.page_limits,
+            include_deprovisioned: config.include_deprovisioned,
+            scopes,
+        })
+    }
+
+    /// The scopes requested with every token.
+    pub fn scopes(&self) -> &[&'static str] {
+        &self.scopes
+    }
+
+    /// How many access tokens were fetched so far.
+    pub fn token_fetches(&self) -> u64 {
+        self.client.tokens.fetches()
+    }
+
+    /// Users whose `lastUpdated` is after `since`, deprovisioned ones
+    /// included. A hint for re-fetching what changed: pass a time a little
+    /// before the last sync (timestamps have millisecond precision and Okta's
+    /// clock is not yours), and keep the full listing as the truth, since
+    /// deletions and membership changes do not show here.
+    pub fn users_changed_since(&self, since: DateTime<Utc>) -> Pages<DirectoryUser> {
+        let filter = format!("lastUpdated gt \"{}\"", okta_time(since));
+        match self.users_url(Some(&filter)) {
+            Ok(url) => self.list(vec![url], "Okta users (changed since)", OktaUser::into_user),
+            Err(e) => failed(e),
+        }
+    }
+
+    /// Groups whose profile (`lastUpdated`) or membership
+    /// (`lastMembershipUpdated`) changed after `since`: re-list the members of
+    /// these only. A hint, like [`OktaDirectory::users_changed_since`].
+    pub fn groups_changed_since(&self, since: DateTime<Utc>) -> Pages<DirectoryGroup> {
+        let t = okta_time(since);
+        let filter = format!("lastUpdated gt \"{t}\" or lastMembershipUpdated gt \"{t}\"");
+        let url = self.client.url("api/v1/groups").map(|mut u| {
+            u.query_pairs_mut()
+                .append_pair("limit", &self.limits.groups.to_string())
+                .append_pair("filter", &filter);
+            u
+        });
+        match url {
+            Ok(url) => self.list(vec![url], "Okta groups (changed since)", OktaGroup::into_group),
+            Err(e) => failed(e),
+        }
+    }
+
+    fn users_url(&self, filter: Option<&str>) -> Result<Url> {
+        let mut url = self.client.url("api/v1/users")?;
+        url.query_pairs_mut()
+            .append_pair("limit", &self.limits.users.to_string());
+        if let Some(f) = filter {
+            url.query_pairs_mut().append_pair("filter", f);
+        }
+        Ok(url)
+    }
+
+    fn limited(&self, segments: &[&str], limit: u32) -> Result<Url> {
+        let mut url = self.client.url("api/v1/")?;
+        url.path_segments_mut()
+            .map_err(|_| Error::config("domain", "cannot be a base URL"))?
+            .pop_if_empty()
+            .extend(segments);
+        url.query_pairs_mut()
+            .append_pair("limit", &limit.to_string());
+        Ok(url)
+    }
+
+    /// One stream over several listings in turn, each followed through its
+    /// `Link rel="next"` headers verbatim (on the configured origin only).
+    fn list<W, T>(&self, firsts: Vec<Url>, what: &'static str, map: fn(W) -> T) -> Pages<T>
+    where
+        W: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        self.list_with(firsts, what, map)
+    }
+
+    fn list_with<W, T>(
+        &self,
+        firsts: Vec<Url>,
+        what: &'static str,
+        map: impl Fn(W) -> T + Send + Sync + 'static,
+    ) -> Pages<T>
+    where
+        W: DeserializeOwned + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut queue: VecDeque<String> = firsts.into_iter().map(String::from).collect();
+        let Some(first) = queue.pop_front() else {
+            return Box::pin(futures::stream::empty());
+        };
+        let queue = Arc::new(Mutex::new(queue));
+        let client = self.client.clone();
+        let map = Arc::new(map);
+        paginate(first, move |cursor: String| {
+            let (client, queue, map) = (client.clone(), queue.clone(), map.clone());
+            async move {
+                let url = client.guard.check(&cursor)?;
+                let resp = client.get(what, &url).await?;
+                let items = decode_page(what, &resp.body, |w| map(w))
+                    .map_err(|e| e.with_provider(&client.name))?;
+                let next = match next_link(resp.header_all("link")) {
+                    Some(link) => Some(client.guard.check(&link).map_err(|e| e.with_provider(&client.name))?.to_string()),
+                    None => queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front(),
+                };
+                Ok(Page::new(items, next))
+            }
+        })
+    }
+
+    async fn probe(&self, what: &str, url: Result<Url>) -> Result<()> {
+        self.client.get(what, &url?).await.map(|_| ())
+    }
+
+    fn scope_problems(&self, granted: &[String], report: &mut CheckReport) {
+        if granted.is_empty() {
+            return;
+        }
+        for scope in &self.scopes {
+            if !granted.iter().any(|g| g == scope) {
+                let e = Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "the token was granted without {scope}; grant {scope} on the API \
+                         Services app's 'Okta API Scopes' tab"
+                    ),
+                )
+                .with_provider(&self.client.name)
+                .with_code("insufficient_scope");
+                report.push(format!("scope {scope} granted"), Err(e));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl DirectoryProvider for OktaDirectory {
+    /// Active and other users from the plain list, then (by default)
+    /// `DEPROVISIONED` users, which the plain list omits, from a filtered one.
+    fn users(&self) -> Pages<DirectoryUser> {
+        let mut urls = vec![self.users_url(None)];
+        if self.include_deprovisioned {
+            urls.push(self.users_url(Some("status eq \"DEPROVISIONED\"")));
+        }
+        match urls.into_iter().collect::<Result<Vec<_>>>() {
+            Ok(urls) => self.list(urls, "Okta users page", OktaUser::into_user),
+            Err(e) => failed(e),
+        }
+    }
+
+    fn groups(&self) -> Pages<DirectoryGroup> {
+        match self.limited(&["groups"], self.limits.groups) {
+            Ok(url) => self.list(vec![url], "Okta groups page", OktaGroup::into_group),
+            Err(e) => failed(e),
+        }
+    }
+
+    fn group_members(&self, group_id: &str) -> Pages<Membership> {
+        let gid = group_id.to_string();
+        match self.limited(&["groups", group_id, "users"], self.limits.group_members) {
+            Ok(url) => self.list_with(vec![url], "Okta group members page", move |u: OktaUser| {
+                Membership::direct(gid.clone(), u.id)
+            }),
+            Err(e) => failed(e),
+        }
+    }
+
+    fn app_assignments(&self) -> Pages<AppAssignment> {
+        let Some(app) = &self.app_id else {
+            return Box::pin(futures::stream::empty());
+        };
+        match self.limited(&["apps", app, "users"], self.limits.app_users) {
+            Ok(url) => self.list(vec![url], "Okta SAML app users page", OktaAppUser::into_assignment),
+            Err(e) => failed(e),
+        }
+    }
+
+    async fn check(&self) -> CheckReport {
+        let mut report = CheckReport::default();
+        let token = match self.client.tokens.get().await {
+            Ok(t) => t,
+            Err(e) => {
+                report.push("access token (client credentials, private_key_jwt)", Err(e));
+                return report;
+            }
+        };
+        report.push("access token (client credentials, private_key_jwt)", Ok(()));
+        self.scope_problems(&token.granted, &mut report);
+        let users = self.probe("list users (okta.users.read)", self.limited(&["users"], 1));
+        let groups = self.probe("list groups (okta.groups.read)", self.limited(&["groups"], 1));
+        let app = async {
+            match &self.app_id {
+                Some(app) => Some(
+                    self.probe(
+                        "list SAML app users (okta.apps.read)",
+                        self.limited(&["apps", app, "users"], 1),
+                    )
+                    .await,
+                ),
+                None => None,
+            }
+        };
+        let (users, groups, app) = futures::join!(users, groups, app);
+        report.push("list users (okta.users.read)", users);
+        report.push("list groups (okta.groups.read)", groups);
+        if let Some(app) = app {
+            report.push("list SAML app users (okta.apps.read)", app);
+        }
+        report
+    }
+
+    fn member_concurrency(&self) -> usize {
+        self.client.http.max_concurrency()
+    }
+}
+
+impl fmt::Display for OktaDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.client.name)
+    }
+}
+
+impl fmt::Debug for OktaDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OktaDirectory")
+            .field("org", &self.client.name)
+            .field("app_id", &self.app_id)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+fn display_name(base: &Url) -> String {
+    let host = base.host_str().unwrap_or("?");
+    match base.port() {
+        Some(p) => format!("okta({host}:{p})"),
+        None => format!("okta({host})"),
+    }
+}
+
+/// Okta's filter date format: `2024-03-11T09:14:02.000Z`.
+fn okta_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
+    Box::pin(futures::stream::once(async move { Err(e) }))
+}

@@ -1,0 +1,208 @@
+//! Okta rate limits: what a 429 says about waiting, and a per-bucket budget
+//! that keeps a share of every bucket free for the customer's other
+//! integrations.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use directory_core::http::{server_now, HttpResponse, RateLimitHeaders, WaitHint};
+
+/// The most a budget wait may last before looking again.
+const MAX_BUDGET_WAIT: Duration = Duration::from_secs(61);
+
+/// The rate-limit bucket a request path counts against (Okta's buckets are
+/// per endpoint family).
+pub fn bucket_of(path: &str) -> &'static str {
+    let p = path.trim_end_matches('/');
+    if p.starts_with("/oauth2/") {
+        "token"
+    } else if p == "/api/v1/users" {
+        "users"
+    } else if p.starts_with("/api/v1/users/") {
+        "users/id"
+    } else if p == "/api/v1/groups" {
+        "groups"
+    } else if p.starts_with("/api/v1/groups/") {
+        "groups/id"
+    } else if p.starts_with("/api/v1/apps") {
+        "apps"
+    } else {
+        "other"
+    }
+}
+
+/// Whether a 429 is Okta's concurrency limit: `Limit` and `Remaining` both 0.
+pub(crate) fn is_concurrency_429(rl: &RateLimitHeaders) -> bool {
+    rl.limit == Some(0) && rl.remaining == Some(0)
+}
+
+/// Okta's [`WaitHint`]: on a rate-limit 429, wait until `X-Rate-Limit-Reset`
+/// measured against the server's `Date` (plus one second, as the date has
+/// whole seconds); on a concurrency 429 (limit and remaining 0, reset only an
+/// estimate) use the computed backoff; on 5xx honour `Retry-After`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OktaWaitHint;
+
+impl WaitHint for OktaWaitHint {
+    fn wait(&self, resp: &HttpResponse) -> Option<Duration> {
+        if resp.status != 429 {
+            return resp
+                .header("retry-after")
+                .and_then(|v| directory_core::http::parse_retry_after(v, SystemTime::now()));
+        }
+        rate_limit_wait(resp)
+    }
+}
+
+/// The wait a rate-limit 429 asks for; `None` for a concurrency 429 or when
+/// the headers are missing.
+pub(crate) fn rate_limit_wait(resp: &HttpResponse) -> Option<Duration> {
+    let rl = RateLimitHeaders::parse(&resp.headers);
+    if is_concurrency_429(&rl) {
+        tracing::debug!("concurrency 429: backing off instead of waiting for the reset");
+        return None;
+    }
+    rl.wait_until_reset(server_now(&resp.headers))
+        .map(|w| w + Duration::from_secs(1))
+}
+
+struct Bucket {
+    limit: u64,
+    remaining: u64,
+    reset_at: Instant,
+}
+
+/// Keeps `reserve` of every bucket free: once a bucket's remaining calls fall
+/// to the reserved share, requests wait for its reset.
+pub(crate) struct Budget {
+    reserve: f64,
+    buckets: Mutex<HashMap<&'static str, Bucket>>,
+}
+
+impl Budget {
+    pub(crate) fn new(reserve: f64) -> Self {
+        Self {
+            reserve,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits until `bucket` has calls above the reserve, then counts one.
+    pub(crate) async fn acquire(&self, bucket: &'static str) {
+        while let Some(wait) = self.reserve_wait(bucket) {
+            let wait = wait.min(MAX_BUDGET_WAIT);
+            tracing::info!(
+                bucket,
+                wait_ms = wait.as_millis() as u64,
+                "rate-limit bucket down to its reserved share; waiting for the reset"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn reserve_wait(&self, bucket: &'static str) -> Option<Duration> {
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let b = map.get_mut(bucket)?;
+        let now = Instant::now();
+        if now >= b.reset_at {
+            map.remove(bucket);
+            return None;
+        }
+        let floor = (b.limit as f64 * self.reserve).ceil() as u64;
+        if b.remaining > floor {
+            b.remaining -= 1;
+            None
+        } else {
+            Some(b.reset_at - now)
+        }
+    }
+
+    /// Records what a response's `X-Rate-Limit-*` headers say.
+    pub(crate) fn observe(&self, bucket: &'static str, resp: &HttpResponse) {
+        let rl = RateLimitHeaders::parse(&resp.headers);
+        if is_concurrency_429(&rl) {
+            return;
+        }
+        let (Some(limit), Some(remaining)) = (rl.limit, rl.remaining) else {
+            return;
+        };
+        let Some(wait) = rl.wait_until_reset(server_now(&resp.headers)) else {
+            return;
+        };
+        let reset_at = Instant::now() + wait + Duration::from_secs(1);
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(
+            bucket,
+            Bucket {
+                limit,
+                remaining,
+                reset_at,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use directory_core::http::reqwest::header::HeaderMap;
+
+    fn resp(status: u16, headers: &[(&'static str, String)]) -> HttpResponse {
+        let mut h = HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        HttpResponse {
+            status,
+            headers: h,
+            body: Default::default(),
+        }
+    }
+
+    fn date_plus(reset_in: u64) -> Vec<(&'static str, String)> {
+        let now = SystemTime::now();
+        let reset = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + reset_in;
+        vec![
+            ("date", httpdate::fmt_http_date(now)),
+            ("x-rate-limit-limit", "100".into()),
+            ("x-rate-limit-remaining", "0".into()),
+            ("x-rate-limit-reset", reset.to_string()),
+        ]
+    }
+
+    #[test]
+    fn buckets_follow_okta_families() {
+        assert_eq!(bucket_of("/api/v1/users"), "users");
+        assert_eq!(bucket_of("/api/v1/groups"), "groups");
+        assert_eq!(bucket_of("/api/v1/groups/00g1/users"), "groups/id");
+        assert_eq!(bucket_of("/api/v1/apps/0oa1/users"), "apps");
+        assert_eq!(bucket_of("/oauth2/v1/token"), "token");
+    }
+
+    #[test]
+    fn rate_limit_429_waits_for_the_reset_by_the_server_clock() {
+        let w = OktaWaitHint.wait(&resp(429, &date_plus(10))).unwrap();
+        assert!(w >= Duration::from_secs(10) && w <= Duration::from_secs(12), "{w:?}");
+    }
+
+    #[test]
+    fn concurrency_429_is_told_apart() {
+        let mut h = date_plus(100);
+        h[1].1 = "0".into();
+        assert_eq!(OktaWaitHint.wait(&resp(429, &h)), None);
+        assert!(OktaWaitHint.is_retryable(&resp(429, &h)));
+    }
+
+    #[test]
+    fn budget_keeps_the_reserve_free() {
+        let budget = Budget::new(0.5);
+        let mut h = date_plus(30);
+        h[2].1 = "51".into();
+        budget.observe("users", &resp(200, &h));
+        assert_eq!(budget.reserve_wait("users"), None);
+        let wait = budget.reserve_wait("users").unwrap();
+        assert!(wait > Duration::from_secs(25), "{wait:?}");
+        assert_eq!(budget.reserve_wait("groups"), None);
+    }
+}
