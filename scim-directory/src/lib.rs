@@ -1,1 +1,110 @@
-//! `scim-directory`: being built; see the issue tracker.
+//! # scim-directory
+//!
+//! The push side of directory sync: a SCIM 2.0 service provider (RFC 7643,
+//! RFC 7644) that Okta and Microsoft Entra ID provisioning write into. Each
+//! customer gets a directory with its own endpoint URL and bearer token;
+//! what they push lands in a durable store, is logged as ordered change
+//! events, and reads back as a [`directory_core::DirectoryProvider`], so a
+//! pushed directory goes through the same `Snapshot` and reconcile as one
+//! pulled from Okta or Graph.
+//!
+//! ## Main types
+//!
+//! * [`ScimService`]: tenants and tokens, and [`ScimService::handle`], which
+//!   turns an `http::Request<Bytes>` into an `http::Response<Bytes>`. With
+//!   the `axum` feature, `axum::router` serves it.
+//! * [`Store`] with [`MemoryStore`] and [`SqliteStore`]: where users, groups,
+//!   tenants and the event log live.
+//! * [`ScimDirectory`]: one tenant's directory as a `DirectoryProvider`.
+//! * [`Event`] / [`Change`] / [`EventCursor`]: the change log a host reads
+//!   with [`ScimService::events`].
+//! * [`ScimError`]: the SCIM Error-schema response, with `scimType`.
+//!
+//! ## Use
+//!
+//! ```
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use directory_core::{DirectoryProviderExt, UserStatus};
+//! use scim_directory::{Change, EventCursor, MemoryStore, ScimService};
+//!
+//! # futures::executor::block_on(async {
+//! let service = ScimService::new(Arc::new(MemoryStore::new()));
+//! // Show the endpoint and token to the customer's admin once.
+//! let acme = service.create_tenant("acme", "Acme Corp").unwrap();
+//! assert_eq!(acme.endpoint, "http://127.0.0.1/scim/v2/acme");
+//!
+//! // Okta creates a user...
+//! let auth = format!("Bearer {}", acme.token.expose_secret());
+//! let req = http::Request::post("/scim/v2/acme/Users")
+//!     .header("authorization", &auth)
+//!     .body(Bytes::from(r#"{"userName":"ada@acme.test","active":true,
+//!         "emails":[{"value":"ada@acme.test","primary":true}]}"#))
+//!     .unwrap();
+//! let resp = service.handle(req);
+//! assert_eq!(resp.status(), 201);
+//!
+//! // ...and the host reads the change log and a snapshot.
+//! let page = service.events("acme", EventCursor::START, 100).unwrap();
+//! assert!(matches!(page.events[0].change, Change::UserCreated { .. }));
+//! let snapshot = service.directory("acme").unwrap().snapshot().await.unwrap();
+//! assert_eq!(snapshot.users[0].status, UserStatus::Active);
+//! # });
+//! ```
+//!
+//! ## Design notes
+//!
+//! * **Framework-agnostic core.** The service is synchronous and speaks
+//!   `http` types, so any server can host it; the axum router is 50 lines.
+//! * **Normalize on write, store JSON.** Bodies are stored as normalized SCIM
+//!   JSON (schema spelling of names, Entra's `"True"`/`"False"` as booleans,
+//!   nulls dropped, unknown attributes kept). PATCH works on that JSON; the
+//!   model mapping is a pure function of it, 1:1 with SCIM core and
+//!   enterprise attributes, everything else in `custom_attributes`.
+//! * **Tolerant where IdPs deviate**, strict where it matters: PATCH op
+//!   names in any case, path-less `{"active": false}`, `members[value eq
+//!   ".."]` filter paths and Entra's value-list member removal; `userName`
+//!   unique case-insensitively (409 `uniqueness`, which Okta's spec test
+//!   checks), group members must exist.
+//! * **One transaction per request.** Writes and their events are committed
+//!   together; a request that changes nothing (Entra's periodic
+//!   `active: true`) writes nothing and logs nothing.
+//! * **Tokens are hashed.** SHA-256 in the store, constant-time comparison,
+//!   shown once, rotatable; a wrong tenant and a wrong token get the same 401.
+//! * **Bounded input.** Body size, filter length and depth, PATCH operation
+//!   count and page size are limited; malformed input is a SCIM 400, never
+//!   a panic (property-tested).
+//! * **Not supported:** bulk, sorting, ETag preconditions, `/Me`, password
+//!   change (the ServiceProviderConfig says so).
+//!
+//! ## Feature flags
+//!
+//! * `axum`: `axum::router`, an axum `Router` serving a [`ScimService`].
+
+#![warn(missing_docs)]
+
+mod errors;
+mod events;
+mod filter;
+mod model;
+mod patch;
+mod provider;
+mod render;
+mod resources;
+mod schema;
+mod service;
+mod store;
+mod tenant;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use errors::{ScimError, ScimType, StoreError, ERROR_SCHEMA, SCIM_MEDIA_TYPE};
+pub use events::{Change, Event, EventCursor, EventPage};
+pub use filter::{parse_filter, AttrPath, CompareOp, Filter, FilterLimits};
+pub use patch::{parse_patch, OpKind, PatchOp, PatchPath};
+pub use provider::{ScimDirectory, DEFAULT_PAGE_SIZE};
+pub use schema::{ResourceType, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+pub use service::{ScimService, ServiceConfig};
+pub use store::{MemoryStore, SqliteStore, Store, StoredResource, Write};
+pub use tenant::{NewTenant, TenantRecord, TOKEN_PREFIX};

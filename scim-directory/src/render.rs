@@ -1,0 +1,361 @@
+//! Rendering stored resources as SCIM JSON, list queries (filter, paging)
+//! and attribute projection.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use serde_json::{json, Map, Value};
+
+use crate::errors::{json_response, ScimError};
+use crate::filter::{self, get_ci, AttrPath, Filter};
+use crate::model::schemas_of;
+use crate::resources::{Ctx, MEMBER_KIND};
+use crate::schema::{self, ResourceType};
+use crate::service::{list_body, ServiceConfig};
+use crate::store::{self, StoredResource};
+
+/// The `W/"n"` ETag of a resource version.
+pub(crate) fn etag(r: &StoredResource) -> String {
+    format!("W/\"{}\"", r.version)
+}
+
+/// The resource's URL.
+pub(crate) fn location(base: &str, r: &StoredResource) -> String {
+    format!("{base}/{}/{}", r.resource_type.endpoint(), r.id)
+}
+
+/// Groups per user: (group id, display name).
+type GroupsOf = BTreeMap<String, Vec<(String, String)>>;
+
+fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
+    let mut out: GroupsOf = BTreeMap::new();
+    for g in store::all(ctx.service.store(), ctx.tenant, ResourceType::Group)? {
+        let name = g
+            .body
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        for user in crate::resources::user_members(&g.body) {
+            out.entry(user)
+                .or_default()
+                .push((g.id.clone(), name.to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// A stored resource as the client sees it.
+pub(crate) fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
+    let groups = match r.resource_type {
+        ResourceType::User => groups_of_users(ctx)?,
+        ResourceType::Group => GroupsOf::new(),
+    };
+    render(ctx, r, &groups)
+}
+
+fn render(ctx: &Ctx<'_>, r: &StoredResource, groups: &GroupsOf) -> Result<Value, ScimError> {
+    let mut obj = r.body.as_object().cloned().unwrap_or_default();
+    obj.insert(
+        "schemas".into(),
+        json!(schemas_of(r.resource_type, &r.body)),
+    );
+    obj.insert("id".into(), json!(r.id));
+    match r.resource_type {
+        ResourceType::User => {
+            if let Some(list) = groups.get(&r.id) {
+                obj.insert("groups".into(), user_groups(ctx.base, list));
+            }
+        }
+        ResourceType::Group => {
+            if let Some(Value::Array(members)) = obj.get_mut("members") {
+                for m in members.iter_mut() {
+                    describe_member(ctx, m);
+                }
+            }
+        }
+    }
+    obj.insert(
+        "meta".into(),
+        json!({
+            "resourceType": r.resource_type.name(),
+            "created": r.created.to_rfc3339(),
+            "lastModified": r.last_modified.to_rfc3339(),
+            "location": location(ctx.base, r),
+            "version": etag(r),
+        }),
+    );
+    Ok(Value::Object(obj))
+}
+
+fn user_groups(base: &str, list: &[(String, String)]) -> Value {
+    list.iter()
+        .map(|(id, name)| {
+            json!({"value": id, "display": name, "$ref": format!("{base}/Groups/{id}"), "type": "direct"})
+        })
+        .collect()
+}
+
+fn describe_member(ctx: &Ctx<'_>, m: &mut Value) {
+    let Some(obj) = m.as_object_mut() else { return };
+    let id = obj
+        .get("value")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let rt = match obj.remove(MEMBER_KIND).as_ref().and_then(Value::as_str) {
+        Some("Group") => ResourceType::Group,
+        _ => ResourceType::User,
+    };
+    obj.insert(
+        "$ref".into(),
+        json!(format!("{}/{}/{id}", ctx.base, rt.endpoint())),
+    );
+}
+
+/// A list or get query: filter, paging and projection.
+#[derive(Debug, Default)]
+pub(crate) struct Query {
+    filter: Option<Filter>,
+    start: usize,
+    count: usize,
+    attributes: Vec<String>,
+    excluded: Vec<String>,
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn number(name: &str, v: &str) -> Result<i64, ScimError> {
+    v.trim()
+        .parse::<i64>()
+        .map_err(|_| ScimError::invalid_value(format!("{name} must be an integer")))
+}
+
+impl Query {
+    /// Parses a URL query string.
+    pub(crate) fn parse(query: &str, config: &ServiceConfig) -> Result<Self, ScimError> {
+        let mut q = Query {
+            start: 1,
+            count: config.default_page_size,
+            ..Query::default()
+        };
+        for (k, v) in form_urlencoded::parse(query.as_bytes()) {
+            q.set(&k, &v, config)?;
+        }
+        Ok(q)
+    }
+
+    /// Reads a `POST /.search` body.
+    pub(crate) fn from_search(body: &Value, config: &ServiceConfig) -> Result<Self, ScimError> {
+        let mut q = Query {
+            start: 1,
+            count: config.default_page_size,
+            ..Query::default()
+        };
+        for key in [
+            "filter",
+            "startIndex",
+            "count",
+            "attributes",
+            "excludedAttributes",
+        ] {
+            let text = match get_ci(body, key) {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(","),
+                Some(other) => other.to_string(),
+            };
+            q.set(key, &text, config)?;
+        }
+        Ok(q)
+    }
+
+    fn set(&mut self, key: &str, v: &str, config: &ServiceConfig) -> Result<(), ScimError> {
+        match key {
+            "filter" => self.filter = Some(filter::parse_filter(v, config.filter_limits)?),
+            "startIndex" => self.start = number(key, v)?.max(1).try_into().unwrap_or(1),
+            "count" => {
+                let n: usize = number(key, v)?.max(0).try_into().unwrap_or(0);
+                self.count = n.min(config.max_page_size);
+            }
+            "attributes" => self.attributes = split_list(v),
+            "excludedAttributes" => self.excluded = split_list(v),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Applies `attributes` / `excludedAttributes`; `id` and `schemas` stay.
+    pub(crate) fn project(&self, value: Value) -> Value {
+        let Value::Object(obj) = value else {
+            return value;
+        };
+        if !self.attributes.is_empty() {
+            let mut out = Map::new();
+            for k in ["id", "schemas"] {
+                if let Some(v) = obj.get(k) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+            for a in &self.attributes {
+                copy_path(&obj, &mut out, a);
+            }
+            return Value::Object(out);
+        }
+        let mut obj = obj;
+        for a in &self.excluded {
+            remove_path(&mut obj, a);
+        }
+        Value::Object(obj)
+    }
+}
+
+fn real_key(map: &Map<String, Value>, name: &str) -> Option<String> {
+    map.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned()
+}
+
+fn copy_path(src: &Map<String, Value>, out: &mut Map<String, Value>, path: &str) {
+    if let Some(key) = real_key(src, path) {
+        out.insert(key.clone(), src[&key].clone());
+        return;
+    }
+    let Ok(p) = AttrPath::parse(path) else { return };
+    let (src, out) = match &p.urn {
+        Some(urn)
+            if !urn.eq_ignore_ascii_case(ResourceType::User.schema())
+                && !urn.eq_ignore_ascii_case(ResourceType::Group.schema()) =>
+        {
+            let Some(key) = real_key(src, urn) else {
+                return;
+            };
+            let Some(Value::Object(inner)) = src.get(&key) else {
+                return;
+            };
+            let slot = out.entry(key).or_insert_with(|| Value::Object(Map::new()));
+            let Value::Object(slot) = slot else { return };
+            (inner, slot)
+        }
+        _ => (src, out),
+    };
+    let Some(key) = real_key(src, &p.name) else {
+        return;
+    };
+    let Some(v) = src.get(&key) else { return };
+    let v = match &p.sub {
+        None => v.clone(),
+        Some(sub) => keep_sub(v, sub),
+    };
+    out.insert(key, v);
+}
+
+fn keep_sub(v: &Value, sub: &str) -> Value {
+    let pick = |o: &Value| -> Value {
+        let mut m = Map::new();
+        if let Some(obj) = o.as_object() {
+            if let Some(k) = real_key(obj, sub) {
+                m.insert(k.clone(), obj[&k].clone());
+            }
+        }
+        Value::Object(m)
+    };
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(pick).collect()),
+        other => pick(other),
+    }
+}
+
+fn remove_path(obj: &mut Map<String, Value>, path: &str) {
+    if let Some(key) = real_key(obj, path).filter(|k| k != "id" && k != "schemas") {
+        obj.remove(&key);
+        return;
+    }
+    let Ok(p) = AttrPath::parse(path) else { return };
+    if p.urn.is_none() && p.sub.is_none() && (p.name == "id" || p.name == "schemas") {
+        return;
+    }
+    let scope = match &p.urn {
+        Some(urn) => match real_key(obj, urn).and_then(|k| obj.get_mut(&k)) {
+            Some(Value::Object(inner)) => inner,
+            _ => return,
+        },
+        None => obj,
+    };
+    let Some(key) = real_key(scope, &p.name) else {
+        return;
+    };
+    match (&p.sub, scope.get_mut(&key)) {
+        (None, _) => {
+            scope.remove(&key);
+        }
+        (Some(sub), Some(Value::Object(o))) => {
+            o.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+        }
+        (Some(sub), Some(Value::Array(items))) => {
+            for o in items.iter_mut().filter_map(Value::as_object_mut) {
+                o.retain(|k, _| !k.eq_ignore_ascii_case(sub));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn case_exact(rt: ResourceType) -> impl Fn(Option<&str>, &str, Option<&str>) -> bool {
+    move |urn: Option<&str>, name: &str, sub: Option<&str>| {
+        let top = match urn.and_then(|u| schema::find_extension(rt, u)) {
+            Some((_, attrs)) => schema::find(attrs, name),
+            None => schema::find_top(rt, name),
+        };
+        match (top, sub) {
+            (Some(a), None) => a.case_exact,
+            (Some(a), Some(s)) => schema::find(a.subs, s).is_some_and(|d| d.case_exact),
+            (None, _) => name.eq_ignore_ascii_case("id") || name.eq_ignore_ascii_case("meta"),
+        }
+    }
+}
+
+/// Answers a list (or `.search`) request over one or more resource types.
+pub(crate) fn list(
+    ctx: &Ctx<'_>,
+    types: &[ResourceType],
+    q: &Query,
+) -> Result<Response<Bytes>, ScimError> {
+    let mut matched = Vec::new();
+    for &rt in types {
+        let groups = match rt {
+            ResourceType::User => groups_of_users(ctx)?,
+            ResourceType::Group => GroupsOf::new(),
+        };
+        let exact = case_exact(rt);
+        for r in store::all(ctx.service.store(), ctx.tenant, rt)? {
+            let v = render(ctx, &r, &groups)?;
+            let keep = match &q.filter {
+                Some(f) => filter::matches(f, &v, &exact),
+                None => true,
+            };
+            if keep {
+                matched.push(v);
+            }
+        }
+    }
+    let total = matched.len();
+    let page: Vec<Value> = matched
+        .into_iter()
+        .skip(q.start - 1)
+        .take(q.count)
+        .map(|v| q.project(v))
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &list_body(total, q.start, page),
+    ))
+}

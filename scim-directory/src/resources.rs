@@ -1,0 +1,351 @@
+//! The /Users and /Groups handlers: create, get, list, replace, patch, delete.
+//!
+//! Every write runs under the service's write lock: read, check, then one
+//! [`Store::commit`] with the resource writes and their events.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use chrono::Utc;
+use http::{header, HeaderValue, Response, StatusCode};
+use serde_json::Value;
+
+use crate::errors::{json_response, ScimError};
+use crate::events::Change;
+use crate::model::{self, group_to_model, same_user, user_to_model};
+use crate::patch;
+use crate::render::{self, Query};
+use crate::schema::ResourceType;
+use crate::service::ScimService;
+use crate::store::{self, Store, StoredResource, Write};
+
+/// One request's context: the service, the tenant and its base URL.
+pub(crate) struct Ctx<'a> {
+    pub service: &'a ScimService,
+    pub tenant: &'a str,
+    pub base: &'a str,
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ScimError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
+}
+
+fn not_found(rt: ResourceType, id: &str) -> ScimError {
+    ScimError::not_found(format!("{} {id} not found", rt.name()))
+}
+
+impl Ctx<'_> {
+    fn store(&self) -> &dyn Store {
+        self.service.store()
+    }
+
+    fn load(&self, rt: ResourceType, id: &str) -> Result<StoredResource, ScimError> {
+        self.store()
+            .get(self.tenant, rt, id)?
+            .ok_or_else(|| not_found(rt, id))
+    }
+
+    fn respond(
+        &self,
+        status: StatusCode,
+        r: &StoredResource,
+    ) -> Result<Response<Bytes>, ScimError> {
+        let body = render::resource(self, r)?;
+        let mut resp = json_response(status, &body);
+        let headers = resp.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&render::etag(r)) {
+            headers.insert(header::ETAG, v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&render::location(self.base, r)) {
+            headers.insert(header::LOCATION, v);
+        }
+        Ok(resp)
+    }
+
+    pub(crate) fn get(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        query: &str,
+    ) -> Result<Response<Bytes>, ScimError> {
+        let q = Query::parse(query, self.service.config())?;
+        let r = self.load(rt, id)?;
+        let body = q.project(render::resource(self, &r)?);
+        Ok(json_response(StatusCode::OK, &body))
+    }
+
+    pub(crate) fn list(&self, rt: ResourceType, query: &str) -> Result<Response<Bytes>, ScimError> {
+        let q = Query::parse(query, self.service.config())?;
+        render::list(self, &[rt], &q)
+    }
+
+    /// `POST /.search` (all types) or `POST /Users/.search`.
+    pub(crate) fn search(
+        &self,
+        types: &[ResourceType],
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ScimError> {
+        let q = Query::from_search(&parse_json(body)?, self.service.config())?;
+        render::list(self, types, &q)
+    }
+
+    pub(crate) fn create(
+        &self,
+        rt: ResourceType,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ScimError> {
+        let body = model::normalize(rt, parse_json(body)?)?;
+        let _guard = self.service.write_guard();
+        let now = Utc::now();
+        let mut r = StoredResource {
+            resource_type: rt,
+            id: uuid::Uuid::new_v4().to_string(),
+            body,
+            created: now,
+            last_modified: now,
+            version: 1,
+        };
+        self.check_unique(&r)?;
+        let mut changes = Vec::new();
+        if rt == ResourceType::Group {
+            self.resolve_members(&mut r)?;
+            changes.push(Change::GroupCreated {
+                group: group_to_model(&r.id, &r.body, now),
+            });
+            changes.extend(membership_changes(&r.id, &[], &user_members(&r.body)));
+        } else {
+            changes.push(Change::UserCreated {
+                user: user_to_model(&r.id, &r.body, now),
+            });
+        }
+        self.store()
+            .commit(self.tenant, vec![Write::Put(r.clone())], changes)?;
+        self.respond(StatusCode::CREATED, &r)
+    }
+
+    pub(crate) fn replace(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ScimError> {
+        let body = model::normalize(rt, parse_json(body)?)?;
+        let _guard = self.service.write_guard();
+        let old = self.load(rt, id)?;
+        self.update(old, body)
+    }
+
+    pub(crate) fn patch(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Response<Bytes>, ScimError> {
+        let limits = self.service.config().filter_limits;
+        let ops = patch::parse_patch(&parse_json(body)?, limits)?;
+        let _guard = self.service.write_guard();
+        let old = self.load(rt, id)?;
+        let mut map = old.body.as_object().cloned().unwrap_or_default();
+        patch::apply(rt, &mut map, ops, limits)?;
+        let body = model::normalize(rt, Value::Object(map))?;
+        self.update(old, body)
+    }
+
+    /// Writes a changed body (PUT or PATCH) with the events the change means.
+    fn update(&self, old: StoredResource, body: Value) -> Result<Response<Bytes>, ScimError> {
+        let mut new = old.clone();
+        new.body = body;
+        self.check_unique(&new)?;
+        if new.resource_type == ResourceType::Group {
+            self.resolve_members(&mut new)?;
+        }
+        if new.body == old.body {
+            return self.respond(StatusCode::OK, &old);
+        }
+        new.last_modified = Utc::now();
+        new.version = old.version + 1;
+        let changes = match new.resource_type {
+            ResourceType::User => user_changes(&old, &new),
+            ResourceType::Group => group_changes(&old, &new),
+        };
+        self.store()
+            .commit(self.tenant, vec![Write::Put(new.clone())], changes)?;
+        self.respond(StatusCode::OK, &new)
+    }
+
+    pub(crate) fn delete(&self, rt: ResourceType, id: &str) -> Result<Response<Bytes>, ScimError> {
+        let _guard = self.service.write_guard();
+        let old = self.load(rt, id)?;
+        let (mut writes, mut changes) = match rt {
+            ResourceType::User => self.remove_from_groups(id)?,
+            ResourceType::Group => {
+                let removed = membership_changes(id, &user_members(&old.body), &[]);
+                let (w, mut c) = self.remove_from_groups(id)?;
+                c.extend(removed);
+                (w, c)
+            }
+        };
+        writes.push(Write::Delete(rt, id.to_string()));
+        changes.push(match rt {
+            ResourceType::User => Change::UserDeleted {
+                user_id: id.to_string(),
+            },
+            ResourceType::Group => Change::GroupDeleted {
+                group_id: id.to_string(),
+            },
+        });
+        self.store().commit(self.tenant, writes, changes)?;
+        let mut resp = Response::new(Bytes::new());
+        *resp.status_mut() = StatusCode::NO_CONTENT;
+        Ok(resp)
+    }
+
+    /// Takes `member_id` out of every group that lists it.
+    fn remove_from_groups(&self, member_id: &str) -> Result<(Vec<Write>, Vec<Change>), ScimError> {
+        let now = Utc::now();
+        let mut writes = Vec::new();
+        let mut changes = Vec::new();
+        for mut g in store::all(self.store(), self.tenant, ResourceType::Group)? {
+            let Some(Value::Array(members)) = g.body.get_mut("members") else {
+                continue;
+            };
+            let is_member = |m: &Value| m.get("value").and_then(Value::as_str) == Some(member_id);
+            let Some(pos) = members.iter().position(is_member) else {
+                continue;
+            };
+            let was_user = members[pos].get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
+            members.retain(|m| !is_member(m));
+            if was_user {
+                changes.push(Change::MembershipRemoved {
+                    group_id: g.id.clone(),
+                    user_id: member_id.into(),
+                });
+            }
+            g.last_modified = now;
+            g.version += 1;
+            writes.push(Write::Put(g));
+        }
+        Ok((writes, changes))
+    }
+
+    fn check_unique(&self, r: &StoredResource) -> Result<(), ScimError> {
+        let Some(key) = r.unique_key() else {
+            return Ok(());
+        };
+        match self.store().find_by_key(self.tenant, &key)? {
+            Some(other) if other.id != r.id => Err(ScimError::uniqueness(format!(
+                "userName {} is already used by user {} (userName is case-insensitive)",
+                r.body["userName"].as_str().unwrap_or_default(),
+                other.id
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks every member exists and records (under [`MEMBER_KIND`], hidden
+    /// from clients) whether it is a User or a Group; the client's own
+    /// `value`, `type` and `display` are kept as sent.
+    fn resolve_members(&self, g: &mut StoredResource) -> Result<(), ScimError> {
+        let Some(Value::Array(members)) = g.body.get_mut("members") else {
+            return Ok(());
+        };
+        let mut seen = BTreeSet::new();
+        let mut resolved = Vec::with_capacity(members.len());
+        for m in members.drain(..) {
+            let Value::Object(mut m) = m else { continue };
+            let id = m
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let kind = self.member_kind(&id, &g.id)?;
+            m.remove("$ref");
+            m.insert(MEMBER_KIND.into(), Value::String(kind.name().into()));
+            resolved.push(Value::Object(m));
+        }
+        *members = resolved;
+        Ok(())
+    }
+
+    fn member_kind(&self, id: &str, group_id: &str) -> Result<ResourceType, ScimError> {
+        if self
+            .store()
+            .get(self.tenant, ResourceType::User, id)?
+            .is_some()
+        {
+            return Ok(ResourceType::User);
+        }
+        if id != group_id
+            && self
+                .store()
+                .get(self.tenant, ResourceType::Group, id)?
+                .is_some()
+        {
+            return Ok(ResourceType::Group);
+        }
+        Err(ScimError::invalid_value(format!(
+            "member {id} is neither a user nor another group of this directory; provision it first"
+        )))
+    }
+}
+
+/// The key under which a stored member records whether it is a User or a
+/// Group (the client's `type` is kept as sent and may be anything).
+pub(crate) const MEMBER_KIND: &str = "$kind";
+
+/// The ids of a group's user members.
+pub(crate) fn user_members(body: &Value) -> Vec<String> {
+    body.get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get(MEMBER_KIND).and_then(Value::as_str) != Some("Group"))
+        .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
+fn membership_changes(group_id: &str, old: &[String], new: &[String]) -> Vec<Change> {
+    let old: BTreeSet<&String> = old.iter().collect();
+    let new: BTreeSet<&String> = new.iter().collect();
+    let removed = old.difference(&new).map(|u| Change::MembershipRemoved {
+        group_id: group_id.into(),
+        user_id: (*u).clone(),
+    });
+    let added = new.difference(&old).map(|u| Change::MembershipAdded {
+        group_id: group_id.into(),
+        user_id: (*u).clone(),
+    });
+    removed.chain(added).collect()
+}
+
+fn user_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
+    let before = user_to_model(&old.id, &old.body, old.last_modified);
+    let user = user_to_model(&new.id, &new.body, new.last_modified);
+    let was_active = before.status == directory_core::UserStatus::Active;
+    let is_active = user.status == directory_core::UserStatus::Active;
+    match (was_active, is_active) {
+        (true, false) => vec![Change::UserDeactivated { user }],
+        (false, true) => vec![Change::UserReactivated { user }],
+        _ if !same_user(&before, &user) => vec![Change::UserUpdated { user }],
+        _ => Vec::new(),
+    }
+}
+
+fn group_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
+    let before = group_to_model(&old.id, &old.body, old.last_modified);
+    let group = group_to_model(&new.id, &new.body, new.last_modified);
+    let mut changes = Vec::new();
+    if before.name != group.name || before.description != group.description {
+        changes.push(Change::GroupUpdated { group });
+    }
+    changes.extend(membership_changes(
+        &new.id,
+        &user_members(&old.body),
+        &user_members(&new.body),
+    ));
+    changes
+}

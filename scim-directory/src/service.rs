@@ -1,0 +1,332 @@
+//! The SCIM service: tenants, authentication and routing of an
+//! `http::Request<Bytes>` to a handler, answering an `http::Response<Bytes>`.
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use chrono::Utc;
+use directory_core::{Error, ErrorKind, SecretString};
+use http::{header, Method, Request, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::errors::{json_response, ScimError};
+use crate::events::{EventCursor, EventPage};
+use crate::filter::FilterLimits;
+use crate::provider::ScimDirectory;
+use crate::resources::Ctx;
+use crate::schema::{self, ResourceType, LIST_SCHEMA};
+use crate::store::Store;
+use crate::tenant::{self, NewTenant, TenantRecord};
+
+/// Limits and addresses of a [`ScimService`].
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// The URL prefix every tenant endpoint lives under (default `/scim/v2`).
+    pub base_path: String,
+    /// The public origin clients reach the service at, for `meta.location`
+    /// and the endpoint shown to admins (default `http://127.0.0.1`).
+    pub public_url: String,
+    /// Largest accepted request body in bytes (default 1 MiB): 413 above.
+    pub max_body_bytes: usize,
+    /// Page size when a list request gives no `count` (default 100).
+    pub default_page_size: usize,
+    /// Largest page size served; a larger `count` is lowered (default 1000).
+    pub max_page_size: usize,
+    /// Filter length and nesting limits.
+    pub filter_limits: FilterLimits,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            base_path: "/scim/v2".into(),
+            public_url: "http://127.0.0.1".into(),
+            max_body_bytes: 1024 * 1024,
+            default_page_size: 100,
+            max_page_size: 1000,
+            filter_limits: FilterLimits::default(),
+        }
+    }
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    config: ServiceConfig,
+    write_lock: Mutex<()>,
+}
+
+/// A multi-tenant SCIM 2.0 service provider over a [`Store`].
+///
+/// Cheap to clone (an `Arc`). [`ScimService::handle`] is synchronous and
+/// framework-agnostic; the `axum` feature wraps it in a router.
+#[derive(Clone)]
+pub struct ScimService {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for ScimService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScimService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ScimService {
+    /// A service with the default [`ServiceConfig`].
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self::with_config(store, ServiceConfig::default())
+    }
+
+    /// A service with the given configuration.
+    pub fn with_config(store: Arc<dyn Store>, mut config: ServiceConfig) -> Self {
+        config.base_path = format!("/{}", config.base_path.trim_matches('/'));
+        if config.base_path == "/" {
+            config.base_path.clear();
+        }
+        config.public_url = config.public_url.trim_end_matches('/').to_string();
+        config.max_page_size = config.max_page_size.max(1);
+        config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
+        let inner = Inner {
+            store,
+            config,
+            write_lock: Mutex::new(()),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    /// The endpoint URL of a tenant, as the admin pastes it into the IdP.
+    pub fn endpoint(&self, tenant_id: &str) -> String {
+        let c = &self.inner.config;
+        format!("{}{}/{tenant_id}", c.public_url, c.base_path)
+    }
+
+    /// Creates a tenant with a fresh token. The token is in the result and
+    /// nowhere else: only its hash is stored.
+    pub fn create_tenant(&self, tenant_id: &str, name: &str) -> Result<NewTenant, Error> {
+        tenant::validate_tenant_id(tenant_id)?;
+        let token = tenant::generate_token();
+        let now = Utc::now();
+        let record = TenantRecord {
+            id: tenant_id.to_string(),
+            name: name.to_string(),
+            token_hash: tenant::hash_token(token.expose_secret()),
+            created: now,
+            token_issued: now,
+        };
+        self.store().insert_tenant(&record).map_err(|e| match e {
+            crate::StoreError::Conflict(_) => {
+                Error::config("tenant_id", format!("{tenant_id} already exists"))
+            }
+            other => other.into(),
+        })?;
+        Ok(NewTenant {
+            tenant_id: tenant_id.into(),
+            endpoint: self.endpoint(tenant_id),
+            token,
+        })
+    }
+
+    /// Replaces a tenant's token; the old one stops working at once. Paste
+    /// the new one into the IdP.
+    pub fn rotate_token(&self, tenant_id: &str) -> Result<SecretString, Error> {
+        let mut record = self.tenant(tenant_id)?;
+        let token = tenant::generate_token();
+        record.token_hash = tenant::hash_token(token.expose_secret());
+        record.token_issued = Utc::now();
+        self.store().update_tenant(&record)?;
+        Ok(token)
+    }
+
+    /// A tenant's record.
+    pub fn tenant(&self, tenant_id: &str) -> Result<TenantRecord, Error> {
+        self.store()
+            .tenant(tenant_id)?
+            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no SCIM tenant {tenant_id}")))
+    }
+
+    /// The tenant's directory as a [`directory_core::DirectoryProvider`].
+    pub fn directory(&self, tenant_id: &str) -> Result<ScimDirectory, Error> {
+        self.tenant(tenant_id)?;
+        Ok(ScimDirectory::new(self.inner.store.clone(), tenant_id))
+    }
+
+    /// Up to `limit` events of a tenant after `after`, and the next cursor.
+    pub fn events(
+        &self,
+        tenant_id: &str,
+        after: EventCursor,
+        limit: usize,
+    ) -> Result<EventPage, Error> {
+        let events = self.store().events(tenant_id, after, limit.max(1))?;
+        let next = events.last().map_or(after, |e| EventCursor(e.seq));
+        Ok(EventPage { events, next })
+    }
+
+    pub(crate) fn write_guard(&self) -> MutexGuard<'_, ()> {
+        self.inner
+            .write_lock
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Answers one SCIM request. Never panics on bad input: every problem is
+    /// a SCIM error response.
+    pub fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        self.route(req).unwrap_or_else(ScimError::into_response)
+    }
+
+    fn route(&self, req: Request<Bytes>) -> Result<Response<Bytes>, ScimError> {
+        let path = req.uri().path().to_string();
+        let rest = path
+            .strip_prefix(self.inner.config.base_path.as_str())
+            .filter(|r| r.starts_with('/'))
+            .ok_or_else(|| ScimError::not_found(format!("{path} is not a SCIM endpoint")))?;
+        let mut segments = rest.trim_matches('/').splitn(3, '/');
+        let tenant_id = segments.next().unwrap_or_default();
+        let tenant = self.authenticate(tenant_id, &req)?;
+        let (resource, id) = (segments.next().unwrap_or_default(), segments.next());
+        if req.body().len() > self.inner.config.max_body_bytes {
+            return Err(ScimError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the request body is larger than {} bytes",
+                    self.inner.config.max_body_bytes
+                ),
+            ));
+        }
+        let base = self.endpoint(&tenant.id);
+        let ctx = Ctx {
+            service: self,
+            tenant: &tenant.id,
+            base: &base,
+        };
+        self.dispatch(&ctx, req.method(), resource, id, &req)
+    }
+
+    fn authenticate(
+        &self,
+        tenant_id: &str,
+        req: &Request<Bytes>,
+    ) -> Result<TenantRecord, ScimError> {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+            .ok_or_else(ScimError::unauthorized)?;
+        let tenant = self
+            .store()
+            .tenant(tenant_id)?
+            .ok_or_else(ScimError::unauthorized)?;
+        if tenant.token_matches(presented) {
+            Ok(tenant)
+        } else {
+            Err(ScimError::unauthorized())
+        }
+    }
+
+    fn dispatch(
+        &self,
+        ctx: &Ctx<'_>,
+        method: &Method,
+        resource: &str,
+        id: Option<&str>,
+        req: &Request<Bytes>,
+    ) -> Result<Response<Bytes>, ScimError> {
+        let rt = match resource {
+            "Users" => ResourceType::User,
+            "Groups" => ResourceType::Group,
+            ".search" if method == Method::POST && id.is_none() => {
+                return ctx.search(&[ResourceType::User, ResourceType::Group], req.body())
+            }
+            "ServiceProviderConfig" | "ResourceTypes" | "Schemas" => {
+                return discovery(ctx, method, resource, id)
+            }
+            _ => {
+                return Err(ScimError::not_found(format!(
+                    "there is no /{resource} endpoint"
+                )))
+            }
+        };
+        let query = req.uri().query().unwrap_or_default();
+        match (method, id) {
+            (&Method::GET, None) => ctx.list(rt, query),
+            (&Method::POST, None) => ctx.create(rt, req.body()),
+            (&Method::POST, Some(".search")) => ctx.search(&[rt], req.body()),
+            (&Method::GET, Some(id)) => ctx.get(rt, id, query),
+            (&Method::PUT, Some(id)) => ctx.replace(rt, id, req.body()),
+            (&Method::PATCH, Some(id)) => ctx.patch(rt, id, req.body()),
+            (&Method::DELETE, Some(id)) => ctx.delete(rt, id),
+            _ => Err(method_not_allowed(method)),
+        }
+    }
+}
+
+fn method_not_allowed(method: &Method) -> ScimError {
+    ScimError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not supported here"),
+    )
+}
+
+fn discovery(
+    ctx: &Ctx<'_>,
+    method: &Method,
+    resource: &str,
+    id: Option<&str>,
+) -> Result<Response<Bytes>, ScimError> {
+    if method != Method::GET {
+        return Err(method_not_allowed(method));
+    }
+    let all = match resource {
+        "ServiceProviderConfig" if id.is_none() => {
+            let max = ctx.service.config().max_page_size;
+            return Ok(json_response(
+                StatusCode::OK,
+                &schema::service_provider_config(ctx.base, max),
+            ));
+        }
+        "ResourceTypes" => schema::resource_types(ctx.base),
+        "Schemas" => schema::schemas(ctx.base),
+        _ => {
+            return Err(ScimError::not_found(format!(
+                "there is no /{resource}/{}",
+                id.unwrap_or("")
+            )))
+        }
+    };
+    match id {
+        Some(id) => all
+            .into_iter()
+            .find(|v| v["id"] == id)
+            .map(|v| json_response(StatusCode::OK, &v))
+            .ok_or_else(|| ScimError::not_found(format!("there is no {resource}/{id}"))),
+        None => Ok(json_response(StatusCode::OK, &list_body(all.len(), 1, all))),
+    }
+}
+
+/// A ListResponse body.
+pub(crate) fn list_body(total: usize, start: usize, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_SCHEMA],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}

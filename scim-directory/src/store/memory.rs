@@ -1,0 +1,194 @@
+//! The in-memory store: for tests, examples and hosts that keep nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::Utc;
+
+use super::{Store, StoredResource, Write};
+use crate::errors::StoreError;
+use crate::events::{Change, Event, EventCursor};
+use crate::schema::ResourceType;
+use crate::tenant::TenantRecord;
+
+type Key = (String, ResourceType, String);
+
+#[derive(Default)]
+struct Inner {
+    tenants: BTreeMap<String, TenantRecord>,
+    resources: BTreeMap<Key, StoredResource>,
+    names: HashMap<(String, String), String>,
+    events: Vec<Event>,
+}
+
+/// A [`Store`] in memory. Everything is lost when it is dropped.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+fn key(tenant: &str, rt: ResourceType, id: &str) -> Key {
+    (tenant.to_string(), rt, id.to_string())
+}
+
+impl Inner {
+    fn check_unique(&self, tenant: &str, r: &StoredResource) -> Result<(), StoreError> {
+        let Some(k) = r.unique_key() else {
+            return Ok(());
+        };
+        match self.names.get(&(tenant.to_string(), k)) {
+            Some(owner) if *owner != r.id => Err(StoreError::Conflict("userName".into())),
+            _ => Ok(()),
+        }
+    }
+
+    fn remove(&mut self, tenant: &str, rt: ResourceType, id: &str) {
+        if let Some(old) = self.resources.remove(&key(tenant, rt, id)) {
+            if let Some(k) = old.unique_key() {
+                self.names.remove(&(tenant.to_string(), k));
+            }
+        }
+    }
+
+    fn put(&mut self, tenant: &str, r: StoredResource) {
+        self.remove(tenant, r.resource_type, &r.id);
+        if let Some(k) = r.unique_key() {
+            self.names.insert((tenant.to_string(), k), r.id.clone());
+        }
+        self.resources
+            .insert(key(tenant, r.resource_type, &r.id), r);
+    }
+}
+
+impl Store for MemoryStore {
+    fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.tenants.contains_key(&tenant.id) {
+            return Err(StoreError::Conflict(format!("tenant id {}", tenant.id)));
+        }
+        inner.tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        self.lock()
+            .tenants
+            .insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        Ok(self.lock().tenants.get(id).cloned())
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        Ok(self.lock().tenants.values().cloned().collect())
+    }
+
+    fn get(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        Ok(self.lock().resources.get(&key(tenant, rt, id)).cloned())
+    }
+
+    fn find_by_key(&self, tenant: &str, k: &str) -> Result<Option<StoredResource>, StoreError> {
+        let inner = self.lock();
+        let id = inner.names.get(&(tenant.to_string(), k.to_string()));
+        Ok(id.and_then(|id| {
+            inner
+                .resources
+                .get(&key(tenant, ResourceType::User, id))
+                .cloned()
+        }))
+    }
+
+    fn page(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let inner = self.lock();
+        let start = key(tenant, rt, after.unwrap_or(""));
+        Ok(inner
+            .resources
+            .range(start..)
+            .filter(|((t, r, id), _)| t == tenant && *r == rt && Some(id.as_str()) != after)
+            .take_while(|((t, r, _), _)| t == tenant && *r == rt)
+            .take(limit)
+            .map(|(_, v)| v.clone())
+            .collect())
+    }
+
+    fn commit(
+        &self,
+        tenant: &str,
+        writes: Vec<Write>,
+        changes: Vec<Change>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        for w in &writes {
+            if let Write::Put(r) = w {
+                inner.check_unique(tenant, r)?;
+            }
+        }
+        for w in writes {
+            match w {
+                Write::Put(r) => inner.put(tenant, r),
+                Write::Delete(rt, id) => inner.remove(tenant, rt, &id),
+            }
+        }
+        let at = Utc::now();
+        for change in changes {
+            let seq = inner.events.len() as u64 + 1;
+            inner.events.push(Event {
+                seq,
+                tenant: tenant.to_string(),
+                at,
+                change,
+            });
+        }
+        Ok(())
+    }
+
+    fn events(
+        &self,
+        tenant: &str,
+        after: EventCursor,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let inner = self.lock();
+        let start = usize::try_from(after.0)
+            .unwrap_or(usize::MAX)
+            .min(inner.events.len());
+        Ok(inner.events[start..]
+            .iter()
+            .filter(|e| e.tenant == tenant)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}

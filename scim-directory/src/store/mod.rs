@@ -1,0 +1,128 @@
+//! Storage: a small trait with an in-memory and a SQLite implementation.
+//!
+//! The store is deliberately dumb: it keeps resource bodies, tenants and the
+//! event log, and enforces one rule itself (a user's `userName` is unique per
+//! tenant, case-insensitively) so that uniqueness holds even if two
+//! processes share a database. Everything SCIM-specific lives in the service.
+//! [`Store::commit`] writes resources and appends their events atomically.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::errors::StoreError;
+use crate::events::{Change, Event, EventCursor};
+use crate::schema::ResourceType;
+use crate::tenant::TenantRecord;
+
+/// A stored User or Group: the normalized SCIM body without `id`, `meta`
+/// and `schemas`, plus the server-owned metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    /// User or Group.
+    pub resource_type: ResourceType,
+    /// The server-assigned id.
+    pub id: String,
+    /// The normalized body.
+    pub body: Value,
+    /// When it was created.
+    pub created: DateTime<Utc>,
+    /// When it last changed.
+    pub last_modified: DateTime<Utc>,
+    /// Incremented on every change (the ETag `W/"n"`).
+    pub version: u64,
+}
+
+impl StoredResource {
+    /// The per-tenant unique key: a user's lower-cased `userName`.
+    pub fn unique_key(&self) -> Option<String> {
+        match self.resource_type {
+            ResourceType::User => self
+                .body
+                .get("userName")
+                .and_then(Value::as_str)
+                .map(|s| s.to_lowercase()),
+            ResourceType::Group => None,
+        }
+    }
+}
+
+/// One write in a [`Store::commit`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Insert or replace a resource.
+    Put(StoredResource),
+    /// Delete a resource.
+    Delete(ResourceType, String),
+}
+
+/// Where SCIM resources, tenants and the event log are kept.
+///
+/// Methods are synchronous and short; the async parts of this crate call
+/// them directly (SQLite on local disk answers in microseconds).
+pub trait Store: Send + Sync + 'static {
+    /// Adds a tenant; [`StoreError::Conflict`] if the id exists.
+    fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    /// Replaces a tenant's record (token rotation).
+    fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    /// A tenant by id.
+    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError>;
+    /// Every tenant, by id.
+    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
+    /// One resource.
+    fn get(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// The user whose lower-cased `userName` is `key`.
+    fn find_by_key(&self, tenant: &str, key: &str) -> Result<Option<StoredResource>, StoreError>;
+    /// Up to `limit` resources with ids after `after`, ordered by id.
+    fn page(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, StoreError>;
+    /// Applies the writes and appends the changes, all or nothing.
+    /// [`StoreError::Conflict`] when a user's `userName` is taken.
+    fn commit(
+        &self,
+        tenant: &str,
+        writes: Vec<Write>,
+        changes: Vec<Change>,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` events of `tenant` after `after`, oldest first.
+    fn events(
+        &self,
+        tenant: &str,
+        after: EventCursor,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError>;
+}
+
+/// Every resource of a kind, reading the store page by page.
+pub(crate) fn all(
+    store: &dyn Store,
+    tenant: &str,
+    rt: ResourceType,
+) -> Result<Vec<StoredResource>, StoreError> {
+    let mut out: Vec<StoredResource> = Vec::new();
+    loop {
+        let after = out.last().map(|r| r.id.clone());
+        let page = store.page(tenant, rt, after.as_deref(), 500)?;
+        let done = page.len() < 500;
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+

@@ -1,0 +1,305 @@
+//! The SQLite store: nothing a provisioning client pushed is lost on restart.
+//!
+//! One connection behind a mutex, WAL journal, `synchronous=FULL`. A commit is
+//! one transaction holding the resource writes and their events, so the log
+//! and the directory never disagree after a crash. A unique index on
+//! `(tenant, kind, unique_key)` enforces `userName` uniqueness.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{Store, StoredResource, Write};
+use crate::errors::StoreError;
+use crate::events::{Change, Event, EventCursor};
+use crate::schema::ResourceType;
+use crate::tenant::TenantRecord;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS tenants (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT NOT NULL,
+    created TEXT NOT NULL, token_issued TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS resources (
+    tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, unique_key TEXT,
+    body TEXT NOT NULL, created TEXT NOT NULL, last_modified TEXT NOT NULL,
+    version INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id));
+CREATE UNIQUE INDEX IF NOT EXISTS resources_unique ON resources (tenant, kind, unique_key);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,
+    at TEXT NOT NULL, change TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant, seq);
+";
+
+/// A [`Store`] in a SQLite database file.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn write_error(e: rusqlite::Error, what: &str) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::Conflict(what.to_string()),
+        _ => backend(e),
+    }
+}
+
+fn kind_str(rt: ResourceType) -> &'static str {
+    rt.name()
+}
+
+fn parse_time(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path).map_err(backend)?)
+    }
+
+    /// A private in-memory database (for tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
+    Ok(TenantRecord {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        token_hash: row.get(2)?,
+        created: parse_time(&row.get::<_, String>(3)?)?,
+        token_issued: parse_time(&row.get::<_, String>(4)?)?,
+    })
+}
+
+const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
+
+fn resource_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
+    let kind: String = row.get(0)?;
+    Ok(StoredResource {
+        resource_type: if kind == "Group" {
+            ResourceType::Group
+        } else {
+            ResourceType::User
+        },
+        id: row.get(1)?,
+        body: json_col(&row.get::<_, String>(2)?)?,
+        created: parse_time(&row.get::<_, String>(3)?)?,
+        last_modified: parse_time(&row.get::<_, String>(4)?)?,
+        version: row.get::<_, i64>(5)?.try_into().unwrap_or(0),
+    })
+}
+
+fn event_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        seq: row.get::<_, i64>(0)?.try_into().unwrap_or(0),
+        tenant: row.get(1)?,
+        at: parse_time(&row.get::<_, String>(2)?)?,
+        change: json_col(&row.get::<_, String>(3)?)?,
+    })
+}
+
+fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&r.body).map_err(backend)?;
+    tx.execute(
+        "INSERT OR REPLACE INTO resources (tenant, kind, id, unique_key, body, created, last_modified, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            tenant,
+            kind_str(r.resource_type),
+            r.id,
+            r.unique_key(),
+            body,
+            r.created.to_rfc3339(),
+            r.last_modified.to_rfc3339(),
+            i64::try_from(r.version).unwrap_or(i64::MAX),
+        ],
+    )
+    .map_err(|e| write_error(e, "userName"))?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO tenants (id, name, token_hash, created, token_issued) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.id, t.name, t.token_hash, t.created.to_rfc3339(), t.token_issued.to_rfc3339()],
+            )
+            .map_err(|e| write_error(e, &format!("tenant id {}", t.id)))?;
+        Ok(())
+    }
+
+    fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4 WHERE id = ?1",
+                params![t.id, t.name, t.token_hash, t.token_issued.to_rfc3339()],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT id, name, token_hash, created, token_issued FROM tenants WHERE id = ?1",
+                [id],
+                tenant_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT id, name, token_hash, created, token_issued FROM tenants ORDER BY id")
+            .map_err(backend)?;
+        let rows = stmt.query_map([], tenant_row).map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn get(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3"),
+                params![tenant, kind_str(rt), id],
+                resource_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn find_by_key(&self, tenant: &str, key: &str) -> Result<Option<StoredResource>, StoreError> {
+        self.conn()
+            .query_row(
+                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = 'User' AND unique_key = ?2"),
+                params![tenant, key],
+                resource_row,
+            )
+            .optional()
+            .map_err(backend)
+    }
+
+    fn page(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = ?2 AND id > ?3 ORDER BY id LIMIT ?4"
+            ))
+            .map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(
+                params![tenant, kind_str(rt), after.unwrap_or(""), limit],
+                resource_row,
+            )
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn commit(
+        &self,
+        tenant: &str,
+        writes: Vec<Write>,
+        changes: Vec<Change>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        for w in &writes {
+            match w {
+                Write::Put(r) => put(&tx, tenant, r)?,
+                Write::Delete(rt, id) => {
+                    tx.execute(
+                        "DELETE FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+                        params![tenant, kind_str(*rt), id],
+                    )
+                    .map_err(backend)?;
+                }
+            }
+        }
+        let at = Utc::now().to_rfc3339();
+        for change in &changes {
+            let json = serde_json::to_string(change).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO events (tenant, at, change) VALUES (?1, ?2, ?3)",
+                params![tenant, at, json],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)
+    }
+
+    fn events(
+        &self,
+        tenant: &str,
+        after: EventCursor,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, tenant, at, change FROM events WHERE tenant = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )
+            .map_err(backend)?;
+        let after = i64::try_from(after.0).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![tenant, after, limit], event_row)
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+}
