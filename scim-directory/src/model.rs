@@ -35,6 +35,12 @@ pub(crate) fn normalize(rt: ResourceType, input: Value) -> Result<Value, ScimErr
     Ok(Value::Object(out))
 }
 
+/// Attributes a client may send but the server never stores: its own
+/// (`id`, `meta`, `schemas`) and `password` (Okta sends one on create; this
+/// service does not authenticate users, and a password must never be
+/// returned or kept).
+const SERVER_OWNED: &[&str] = &["schemas", "id", "meta", "password"];
+
 /// Normalizes one top-level `key: value` into `out`.
 pub(crate) fn set_normalized(
     rt: ResourceType,
@@ -42,11 +48,7 @@ pub(crate) fn set_normalized(
     key: &str,
     value: Value,
 ) -> Result<(), ScimError> {
-    if value.is_null()
-        || ["schemas", "id", "meta"]
-            .iter()
-            .any(|k| k.eq_ignore_ascii_case(key))
-    {
+    if value.is_null() || SERVER_OWNED.iter().any(|k| k.eq_ignore_ascii_case(key)) {
         return Ok(());
     }
     if let Some((urn, attrs)) = schema::find_extension(rt, key) {
@@ -118,6 +120,10 @@ fn normalize_single(attr: &Attr, value: Value) -> Result<Value, ScimError> {
             .map(Value::Bool)
             .ok_or_else(|| ScimError::invalid_value(format!("{} must be a boolean", attr.name))),
         (Type::Complex, v @ Value::Object(_)) => normalize_complex(attr.subs, v, attr.name),
+        // Entra sends `manager` as the manager's id string.
+        (Type::Complex, Value::String(s)) if schema::find(attr.subs, "value").is_some() => {
+            Ok(serde_json::json!({ "value": s }))
+        }
         (Type::Str | Type::Reference, Value::String(s)) => Ok(Value::String(s)),
         (Type::Str, v @ (Value::Number(_) | Value::Bool(_))) => Ok(Value::String(v.to_string())),
         _ => Err(ScimError::invalid_value(format!(

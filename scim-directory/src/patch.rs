@@ -502,4 +502,3 @@ fn collect_equalities(f: &Filter, out: &mut Map<String, Value>) -> bool {
         _ => false,
     }
 }
-

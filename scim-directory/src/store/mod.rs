@@ -125,4 +125,3 @@ pub(crate) fn all(
         }
     }
 }
-
