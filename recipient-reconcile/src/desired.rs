@@ -141,8 +141,7 @@ impl<'a> Desired<'a> {
         }
     }
 
-    /// Eligible users in scope of at least one location (`locations` is
-    /// only consulted under all-to-all scope, where any location will do).
+    /// Whether any eligible user is in scope of at least one location.
     pub(crate) fn any_eligible_in_scope(&self) -> bool {
         let eligible = |i: &usize| self.classes[*i] == Class::Eligible;
         match &self.scope {

@@ -357,6 +357,11 @@ impl LocationPlan {
         self.operations.is_empty()
     }
 
+    /// Whether the stored hash matches the content.
+    pub fn verify(&self) -> bool {
+        self.hash == self.compute_hash()
+    }
+
     /// Recomputes the hash (after setting `overridden`).
     pub(crate) fn rehash(&mut self) {
         self.hash = self.compute_hash();

@@ -350,7 +350,9 @@ impl<'p, 'a> Pass<'p, 'a> {
     }
 
     fn link_of(&self, i: usize) -> Link {
-        if let Some(link) = self.by_email.get(&i) {
+        // Email links are rare: skip the lookup when there are none.
+        let by_email = (!self.by_email.is_empty()).then(|| self.by_email.get(&i));
+        if let Some(link) = by_email.flatten() {
             return link.clone();
         }
         let Some(u) = self.claims[i] else {
