@@ -129,7 +129,9 @@ impl OktaTokenSource {
     }
 
     fn request(&self, use_dpop: bool) -> Result<RequestBuilder> {
-        let assertion = self.key.client_assertion(&self.client_id, &self.token_url)?;
+        let assertion = self
+            .key
+            .client_assertion(&self.client_id, &self.token_url)?;
         let scope = self.scopes.join(" ");
         let form = [
             ("grant_type", "client_credentials"),
@@ -145,7 +147,10 @@ impl OktaTokenSource {
             .form(&form);
         if use_dpop {
             let nonce = self.dpop.nonce();
-            let proof = self.dpop.key.proof("POST", &self.token_url, nonce.as_deref(), None)?;
+            let proof = self
+                .dpop
+                .key
+                .proof("POST", &self.token_url, nonce.as_deref(), None)?;
             req = req.header("dpop", proof);
         }
         Ok(req)
@@ -160,7 +165,8 @@ impl OktaTokenSource {
             self.dpop.enabled.store(true, Ordering::Relaxed);
         }
         let expires_in = Duration::from_secs(body.expires_in.unwrap_or(3600).max(1));
-        let mut token = AccessToken::new(SecretString::new(body.access_token), token_type, expires_in);
+        let mut token =
+            AccessToken::new(SecretString::new(body.access_token), token_type, expires_in);
         token.granted = body
             .scope
             .unwrap_or_default()

@@ -79,7 +79,10 @@ impl fmt::Debug for OktaDirectoryBuilder {
         f.debug_struct("OktaDirectoryBuilder")
             .field("domain", &self.domain)
             .field("client_id", &self.client_id)
-            .field("private_jwk", &self.private_jwk.as_ref().map(|_| "[redacted]"))
+            .field(
+                "private_jwk",
+                &self.private_jwk.as_ref().map(|_| "[redacted]"),
+            )
             .field("app_id", &self.app_id)
             .field("allow_http", &self.allow_http)
             .finish_non_exhaustive()
@@ -224,18 +227,30 @@ impl OktaDirectoryBuilder {
         let jwk_text = jwk_text.ok_or_else(|| {
             Error::config(
                 "private_jwk",
-                format!("missing; set it or {} / {}", env::PRIVATE_JWK, env::PRIVATE_JWK_FILE),
+                format!(
+                    "missing; set it or {} / {}",
+                    env::PRIVATE_JWK,
+                    env::PRIVATE_JWK_FILE
+                ),
             )
         })?;
         let key = PrivateJwk::from_json(jwk_text)?;
         let app_id = match self.app_id.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => Some(id.to_string()),
-            Some(_) => return Err(Error::config("app_id", "must be an Okta app id like 0oa1b2c3d4")),
+            Some(_) => {
+                return Err(Error::config(
+                    "app_id",
+                    "must be an Okta app id like 0oa1b2c3d4",
+                ))
+            }
         };
         check_limits(&self.page_limits)?;
         if !(0.0..=0.9).contains(&self.reserve_share) {
-            return Err(Error::config("reserve_share", "must be between 0.0 and 0.9"));
+            return Err(Error::config(
+                "reserve_share",
+                "must be between 0.0 and 0.9",
+            ));
         }
         if self.concurrency_limit == 0 {
             return Err(Error::config("concurrency_limit", "must be at least 1"));
@@ -288,7 +303,11 @@ fn read_key_file(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| {
         Error::config(
             "private_jwk",
-            format!("could not read {} ({}): {e}", env::PRIVATE_JWK_FILE, path.display()),
+            format!(
+                "could not read {} ({}): {e}",
+                env::PRIVATE_JWK_FILE,
+                path.display()
+            ),
         )
     })
 }

@@ -73,7 +73,10 @@ impl PrivateJwk {
                 [one] => Self::from_json(&one.to_string()),
                 _ => Err(Error::config(
                     FIELD,
-                    format!("a JWK Set with {} keys; give exactly one private key", keys.len()),
+                    format!(
+                        "a JWK Set with {} keys; give exactly one private key",
+                        keys.len()
+                    ),
                 )),
             };
         }
@@ -116,7 +119,11 @@ impl PrivateJwk {
         let der = key
             .to_pkcs1_der()
             .map_err(|_| Error::config(FIELD, "the RSA key could not be encoded"))?;
-        Self::finish(kid, Algorithm::RS256, EncodingKey::from_rsa_der(der.as_bytes()))
+        Self::finish(
+            kid,
+            Algorithm::RS256,
+            EncodingKey::from_rsa_der(der.as_bytes()),
+        )
     }
 
     fn ec(kid: String, raw: &RawJwk) -> Result<Self> {
@@ -135,11 +142,19 @@ impl PrivateJwk {
         let der = secret
             .to_pkcs8_der()
             .map_err(|_| Error::config(FIELD, "the EC key could not be encoded"))?;
-        let this = Self::finish(kid, Algorithm::ES256, EncodingKey::from_ec_der(der.as_bytes()))?;
+        let this = Self::finish(
+            kid,
+            Algorithm::ES256,
+            EncodingKey::from_ec_der(der.as_bytes()),
+        )?;
         if let jsonwebtoken::jwk::AlgorithmParameters::EllipticCurve(p) = &this.public.algorithm {
-            if raw.x.as_deref().is_some_and(|x| x != p.x) || raw.y.as_deref().is_some_and(|y| y != p.y)
+            if raw.x.as_deref().is_some_and(|x| x != p.x)
+                || raw.y.as_deref().is_some_and(|y| y != p.y)
             {
-                return Err(Error::config(FIELD, "`x`/`y` do not belong to the private key `d`"));
+                return Err(Error::config(
+                    FIELD,
+                    "`x`/`y` do not belong to the private key `d`",
+                ));
             }
         }
         Ok(this)
@@ -176,7 +191,11 @@ impl PrivateJwk {
     }
 
     /// A fresh, signed `private_key_jwt` client assertion for `token_url`.
-    pub(crate) fn client_assertion(&self, client_id: &str, token_url: &Url) -> Result<SecretString> {
+    pub(crate) fn client_assertion(
+        &self,
+        client_id: &str,
+        token_url: &Url,
+    ) -> Result<SecretString> {
         let iat = unix_now();
         let claims = AssertionClaims {
             iss: client_id,
@@ -231,7 +250,11 @@ fn b64(name: &str, v: &str) -> Result<Vec<u8>> {
 }
 
 fn signing_failed(what: &str, e: jsonwebtoken::errors::Error) -> Error {
-    Error::new(ErrorKind::InvalidConfig, format!("could not sign the {what}")).with_source(e)
+    Error::new(
+        ErrorKind::InvalidConfig,
+        format!("could not sign the {what}"),
+    )
+    .with_source(e)
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -264,9 +287,9 @@ impl DpopKey {
     /// A new random P-256 key.
     pub(crate) fn generate() -> Result<Self> {
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let der = secret.to_pkcs8_der().map_err(|_| {
-            Error::new(ErrorKind::InvalidConfig, "could not encode the DPoP key")
-        })?;
+        let der = secret
+            .to_pkcs8_der()
+            .map_err(|_| Error::new(ErrorKind::InvalidConfig, "could not encode the DPoP key"))?;
         let key = EncodingKey::from_ec_der(der.as_bytes());
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
             .map_err(|e| signing_failed("DPoP key", e))?;
@@ -295,7 +318,8 @@ impl DpopKey {
         let mut header = Header::new(Algorithm::ES256);
         header.typ = Some("dpop+jwt".to_string());
         header.jwk = Some(self.jwk.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| signing_failed("DPoP proof", e))
+        jsonwebtoken::encode(&header, &claims, &self.key)
+            .map_err(|e| signing_failed("DPoP proof", e))
     }
 }
 

@@ -9,11 +9,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use directory_core::Error;
 use directory_core::{
     Address, AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind, Manager,
     PersonName, PhoneNumber, Result, UserStatus,
 };
-use directory_core::Error;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -119,11 +119,12 @@ impl OktaUser {
             country: p.country_code,
             primary: true,
         };
-        let has_address = address != Address {
-            kind: Some("work".to_string()),
-            primary: true,
-            ..Address::default()
-        };
+        let has_address = address
+            != Address {
+                kind: Some("work".to_string()),
+                primary: true,
+                ..Address::default()
+            };
         let manager = match (p.manager_id, p.manager) {
             (None, None) => None,
             (value, display_name) => Some(Manager {
@@ -147,7 +148,11 @@ impl OktaUser {
             nick_name: p.nick_name,
             emails,
             phone_numbers: phones,
-            addresses: if has_address { vec![address] } else { Vec::new() },
+            addresses: if has_address {
+                vec![address]
+            } else {
+                Vec::new()
+            },
             title: p.title,
             user_type: p.user_type,
             preferred_language: p.preferred_language,
@@ -215,7 +220,10 @@ impl OktaGroup {
             name: p.name.unwrap_or_else(|| self.id.clone()),
             id: self.id,
             description: p.description,
-            kind: self.kind.as_deref().map_or(GroupKind::Directory, group_kind),
+            kind: self
+                .kind
+                .as_deref()
+                .map_or(GroupKind::Directory, group_kind),
             last_updated: self.last_updated,
             last_membership_updated: self.last_membership_updated,
         }
@@ -292,7 +300,10 @@ mod tests {
         assert_eq!(u.primary_email(), Some("maria.lopez@example.org"));
         assert_eq!(u.name.given_name.as_deref(), Some("Maria"));
         assert_eq!(u.cost_center, None);
-        assert_eq!(u.manager.as_ref().unwrap().value.as_deref(), Some("00u5p1aZr8QmHvT2k5d7"));
+        assert_eq!(
+            u.manager.as_ref().unwrap().value.as_deref(),
+            Some("00u5p1aZr8QmHvT2k5d7")
+        );
         assert_eq!(u.custom_attributes["customAttribute"], "kept");
         assert_eq!(u.custom_attributes["badge"], 7);
         assert_eq!(u.phone_numbers[0].kind.as_deref(), Some("mobile"));

@@ -48,7 +48,10 @@ impl OktaFailure {
             .or(body.error_id);
         Self {
             status: resp.status,
-            code: body.error_code.or(body.error).or_else(|| www_param("error")),
+            code: body
+                .error_code
+                .or(body.error)
+                .or_else(|| www_param("error")),
             summary: body
                 .error_summary
                 .or(body.error_description)
@@ -99,7 +102,11 @@ pub(crate) fn parse_www_authenticate(value: &str) -> Vec<(String, String)> {
         _ => rest,
     };
     while let Some(eq) = rest.find('=') {
-        let name = rest[..eq].trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let name = rest[..eq]
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let after = &rest[eq + 1..];
         let (val, tail) = if let Some(stripped) = after.strip_prefix('"') {
             match stripped.find('"') {
@@ -177,7 +184,10 @@ pub(crate) fn resource_error(resp: &HttpResponse, provider: &str, what: &str) ->
             ErrorKind::Transient,
             format!("{what}: Okta had a server error; try again later"),
         ),
-        _ => (ErrorKind::Rejected, format!("{what}: Okta refused the request")),
+        _ => (
+            ErrorKind::Rejected,
+            format!("{what}: Okta refused the request"),
+        ),
     };
     f.error(kind, message, provider)
 }
@@ -221,12 +231,18 @@ pub(crate) fn token_error(resp: &HttpResponse, provider: &str, client_id: &str) 
              (e.g. acme.okta.com, without -admin)"
                 .to_string(),
         ),
-        (429, _) => (ErrorKind::RateLimited, "token request: rate limited".to_string()),
+        (429, _) => (
+            ErrorKind::RateLimited,
+            "token request: rate limited".to_string(),
+        ),
         (500..=599, _) => (
             ErrorKind::Transient,
             "token request: Okta's token endpoint failed; try again later".to_string(),
         ),
-        _ => (ErrorKind::Rejected, "token request: Okta refused it".to_string()),
+        _ => (
+            ErrorKind::Rejected,
+            "token request: Okta refused it".to_string(),
+        ),
     };
     f.error(kind, message, provider)
 }
@@ -239,7 +255,9 @@ fn invalid_client(desc: &str, client_id: &str) -> (ErrorKind, String) {
              the key's public half under the app's 'Public Keys', or use the key Okta shows"
                 .to_string(),
         )
-    } else if desc.contains("issued at") || desc.contains("in the future") || desc.contains("expired")
+    } else if desc.contains("issued at")
+        || desc.contains("in the future")
+        || desc.contains("expired")
     {
         (
             ErrorKind::InvalidCredential,

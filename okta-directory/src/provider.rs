@@ -99,7 +99,11 @@ impl OktaDirectory {
             u
         });
         match url {
-            Ok(url) => self.list(vec![url], "Okta groups (changed since)", OktaGroup::into_group),
+            Ok(url) => self.list(
+                vec![url],
+                "Okta groups (changed since)",
+                OktaGroup::into_group,
+            ),
             Err(e) => failed(e),
         }
     }
@@ -160,7 +164,13 @@ impl OktaDirectory {
                 let items = decode_page(what, &resp.body, |w| map(w))
                     .map_err(|e| e.with_provider(&client.name))?;
                 let next = match next_link(resp.header_all("link")) {
-                    Some(link) => Some(client.guard.check(&link).map_err(|e| e.with_provider(&client.name))?.to_string()),
+                    Some(link) => Some(
+                        client
+                            .guard
+                            .check(&link)
+                            .map_err(|e| e.with_provider(&client.name))?
+                            .to_string(),
+                    ),
                     None => queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front(),
                 };
                 Ok(Page::new(items, next))
@@ -230,7 +240,11 @@ impl DirectoryProvider for OktaDirectory {
             return Box::pin(futures::stream::empty());
         };
         match self.limited(&["apps", app, "users"], self.limits.app_users) {
-            Ok(url) => self.list(vec![url], "Okta SAML app users page", OktaAppUser::into_assignment),
+            Ok(url) => self.list(
+                vec![url],
+                "Okta SAML app users page",
+                OktaAppUser::into_assignment,
+            ),
             Err(e) => failed(e),
         }
     }
@@ -247,7 +261,10 @@ impl DirectoryProvider for OktaDirectory {
         report.push("access token (client credentials, private_key_jwt)", Ok(()));
         self.scope_problems(&token.granted, &mut report);
         let users = self.probe("list users (okta.users.read)", self.limited(&["users"], 1));
-        let groups = self.probe("list groups (okta.groups.read)", self.limited(&["groups"], 1));
+        let groups = self.probe(
+            "list groups (okta.groups.read)",
+            self.limited(&["groups"], 1),
+        );
         let app = async {
             match &self.app_id {
                 Some(app) => Some(

@@ -162,7 +162,11 @@ mod tests {
 
     fn date_plus(reset_in: u64) -> Vec<(&'static str, String)> {
         let now = SystemTime::now();
-        let reset = now.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + reset_in;
+        let reset = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + reset_in;
         vec![
             ("date", httpdate::fmt_http_date(now)),
             ("x-rate-limit-limit", "100".into()),
@@ -183,7 +187,10 @@ mod tests {
     #[test]
     fn rate_limit_429_waits_for_the_reset_by_the_server_clock() {
         let w = OktaWaitHint.wait(&resp(429, &date_plus(10))).unwrap();
-        assert!(w >= Duration::from_secs(10) && w <= Duration::from_secs(12), "{w:?}");
+        assert!(
+            w >= Duration::from_secs(10) && w <= Duration::from_secs(12),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -103,7 +103,20 @@ impl AuthServer {
 
     /// Forgets every token issued, so the next calls get a 401.
     pub(crate) fn revoke_all(&self) {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Every token currently valid.
+    pub(crate) fn live_tokens(&self) -> Vec<String> {
+        let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
+        tokens
+            .iter()
+            .filter(|(_, t)| t.expires > Instant::now())
+            .map(|(k, _)| k.clone())
+            .collect()
     }
 
     fn first_use(&self, jti: &str) -> bool {
@@ -114,13 +127,22 @@ impl AuthServer {
     }
 
     /// `POST /oauth2/v1/token`.
-    pub(crate) fn token(&self, sw: &Switches, token_url: &str, dpop: Option<&str>, body: &[u8]) -> Reply {
+    pub(crate) fn token(
+        &self,
+        sw: &Switches,
+        token_url: &str,
+        dpop: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
         let form: HashMap<String, String> = directory_core::http::url::form_urlencoded::parse(body)
             .into_owned()
             .collect();
         let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
         if field("grant_type") != "client_credentials" {
-            return bad_request("unsupported_grant_type", "The authorization grant type is not supported.");
+            return bad_request(
+                "unsupported_grant_type",
+                "The authorization grant type is not supported.",
+            );
         }
         if field("client_assertion_type") != ASSERTION_TYPE {
             return bad_request("invalid_request", "The client_assertion_type is invalid.");
@@ -138,17 +160,28 @@ impl AuthServer {
         };
         let granted: Vec<String> = requested
             .iter()
-            .filter(|s| sw.granted.as_ref().is_none_or(|g| g.iter().any(|x| x == *s)))
+            .filter(|s| {
+                sw.granted
+                    .as_ref()
+                    .is_none_or(|g| g.iter().any(|x| x == *s))
+            })
             .map(|s| s.to_string())
             .collect();
         if granted.is_empty() {
-            return bad_request("consent_required", "You are not allowed any of the requested scopes.");
+            return bad_request(
+                "consent_required",
+                "You are not allowed any of the requested scopes.",
+            );
         }
         self.issue(granted, jkt)
     }
 
     fn issue(&self, scopes: Vec<String>, jkt: Option<String>) -> Reply {
-        let token = format!("okta-sim-{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let token = format!(
+            "okta-sim-{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let body = serde_json::json!({
             "token_type": if jkt.is_some() { "DPoP" } else { "Bearer" },
             "expires_in": self.token_lifetime.as_secs().max(1),
@@ -160,27 +193,47 @@ impl AuthServer {
             scopes,
             jkt,
         };
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner()).insert(token, issued);
+        self.tokens
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(token, issued);
         Reply::json(200, &body)
     }
 
-    fn verify_assertion(&self, sw: &Switches, token_url: &str, assertion: &str) -> Result<(), Reply> {
+    fn verify_assertion(
+        &self,
+        sw: &Switches,
+        token_url: &str,
+        assertion: &str,
+    ) -> Result<(), Reply> {
         let header = jsonwebtoken::decode_header(assertion)
             .map_err(|_| invalid_client("The client_assertion is not a valid JWT."))?;
         let claims = jsonwebtoken::dangerous::insecure_decode::<AssertionClaims>(assertion)
             .map_err(|_| invalid_client("The client_assertion is not a valid JWT."))?
             .claims;
-        let known = if sw.wrong_client_id { "0oaSomeOtherClient" } else { self.client_id.as_str() };
+        let known = if sw.wrong_client_id {
+            "0oaSomeOtherClient"
+        } else {
+            self.client_id.as_str()
+        };
         if claims.iss.as_deref() != Some(known) || claims.sub.as_deref() != Some(known) {
-            return Err(invalid_client("The issuer claim for client_assertion is not a valid client_id."));
+            return Err(invalid_client(
+                "The issuer claim for client_assertion is not a valid client_id.",
+            ));
         }
         if !ALGS.contains(&header.alg) {
-            return Err(invalid_client("The client_assertion signature algorithm is not allowed."));
+            return Err(invalid_client(
+                "The client_assertion signature algorithm is not allowed.",
+            ));
         }
         if sw.key_not_registered || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(invalid_client("The client_assertion JWT kid is invalid."));
         }
-        let jwk = if sw.bad_signature { &self.other_jwk } else { &self.public_jwk };
+        let jwk = if sw.bad_signature {
+            &self.other_jwk
+        } else {
+            &self.public_jwk
+        };
         verify_signature(assertion, header.alg, jwk, Some(token_url)).map_err(|k| match k {
             JwtErrorKind::InvalidAudience => invalid_client(
                 "The audience claim for client_assertion must be the endpoint invoked for the request.",
@@ -192,48 +245,76 @@ impl AuthServer {
 
     fn check_times(&self, sw: &Switches, c: &AssertionClaims) -> Result<(), Reply> {
         let now = unix_now().saturating_sub(sw.clock_skew);
-        let exp = c.exp.ok_or_else(|| invalid_client("The client_assertion token must have an expiration claim."))?;
+        let exp = c.exp.ok_or_else(|| {
+            invalid_client("The client_assertion token must have an expiration claim.")
+        })?;
         if exp <= now {
             return Err(invalid_client("The client_assertion token is expired."));
         }
         if exp > now + 3600 {
-            return Err(invalid_client("The client_assertion token has an expiration too far into the future."));
+            return Err(invalid_client(
+                "The client_assertion token has an expiration too far into the future.",
+            ));
         }
         if c.iat.is_some_and(|iat| iat > now) {
-            return Err(invalid_client("The client_assertion token has an issued at time in the future."));
+            return Err(invalid_client(
+                "The client_assertion token has an issued at time in the future.",
+            ));
         }
         if let Some(jti) = &c.jti {
             if !self.first_use(jti) {
-                return Err(invalid_client("The client_assertion token has already been used."));
+                return Err(invalid_client(
+                    "The client_assertion token has already been used.",
+                ));
             }
         }
         Ok(())
     }
 
     /// DPoP at the token endpoint: required proof, nonce dance, binding.
-    fn token_dpop(&self, sw: &Switches, token_url: &str, dpop: Option<&str>) -> Result<Option<String>, Reply> {
+    fn token_dpop(
+        &self,
+        sw: &Switches,
+        token_url: &str,
+        dpop: Option<&str>,
+    ) -> Result<Option<String>, Reply> {
         let Some(proof) = dpop else {
             if self.dpop_required {
-                return Err(bad_request("invalid_dpop_proof", "The DPoP proof JWT header is missing."));
+                return Err(bad_request(
+                    "invalid_dpop_proof",
+                    "The DPoP proof JWT header is missing.",
+                ));
             }
             return Ok(None);
         };
         if sw.dpop_mismatch {
-            return Err(bad_request("invalid_dpop_proof", "The DPoP proof JWT signature algorithm is not supported."));
+            return Err(bad_request(
+                "invalid_dpop_proof",
+                "The DPoP proof JWT signature algorithm is not supported.",
+            ));
         }
         let (claims, jkt) = self
             .verify_proof(proof, "POST", token_url)
             .map_err(|d| bad_request("invalid_dpop_proof", &d))?;
         if claims.nonce.as_deref() != Some(self.nonce.as_str()) {
-            let mut reply = bad_request("use_dpop_nonce", "Authorization server requires nonce in DPoP proof.");
+            let mut reply = bad_request(
+                "use_dpop_nonce",
+                "Authorization server requires nonce in DPoP proof.",
+            );
             reply.headers.push(("dpop-nonce", self.nonce.clone()));
             return Err(reply);
         }
         Ok(self.dpop_required.then_some(jkt))
     }
 
-    fn verify_proof(&self, proof: &str, htm: &str, htu: &str) -> Result<(ProofClaims, String), String> {
-        let header = jsonwebtoken::decode_header(proof).map_err(|_| "The DPoP proof JWT is malformed.".to_string())?;
+    fn verify_proof(
+        &self,
+        proof: &str,
+        htm: &str,
+        htu: &str,
+    ) -> Result<(ProofClaims, String), String> {
+        let header = jsonwebtoken::decode_header(proof)
+            .map_err(|_| "The DPoP proof JWT is malformed.".to_string())?;
         if header.typ.as_deref() != Some("dpop+jwt") {
             return Err("The DPoP proof JWT has an invalid type.".into());
         }
@@ -241,7 +322,8 @@ impl AuthServer {
         if !ALGS.contains(&header.alg) {
             return Err("The DPoP proof JWT signature algorithm is not supported.".into());
         }
-        verify_signature(proof, header.alg, &jwk, None).map_err(|_| "The DPoP proof JWT signature is invalid.".to_string())?;
+        verify_signature(proof, header.alg, &jwk, None)
+            .map_err(|_| "The DPoP proof JWT signature is invalid.".to_string())?;
         let c = jsonwebtoken::dangerous::insecure_decode::<ProofClaims>(proof)
             .map_err(|_| "The DPoP proof JWT is malformed.".to_string())?
             .claims;
@@ -253,8 +335,14 @@ impl AuthServer {
         }
         let now = unix_now();
         match c.iat {
-            Some(iat) if iat > now + 5 => return Err("The DPoP proof JWT was issued in the future.".into()),
-            Some(iat) if iat + 300 < now => return Err("The DPoP proof JWT was issued more than five minutes in the past.".into()),
+            Some(iat) if iat > now + 5 => {
+                return Err("The DPoP proof JWT was issued in the future.".into())
+            }
+            Some(iat) if iat + 300 < now => {
+                return Err(
+                    "The DPoP proof JWT was issued more than five minutes in the past.".into(),
+                )
+            }
             Some(_) => {}
             None => return Err("'iat' claim in the DPoP proof JWT is invalid.".into()),
         }
@@ -267,16 +355,37 @@ impl AuthServer {
     }
 
     /// Checks a resource call's token, DPoP proof and scope.
-    pub(crate) fn authorize(&self, sw: &Switches, p: &Presented<'_>, scope: &str) -> Result<(), Reply> {
+    pub(crate) fn authorize(
+        &self,
+        sw: &Switches,
+        p: &Presented<'_>,
+        scope: &str,
+    ) -> Result<(), Reply> {
         let (scheme, token) = p
             .authorization
             .and_then(|a| a.split_once(' '))
-            .ok_or_else(|| www(401, "Bearer", "invalid_token", "The access token is invalid.", scope))?;
+            .ok_or_else(|| {
+                www(
+                    401,
+                    "Bearer",
+                    "invalid_token",
+                    "The access token is invalid.",
+                    scope,
+                )
+            })?;
         let tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
         let issued = tokens
             .get(token)
             .filter(|t| t.expires > Instant::now())
-            .ok_or_else(|| www(401, scheme, "invalid_token", "The token has expired.", scope))?;
+            .ok_or_else(|| {
+                www(
+                    401,
+                    scheme,
+                    "invalid_token",
+                    "The token has expired.",
+                    scope,
+                )
+            })?;
         let has_scope = issued.scopes.iter().any(|s| s == scope);
         let jkt = issued.jkt.clone();
         drop(tokens);
@@ -295,18 +404,38 @@ impl AuthServer {
         Ok(())
     }
 
-    fn resource_dpop(&self, sw: &Switches, p: &Presented<'_>, token: &str, scheme: &str, jkt: &str, scope: &str) -> Result<(), Reply> {
+    fn resource_dpop(
+        &self,
+        sw: &Switches,
+        p: &Presented<'_>,
+        token: &str,
+        scheme: &str,
+        jkt: &str,
+        scope: &str,
+    ) -> Result<(), Reply> {
         if !scheme.eq_ignore_ascii_case("dpop") {
-            return Err(www(400, "DPoP", "invalid_request", "The DPoP access token must be sent with the DPoP scheme.", scope));
+            return Err(www(
+                400,
+                "DPoP",
+                "invalid_request",
+                "The DPoP access token must be sent with the DPoP scheme.",
+                scope,
+            ));
         }
         let fail = |d: &str| www(400, "DPoP", "invalid_dpop_proof", d, scope);
         if sw.dpop_mismatch {
             return Err(fail("'htu' claim in the DPoP proof JWT is invalid."));
         }
-        let proof = p.dpop.ok_or_else(|| fail("The DPoP proof JWT header is missing."))?;
-        let (claims, proof_jkt) = self.verify_proof(proof, p.method, p.htu).map_err(|d| fail(&d))?;
+        let proof = p
+            .dpop
+            .ok_or_else(|| fail("The DPoP proof JWT header is missing."))?;
+        let (claims, proof_jkt) = self
+            .verify_proof(proof, p.method, p.htu)
+            .map_err(|d| fail(&d))?;
         if proof_jkt != jkt {
-            return Err(fail("The DPoP proof JWT key does not match the access token binding."));
+            return Err(fail(
+                "The DPoP proof JWT key does not match the access token binding.",
+            ));
         }
         if claims.ath.as_deref() != Some(ath(token).as_str()) {
             return Err(fail("'ath' claim in the DPoP proof JWT is invalid."));
@@ -315,7 +444,12 @@ impl AuthServer {
     }
 }
 
-fn verify_signature(jwt: &str, alg: Algorithm, jwk: &Jwk, aud: Option<&str>) -> Result<(), JwtErrorKind> {
+fn verify_signature(
+    jwt: &str,
+    alg: Algorithm,
+    jwk: &Jwk,
+    aud: Option<&str>,
+) -> Result<(), JwtErrorKind> {
     let key = DecodingKey::from_jwk(jwk).map_err(|e| e.into_kind())?;
     let mut v = Validation::new(alg);
     v.validate_exp = false;

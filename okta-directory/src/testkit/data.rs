@@ -50,8 +50,17 @@ const LAST: [&str; 12] = [
 ];
 /// Names that break naive code: diacritics, apostrophes, CJK, RTL, emoji.
 const AWKWARD_FIRST: [&str; 6] = ["Zoë", "Łukasz", "Seán", "美咲", "Renée-Claire", "محمد"];
-const AWKWARD_LAST: [&str; 6] = ["O'Brien", "Müller-Lüdenscheidt", "Nguyễn", "山田", "van der Berg", "🙂"];
-const DEPARTMENTS: [&str; 6] = ["Platform", "Sales", "Finance", "Support", "Legal", "Research"];
+const AWKWARD_LAST: [&str; 6] = [
+    "O'Brien",
+    "Müller-Lüdenscheidt",
+    "Nguyễn",
+    "山田",
+    "van der Berg",
+    "🙂",
+];
+const DEPARTMENTS: [&str; 6] = [
+    "Platform", "Sales", "Finance", "Support", "Legal", "Research",
+];
 const CITIES: [(&str, &str); 5] = [
     ("Berlin", "DE"),
     ("Lisbon", "PT"),
@@ -71,7 +80,10 @@ const STATUSES: [UserStatus; 7] = [
 
 /// Okta-looking ids, 20 characters, sorting in creation order.
 pub(crate) fn okta_id(prefix: &str, n: usize, salt: u64) -> String {
-    format!("{prefix}{n:010}{:07x}", (salt.wrapping_mul(0x9e37_79b9) ^ n as u64) & 0x0fff_ffff)
+    format!(
+        "{prefix}{n:010}{:07x}",
+        (salt.wrapping_mul(0x9e37_79b9) ^ n as u64) & 0x0fff_ffff
+    )
 }
 
 fn time(rng: &mut StdRng) -> DateTime<Utc> {
@@ -83,7 +95,9 @@ fn time(rng: &mut StdRng) -> DateTime<Utc> {
 pub(crate) fn generate(shape: &Shape) -> DirectoryData {
     let mut rng = StdRng::seed_from_u64(shape.seed);
     let users: Vec<DirectoryUser> = (0..shape.users).map(|i| user(i, shape, &mut rng)).collect();
-    let groups: Vec<DirectoryGroup> = (0..shape.groups).map(|i| group(i, shape, &mut rng)).collect();
+    let groups: Vec<DirectoryGroup> = (0..shape.groups)
+        .map(|i| group(i, shape, &mut rng))
+        .collect();
     let memberships = memberships(&users, &groups, shape, &mut rng);
     let app_assignments = assignments(&users, &memberships, shape, &mut rng);
     DirectoryData {
@@ -151,7 +165,10 @@ fn add_extras(u: &mut DirectoryUser, i: usize, shape: &Shape, rng: &mut StdRng) 
     if shape.awkward && i % 9 == 4 {
         let mut custom = BTreeMap::new();
         custom.insert("badgeNumber".to_string(), serde_json::json!(i as u64 * 3));
-        custom.insert("costCenterCode".to_string(), serde_json::json!(format!("CC-{}", i % 40)));
+        custom.insert(
+            "costCenterCode".to_string(),
+            serde_json::json!(format!("CC-{}", i % 40)),
+        );
         custom.insert("remote".to_string(), serde_json::json!(i % 2 == 0));
         u.custom_attributes = custom;
     }

@@ -17,7 +17,8 @@ fn b64(bytes: &[u8]) -> String {
 /// A private EC P-256 JWK (JSON) with `kid`.
 pub(crate) fn ec_private_jwk(kid: &str) -> String {
     let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-    let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
+    let point =
+        p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&secret.public_key(), false);
     let coord = |c: Option<&p256::FieldBytes>| c.map(|b| b64(b)).unwrap_or_default();
     serde_json::json!({
         "kty": "EC",

@@ -93,7 +93,9 @@ fn group_matches(g: &DirectoryGroup, terms: &[Term]) -> bool {
     terms.iter().any(|t| match t.attr.as_str() {
         "id" => g.id == t.value,
         "lastUpdated" => time_matches(g.last_updated.as_ref(), &t.op, &t.value),
-        "lastMembershipUpdated" => time_matches(g.last_membership_updated.as_ref(), &t.op, &t.value),
+        "lastMembershipUpdated" => {
+            time_matches(g.last_membership_updated.as_ref(), &t.op, &t.value)
+        }
         _ => false,
     })
 }
@@ -125,7 +127,12 @@ impl Directory {
         data.memberships.dedup();
         data.app_assignments.sort();
         data.app_assignments.dedup();
-        let pos: HashMap<&str, usize> = data.users.iter().enumerate().map(|(i, u)| (u.id.as_str(), i)).collect();
+        let pos: HashMap<&str, usize> = data
+            .users
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.id.as_str(), i))
+            .collect();
         let mut members: HashMap<String, Vec<usize>> = HashMap::new();
         for m in &data.memberships {
             if let Some(&i) = pos.get(m.user_id.as_str()) {
@@ -151,7 +158,9 @@ impl Directory {
             None => u.status != directory_core::UserStatus::Deprovisioned,
         };
         let users = &self.data.users;
-        let start = ctx.param("after").map_or(0, |a| users.partition_point(|u| u.id <= a));
+        let start = ctx
+            .param("after")
+            .map_or(0, |a| users.partition_point(|u| u.id <= a));
         let mut it = users[start..].iter().filter(keep);
         let page: Vec<&DirectoryUser> = it.by_ref().take(limit).collect();
         let more = it.next().is_some();
@@ -168,7 +177,9 @@ impl Directory {
             None => None,
         };
         let groups = &self.data.groups;
-        let start = ctx.param("after").map_or(0, |a| groups.partition_point(|g| g.id <= a));
+        let start = ctx
+            .param("after")
+            .map_or(0, |a| groups.partition_point(|g| g.id <= a));
         let mut it = groups[start..]
             .iter()
             .filter(|g| terms.as_ref().is_none_or(|t| group_matches(g, t)));
@@ -180,15 +191,28 @@ impl Directory {
     }
 
     pub(crate) fn members(&self, ctx: &PageCtx<'_>, gid: &str) -> Reply {
-        if self.data.groups.binary_search_by(|g| g.id.as_str().cmp(gid)).is_err() {
-            return Reply::api_error(404, "E0000007", &format!("Not found: Resource not found: {gid} (UserGroup)"));
+        if self
+            .data
+            .groups
+            .binary_search_by(|g| g.id.as_str().cmp(gid))
+            .is_err()
+        {
+            return Reply::api_error(
+                404,
+                "E0000007",
+                &format!("Not found: Resource not found: {gid} (UserGroup)"),
+            );
         }
         let limit = ctx.limit(1_000, 1_000);
         let all: &[usize] = self.members.get(gid).map_or(&[], Vec::as_slice);
         let users = &self.data.users;
-        let start = ctx.param("after").map_or(0, |a| all.partition_point(|&i| users[i].id <= a));
+        let start = ctx
+            .param("after")
+            .map_or(0, |a| all.partition_point(|&i| users[i].id <= a));
         let page = &all[start..(start + limit).min(all.len())];
-        let next = (start + limit < all.len()).then(|| page.last().map(|&i| users[i].id.clone())).flatten();
+        let next = (start + limit < all.len())
+            .then(|| page.last().map(|&i| users[i].id.clone()))
+            .flatten();
         let body = array(page.iter().map(|&i| user_json(&users[i], ctx.base)));
         paged(ctx, body, next, limit)
     }
@@ -196,10 +220,18 @@ impl Directory {
     pub(crate) fn app_users(&self, ctx: &PageCtx<'_>, app: &str) -> Reply {
         let limit = ctx.limit(50, 500);
         let all = &self.data.app_assignments;
-        let start = ctx.param("after").and_then(|a| a.parse::<usize>().ok()).unwrap_or(0).min(all.len());
+        let start = ctx
+            .param("after")
+            .and_then(|a| a.parse::<usize>().ok())
+            .unwrap_or(0)
+            .min(all.len());
         let end = (start + limit).min(all.len());
         let next = (end < all.len()).then(|| end.to_string());
-        let body = array(all[start..end].iter().map(|a| app_user_json(a, ctx.base, app)));
+        let body = array(
+            all[start..end]
+                .iter()
+                .map(|a| app_user_json(a, ctx.base, app)),
+        );
         paged(ctx, body, next, limit)
     }
 }
@@ -221,14 +253,25 @@ fn paged(ctx: &PageCtx<'_>, body: Vec<u8>, next_after: Option<String>, limit: us
         format!("{}{}?{}", ctx.base, ctx.path, q.finish())
     };
     let mut reply = Reply::empty(200);
-    reply.headers.push(("content-type", "application/json".into()));
-    reply.headers.push(("link", format!("<{this}>; rel=\"self\"")));
+    reply
+        .headers
+        .push(("content-type", "application/json".into()));
+    reply
+        .headers
+        .push(("link", format!("<{this}>; rel=\"self\"")));
     let current_after = ctx.param("after").unwrap_or_default();
     let (body, next) = match ctx.fault {
-        Some(FaultKind::EmptyPage) => (b"[]".to_vec(), Some(link_to(&current_after, Some(("page", "empty"))))),
+        Some(FaultKind::EmptyPage) => (
+            b"[]".to_vec(),
+            Some(link_to(&current_after, Some(("page", "empty")))),
+        ),
         Some(FaultKind::CyclicNext) => (body, Some(this.clone())),
         Some(FaultKind::ForeignNext) => {
-            let foreign = link_to(next_after.as_deref().unwrap_or("x"), None).replacen("127.0.0.1", "127.0.0.2", 1);
+            let foreign = link_to(next_after.as_deref().unwrap_or("x"), None).replacen(
+                "127.0.0.1",
+                "127.0.0.2",
+                1,
+            );
             (body, Some(foreign))
         }
         _ => (body, next_after.map(|a| link_to(&a, None))),

@@ -178,25 +178,50 @@ impl OktaOrgBuilder {
     pub async fn start(self) -> Result<OktaOrg> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .map_err(|e| Error::new(ErrorKind::Transient, "could not bind 127.0.0.1").with_source(e))?;
+            .map_err(|e| {
+                Error::new(ErrorKind::Transient, "could not bind 127.0.0.1").with_source(e)
+            })?;
         let addr = listener
             .local_addr()
             .map_err(|e| Error::new(ErrorKind::Transient, "no local address").with_source(e))?;
         let base = format!("http://{addr}");
         let kid = format!("sim-key-{}", self.shape.seed);
-        let private_jwk = if self.rsa { keys::rsa_private_jwk(&kid) } else { Some(keys::ec_private_jwk(&kid)) };
-        let private_jwk = private_jwk.ok_or_else(|| Error::new(ErrorKind::InvalidConfig, "could not make a key"))?;
+        let private_jwk = if self.rsa {
+            keys::rsa_private_jwk(&kid)
+        } else {
+            Some(keys::ec_private_jwk(&kid))
+        };
+        let private_jwk = private_jwk
+            .ok_or_else(|| Error::new(ErrorKind::InvalidConfig, "could not make a key"))?;
         let public = keys::public_of(&private_jwk);
         let other = keys::public_of(&keys::ec_private_jwk(&kid));
         let (Some(public), Some(other)) = (public, other) else {
-            return Err(Error::new(ErrorKind::InvalidConfig, "could not derive the public key"));
+            return Err(Error::new(
+                ErrorKind::InvalidConfig,
+                "could not derive the public key",
+            ));
         };
         let client_id = format!("0oa{:017}", self.shape.seed);
         let app_id = data::okta_id("0oa", 1, self.shape.seed ^ 0x5a);
-        let auth = AuthServer::new(client_id.clone(), public, other, self.dpop_required, self.token_lifetime);
+        let auth = AuthServer::new(
+            client_id.clone(),
+            public,
+            other,
+            self.dpop_required,
+            self.token_lifetime,
+        );
         let data = self.data.unwrap_or_else(|| data::generate(&self.shape));
-        let shared = Arc::new(Shared::new(base.clone(), auth, data, app_id.clone(), self.limits, self.latency));
-        let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
+        let shared = Arc::new(Shared::new(
+            base.clone(),
+            auth,
+            data,
+            app_id.clone(),
+            self.limits,
+            self.latency,
+        ));
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -320,6 +345,11 @@ impl OktaOrg {
     /// Revokes every issued token: the next resource call gets a 401.
     pub fn expire_tokens(&self) {
         self.shared.auth.revoke_all();
+    }
+
+    /// The access tokens currently valid (for tests proving they never leak).
+    pub fn live_tokens(&self) -> Vec<String> {
+        self.shared.auth.live_tokens()
     }
 
     /// Requests served per bucket (`token`, `users`, `groups`, `groups/id`, `apps`).

@@ -88,7 +88,14 @@ impl Drop for InFlight<'_> {
 }
 
 impl Shared {
-    pub(crate) fn new(base: String, auth: AuthServer, data: DirectoryData, app_id: String, limits: Limits, latency: Duration) -> Self {
+    pub(crate) fn new(
+        base: String,
+        auth: AuthServer,
+        data: DirectoryData,
+        app_id: String,
+        limits: Limits,
+        latency: Duration,
+    ) -> Self {
         Self {
             base,
             auth,
@@ -107,14 +114,21 @@ impl Shared {
 
     fn take_fault(&self, path: &str) -> Option<FaultKind> {
         let mut faults = lock(&self.faults);
-        let kind = faults.iter_mut().find_map(|f| f.take(path).then(|| f.kind.clone()));
+        let kind = faults
+            .iter_mut()
+            .find_map(|f| f.take(path).then(|| f.kind.clone()));
         faults.retain(|f| !f.spent());
         kind
     }
 
     /// Counts the request in its bucket's window; `Err` with the 429 when over.
     fn rate_limit(&self, bucket: &'static str) -> (Vec<(&'static str, String)>, bool) {
-        let limit = self.limits.buckets.get(bucket).copied().unwrap_or(self.limits.per_window);
+        let limit = self
+            .limits
+            .buckets
+            .get(bucket)
+            .copied()
+            .unwrap_or(self.limits.per_window);
         let w = self.limits.window_secs.max(1);
         let now = unix_now();
         let start = now - now % w;
@@ -127,7 +141,10 @@ impl Shared {
         let over = entry.1 > limit;
         let headers = vec![
             ("x-rate-limit-limit", limit.to_string()),
-            ("x-rate-limit-remaining", limit.saturating_sub(entry.1).to_string()),
+            (
+                "x-rate-limit-remaining",
+                limit.saturating_sub(entry.1).to_string(),
+            ),
             ("x-rate-limit-reset", (start + w).to_string()),
         ];
         (headers, over)
@@ -153,7 +170,11 @@ impl Shared {
         }
         let (rl_headers, over) = self.rate_limit(bucket);
         let mut reply = if over {
-            Reply::api_error(429, "E0000047", "API call exceeded rate limit due to too many requests.")
+            Reply::api_error(
+                429,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+            )
         } else {
             self.route(&sw, parts, body, fault)
         };
@@ -163,10 +184,15 @@ impl Shared {
 
     fn fault_status(&self, status: u16) -> Reply {
         if status == 429 {
-            let mut r = Reply::api_error(429, "E0000047", "API call exceeded rate limit due to too many requests.");
+            let mut r = Reply::api_error(
+                429,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+            );
             r.headers.push(("x-rate-limit-limit", "600".into()));
             r.headers.push(("x-rate-limit-remaining", "0".into()));
-            r.headers.push(("x-rate-limit-reset", (unix_now() + 1).to_string()));
+            r.headers
+                .push(("x-rate-limit-reset", (unix_now() + 1).to_string()));
             return r;
         }
         let (code, summary) = match status {
@@ -188,7 +214,13 @@ impl Shared {
             ["api", "v1", "users"] => "okta.users.read",
             ["api", "v1", "groups"] | ["api", "v1", "groups", _, "users"] => "okta.groups.read",
             ["api", "v1", "apps", _, "users"] => "okta.apps.read",
-            _ => return Reply::api_error(404, "E0000022", "The endpoint does not support the provided HTTP method"),
+            _ => {
+                return Reply::api_error(
+                    404,
+                    "E0000022",
+                    "The endpoint does not support the provided HTTP method",
+                )
+            }
         };
         let htu = format!("{}{}", self.base, path);
         let presented = Presented {
@@ -201,7 +233,11 @@ impl Shared {
             return reply;
         }
         if sw.no_admin_role {
-            return Reply::api_error(403, "E0000006", "You do not have permission to perform the requested action");
+            return Reply::api_error(
+                403,
+                "E0000006",
+                "You do not have permission to perform the requested action",
+            );
         }
         let dir = self.dir.read().unwrap_or_else(|p| p.into_inner());
         let ctx = super::listing::PageCtx {
@@ -214,26 +250,44 @@ impl Shared {
             ["api", "v1", "users"] => dir.users(&ctx),
             ["api", "v1", "groups"] => dir.groups(&ctx),
             ["api", "v1", "groups", gid, "users"] => dir.members(&ctx, gid),
-            ["api", "v1", "apps", app, "users"] if *app == self.app_id && !sw.wrong_app_id => dir.app_users(&ctx, app),
-            _ => Reply::api_error(404, "E0000007", &format!("Not found: Resource not found: {} (AppInstance)", segments[3])),
+            ["api", "v1", "apps", app, "users"] if *app == self.app_id && !sw.wrong_app_id => {
+                dir.app_users(&ctx, app)
+            }
+            _ => Reply::api_error(
+                404,
+                "E0000007",
+                &format!(
+                    "Not found: Resource not found: {} (AppInstance)",
+                    segments[3]
+                ),
+            ),
         }
     }
 }
 
 fn concurrency_429() -> Reply {
-    let mut r = Reply::api_error(429, "E0000047", "API call exceeded rate limit due to too many requests.");
+    let mut r = Reply::api_error(
+        429,
+        "E0000047",
+        "API call exceeded rate limit due to too many requests.",
+    );
     r.headers.push(("x-rate-limit-limit", "0".into()));
     r.headers.push(("x-rate-limit-remaining", "0".into()));
-    r.headers.push(("x-rate-limit-reset", (unix_now() + 60).to_string()));
+    r.headers
+        .push(("x-rate-limit-reset", (unix_now() + 60).to_string()));
     r
 }
 
 /// The one handler.
 pub(crate) async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
     let path = parts.uri.path().to_string();
-    *lock(&s.counts).entry(bucket_of(&path).to_string()).or_default() += 1;
+    *lock(&s.counts)
+        .entry(bucket_of(&path).to_string())
+        .or_default() += 1;
     s.in_flight.fetch_add(1, Ordering::SeqCst);
     let _guard = InFlight(&s.in_flight);
     let latency = *lock(&s.latency);
@@ -256,7 +310,10 @@ fn into_response(mut reply: Reply, fault: Option<&FaultKind>) -> Response {
     let body = match fault {
         Some(FaultKind::CutBody) if ok => {
             let half = Bytes::from(reply.body[..reply.body.len() / 2].to_vec());
-            let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut by fault injection");
+            let cut = std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "cut by fault injection",
+            );
             Body::from_stream(futures::stream::iter(vec![Ok(half), Err(cut)]))
         }
         Some(FaultKind::TruncatedJson) if ok => {
@@ -264,16 +321,22 @@ fn into_response(mut reply: Reply, fault: Option<&FaultKind>) -> Response {
             Body::from(reply.body)
         }
         Some(FaultKind::MalformedJson) if ok => Body::from(
-            br#"[{"id":"00uBROKEN","status":"ACTIVE","profile":{"login":["not","a","string"]}}]"#.to_vec(),
+            br#"[{"id":"00uBROKEN","status":"ACTIVE","profile":{"login":["not","a","string"]}}]"#
+                .to_vec(),
         ),
         _ => Body::from(reply.body),
     };
     let mut builder = Response::builder()
         .status(reply.status)
         .header("date", httpdate::fmt_http_date(SystemTime::now()))
-        .header("x-okta-request-id", format!("sim-{}", uuid::Uuid::new_v4().simple()));
+        .header(
+            "x-okta-request-id",
+            format!("sim-{}", uuid::Uuid::new_v4().simple()),
+        );
     for (k, v) in reply.headers {
         builder = builder.header(k, v);
     }
-    builder.body(body).unwrap_or_else(|_| Response::new(Body::empty()))
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(Body::empty()))
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use directory_core::{AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, GroupKind, UserStatus};
+use directory_core::{
+    AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, GroupKind, UserStatus,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -109,8 +111,16 @@ fn s(v: &Option<String>) -> Option<&str> {
 
 /// A user as Okta lists it.
 pub(crate) fn user_json<'a>(u: &'a DirectoryUser, base: &str) -> impl Serialize + 'a {
-    let email = u.emails.iter().find(|e| e.primary).map(|e| e.value.as_str());
-    let second = u.emails.iter().find(|e| !e.primary).map(|e| e.value.as_str());
+    let email = u
+        .emails
+        .iter()
+        .find(|e| e.primary)
+        .map(|e| e.value.as_str());
+    let second = u
+        .emails
+        .iter()
+        .find(|e| !e.primary)
+        .map(|e| e.value.as_str());
     let phone = |kind: &str, primary: bool| {
         u.phone_numbers
             .iter()
