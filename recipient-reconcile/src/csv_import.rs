@@ -74,12 +74,7 @@ pub fn read_csv<R: Read>(
         .trim(csv::Trim::All)
         .from_reader(input);
     let headers = reader.headers().map_err(CsvError::Header)?.clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let email_col = col("email").ok_or(CsvError::NoEmailColumn)?;
-    let location_col = col("location");
-    if location_col.is_none() && default_location.is_none() {
-        return Err(CsvError::NoLocation);
-    }
+    let columns = Columns::new(&headers, locations, default_location)?;
     let mut import = CsvImport::default();
     let mut seen: FxHashMap<(String, String), u64> = FxHashMap::default();
     for (n, result) in reader.records().enumerate() {
@@ -90,35 +85,10 @@ pub fn read_csv<R: Read>(
         let line = position.map_or(n as u64 + 2, csv::Position::line);
         let row = result
             .map_err(|e| e.to_string())
-            .and_then(|rec| {
-                let at = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !v.is_empty());
-                let location = at(location_col).or(default_location);
-                let location_id = find_location(locations, location)?;
-                let email = normalize_email(at(Some(email_col)).unwrap_or("")).into_owned();
-                if !plausible_email(&email) {
-                    return Err(format!(
-                        "{:?} is not an email address",
-                        rec.get(email_col).unwrap_or("")
-                    ));
-                }
-                let fields = headers
-                    .iter()
-                    .zip(rec.iter())
-                    .enumerate()
-                    .filter(|(i, (_, v))| {
-                        Some(*i) != location_col && *i != email_col && !v.is_empty()
-                    })
-                    .map(|(_, (h, v))| (h.to_string(), v.to_string()))
-                    .collect();
-                Ok(CsvRow {
-                    line,
-                    location_id,
-                    email,
-                    fields,
-                })
-            })
+            .and_then(|rec| columns.row(&rec, line))
             .and_then(|row| {
-                match seen.insert((row.location_id.clone(), row.email.clone()), line) {
+                let key = (row.location_id.clone(), row.email.clone());
+                match seen.insert(key, line) {
                     Some(first) => Err(format!(
                         "{} is already on line {first} for this location",
                         row.email
@@ -132,6 +102,62 @@ pub fn read_csv<R: Read>(
         }
     }
     Ok(import)
+}
+
+/// Where the reserved columns are, and how to read a row.
+struct Columns<'h> {
+    headers: &'h csv::StringRecord,
+    email: usize,
+    location: Option<usize>,
+    locations: &'h [Location],
+    default_location: Option<&'h str>,
+}
+
+impl<'h> Columns<'h> {
+    fn new(
+        headers: &'h csv::StringRecord,
+        locations: &'h [Location],
+        default_location: Option<&'h str>,
+    ) -> Result<Self, CsvError> {
+        let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        let email = col("email").ok_or(CsvError::NoEmailColumn)?;
+        let location = col("location");
+        if location.is_none() && default_location.is_none() {
+            return Err(CsvError::NoLocation);
+        }
+        Ok(Self {
+            headers,
+            email,
+            location,
+            locations,
+            default_location,
+        })
+    }
+
+    fn row(&self, rec: &csv::StringRecord, line: u64) -> Result<CsvRow, String> {
+        let at = |i: Option<usize>| i.and_then(|i| rec.get(i)).filter(|v| !v.is_empty());
+        let location = at(self.location).or(self.default_location);
+        let location_id = find_location(self.locations, location)?;
+        let raw_email = rec.get(self.email).unwrap_or("");
+        let email = normalize_email(raw_email).into_owned();
+        if !plausible_email(&email) {
+            return Err(format!("{raw_email:?} is not an email address"));
+        }
+        let fields = self
+            .headers
+            .iter()
+            .zip(rec.iter())
+            .enumerate()
+            .filter(|(i, (_, v))| Some(*i) != self.location && *i != self.email && !v.is_empty())
+            .map(|(_, (h, v))| (h.to_string(), v.to_string()))
+            .collect();
+        Ok(CsvRow {
+            line,
+            location_id,
+            email,
+            fields,
+        })
+    }
 }
 
 fn find_location(locations: &[Location], name: Option<&str>) -> Result<String, String> {

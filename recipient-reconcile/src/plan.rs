@@ -265,6 +265,24 @@ pub struct Counts {
     pub skips: u64,
 }
 
+impl fmt::Display for Counts {
+    /// `2 to create, 1 to update, 0 to reactivate, 1 to deactivate (96 unchanged, 1 conflict, 0 skipped)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} to create, {} to update, {} to reactivate, {} to deactivate ({} unchanged, {} conflict{}, {} skipped)",
+            self.creates,
+            self.updates,
+            self.reactivations,
+            self.deactivations,
+            self.unchanged,
+            self.conflicts,
+            if self.conflicts == 1 { "" } else { "s" },
+            self.skips
+        )
+    }
+}
+
 impl Counts {
     /// Operations in total.
     pub fn operations(&self) -> u64 {

@@ -147,3 +147,19 @@ fn a_csv_record_later_matched_by_the_directory_follows_the_policy() {
     assert!(p.is_empty());
     assert_eq!(p.locations[0].conflicts.len(), 1);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// Any bytes: an import or a header error, never a panic; every row is
+    /// either kept or reported.
+    #[test]
+    fn reading_never_panics(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let mut input = b"email,location,name\n".to_vec();
+        input.extend(body);
+        let import = read_csv(input.as_slice(), &locations(), None).unwrap();
+        for row in &import.rows {
+            proptest::prop_assert!(row.email.contains('@'));
+        }
+    }
+}

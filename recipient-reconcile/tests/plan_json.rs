@@ -65,3 +65,11 @@ fn reasons_read_as_sentences() {
         ]
     );
 }
+
+#[test]
+fn counts_print_as_a_summary_line() {
+    assert_eq!(
+        sample().locations[0].counts.to_string(),
+        "1 to create, 1 to update, 0 to reactivate, 1 to deactivate (0 unchanged, 0 conflicts, 0 skipped)"
+    );
+}
