@@ -1,0 +1,503 @@
+//! `AzureDirectoryBuilder`: every setting, validated in `build()` with errors
+//! that name the field; `from_env()` reads the documented variables.
+
+use std::fmt;
+use std::time::Duration;
+
+use directory_core::http::url::Url;
+use directory_core::http::{parse_endpoint, RetryPolicy};
+use directory_core::{Error, Result, SecretString};
+
+use crate::cloud::Cloud;
+use crate::credential::{ClientCertificate, ClientCredential};
+use crate::provider::AzureDirectory;
+
+/// The largest page Graph serves for users, groups and members.
+pub const MAX_PAGE_SIZE: u32 = 999;
+
+/// Settings for an [`AzureDirectory`]. `Debug` never shows the secret or key.
+#[derive(Clone)]
+pub struct AzureDirectoryBuilder {
+    pub(crate) tenant_id: Option<String>,
+    pub(crate) client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    certificate_pem: Option<String>,
+    certificate_key: Option<SecretString>,
+    pub(crate) service_principal_id: Option<String>,
+    cloud: Cloud,
+    authority_host: Option<String>,
+    graph_endpoint: Option<String>,
+    allow_insecure_http: bool,
+    page_size: u32,
+    member_concurrency: usize,
+    max_concurrency: usize,
+    retry: RetryPolicy,
+    timeout: Duration,
+    extension_attributes: Vec<String>,
+}
+
+impl Default for AzureDirectoryBuilder {
+    fn default() -> Self {
+        Self {
+            tenant_id: None,
+            client_id: None,
+            client_secret: None,
+            certificate_pem: None,
+            certificate_key: None,
+            service_principal_id: None,
+            cloud: Cloud::Global,
+            authority_host: None,
+            graph_endpoint: None,
+            allow_insecure_http: false,
+            page_size: MAX_PAGE_SIZE,
+            member_concurrency: 4,
+            max_concurrency: 8,
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            extension_attributes: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Debug for AzureDirectoryBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureDirectoryBuilder")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .field(
+                "certificate",
+                &self.certificate_pem.as_ref().map(|_| "[pem]"),
+            )
+            .field(
+                "certificate_key",
+                &self.certificate_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("service_principal_id", &self.service_principal_id)
+            .field("cloud", &self.cloud)
+            .field("authority_host", &self.authority_host)
+            .field("graph_endpoint", &self.graph_endpoint)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("page_size", &self.page_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AzureDirectoryBuilder {
+    /// The Directory (tenant) ID, a GUID, or a verified domain of the tenant.
+    pub fn tenant_id(mut self, v: impl Into<String>) -> Self {
+        self.tenant_id = Some(v.into());
+        self
+    }
+
+    /// The Application (client) ID of the app registration used to read Graph.
+    pub fn client_id(mut self, v: impl Into<String>) -> Self {
+        self.client_id = Some(v.into());
+        self
+    }
+
+    /// Authenticate with a client secret (its *Value*, not its Secret ID).
+    pub fn client_secret(mut self, v: impl Into<SecretString>) -> Self {
+        self.client_secret = Some(v.into());
+        self
+    }
+
+    /// Authenticate with a certificate: its PEM and its PEM private key. Pass
+    /// the same combined PEM twice, or `key` as `None`, when the key sits in
+    /// the certificate file.
+    pub fn client_certificate(mut self, pem: impl Into<String>, key: Option<SecretString>) -> Self {
+        self.certificate_pem = Some(pem.into());
+        self.certificate_key = key;
+        self
+    }
+
+    /// The Object ID of the SSO app's enterprise application (its service
+    /// principal), whose assignments are the SSO users. Without it,
+    /// `app_assignments()` is empty.
+    pub fn service_principal_id(mut self, v: impl Into<String>) -> Self {
+        self.service_principal_id = Some(v.into());
+        self
+    }
+
+    /// The national cloud (default global). Explicit endpoints win over it.
+    pub fn cloud(mut self, cloud: Cloud) -> Self {
+        self.cloud = cloud;
+        self
+    }
+
+    /// A custom login authority host, e.g. `https://login.partner.microsoftonline.cn`.
+    pub fn authority_host(mut self, v: impl Into<String>) -> Self {
+        self.authority_host = Some(v.into());
+        self
+    }
+
+    /// A custom Graph root, e.g. `https://graph.microsoft.us`. The token scope
+    /// follows it.
+    pub fn graph_endpoint(mut self, v: impl Into<String>) -> Self {
+        self.graph_endpoint = Some(v.into());
+        self
+    }
+
+    /// Test mode: allow `http://` endpoints (a simulated tenant on 127.0.0.1).
+    /// Never for production: tokens and secrets would travel in clear text.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// `$top` for users, groups and members: 1 to 999 (default 999).
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = n;
+        self
+    }
+
+    /// Groups whose members are fetched at once during a snapshot (default 4).
+    pub fn member_concurrency(mut self, n: usize) -> Self {
+        self.member_concurrency = n.max(1);
+        self
+    }
+
+    /// Requests in flight at once across all streams (default 8).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n.max(1);
+        self
+    }
+
+    /// The retry policy for throttling and transient failures.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The time one request attempt may take (default 60 s).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+
+    /// Also `$select` this directory extension property
+    /// (`extension_{appId}_{name}`); it lands in `custom_attributes`.
+    pub fn extension_attribute(mut self, name: impl Into<String>) -> Self {
+        self.extension_attributes.push(name.into());
+        self
+    }
+
+    /// Reads the settings from the process environment (see the crate docs
+    /// for the variable names).
+    pub fn from_env() -> Result<Self> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `var`, e.g. from a map in tests.
+    pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let pem_or_file = |pem: &str, file: &str| -> Result<Option<String>> {
+            match (get(pem), get(file)) {
+                (Some(text), _) => Ok(Some(text)),
+                (None, Some(path)) => read_file(file, &path).map(Some),
+                (None, None) => Ok(None),
+            }
+        };
+        let cloud = match get("AZURE_CLOUD") {
+            Some(c) => Cloud::parse(&c).map_err(|_| {
+                Error::config(
+                    "AZURE_CLOUD",
+                    format!("unknown cloud `{c}`; use global, usgov, usgov-dod or china"),
+                )
+            })?,
+            None => Cloud::Global,
+        };
+        Ok(Self {
+            tenant_id: get("AZURE_TENANT_ID"),
+            client_id: get("AZURE_CLIENT_ID"),
+            client_secret: get("AZURE_CLIENT_SECRET").map(SecretString::new),
+            service_principal_id: get("AZURE_SERVICE_PRINCIPAL_ID"),
+            certificate_pem: pem_or_file(
+                "AZURE_CLIENT_CERTIFICATE_PEM",
+                "AZURE_CLIENT_CERTIFICATE_FILE",
+            )?,
+            certificate_key: pem_or_file(
+                "AZURE_CLIENT_CERTIFICATE_KEY_PEM",
+                "AZURE_CLIENT_CERTIFICATE_KEY_FILE",
+            )?
+            .map(SecretString::new),
+            cloud,
+            authority_host: get("AZURE_AUTHORITY_HOST"),
+            graph_endpoint: get("AZURE_GRAPH_ENDPOINT"),
+            ..Self::default()
+        })
+    }
+
+    /// Validates everything and builds the provider.
+    pub fn build(self) -> Result<AzureDirectory> {
+        let config = self.validate()?;
+        AzureDirectory::from_config(config)
+    }
+
+    fn validate(self) -> Result<Config> {
+        let tenant_id = validate_tenant(self.tenant_id.as_deref())?;
+        let client_id = required_guid(
+            "client_id",
+            self.client_id.as_deref(),
+            "the Application (client) ID on the app registration's Overview page",
+        )?;
+        let service_principal_id = self.validated_sp(&client_id)?;
+        let credential = self.credential()?;
+        let authority = parse_endpoint(
+            "authority_host",
+            self.authority_host
+                .as_deref()
+                .unwrap_or(self.cloud.authority_host()),
+            self.allow_insecure_http,
+        )?;
+        let graph = parse_endpoint(
+            "graph_endpoint",
+            self.graph_endpoint
+                .as_deref()
+                .unwrap_or(self.cloud.graph_endpoint()),
+            self.allow_insecure_http,
+        )?;
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(Error::config(
+                "page_size",
+                format!(
+                    "{} is outside 1..=999, the range Graph accepts for $top",
+                    self.page_size
+                ),
+            ));
+        }
+        Ok(Config {
+            tenant_id,
+            client_id,
+            service_principal_id,
+            credential,
+            authority,
+            graph,
+            page_size: self.page_size,
+            member_concurrency: self.member_concurrency,
+            max_concurrency: self.max_concurrency,
+            retry: self.retry,
+            timeout: self.timeout,
+            extension_attributes: self.extension_attributes,
+        })
+    }
+
+    fn validated_sp(&self, client_id: &str) -> Result<Option<String>> {
+        let Some(sp) = self.service_principal_id.as_deref() else {
+            return Ok(None);
+        };
+        let sp = required_guid(
+            "service_principal_id",
+            Some(sp),
+            "the Object ID on the enterprise application's Overview page",
+        )?;
+        if sp.eq_ignore_ascii_case(client_id) {
+            return Err(Error::config(
+                "service_principal_id",
+                "this is the Application (client) ID, not the service principal's object id; \
+                 use the Object ID from Enterprise applications -> (your SSO app) -> Overview",
+            ));
+        }
+        Ok(Some(sp))
+    }
+
+    fn credential(&self) -> Result<ClientCredential> {
+        match (&self.client_secret, &self.certificate_pem) {
+            (Some(_), Some(_)) => Err(Error::config(
+                "client_secret",
+                "both a client secret and a certificate are set; set only one",
+            )),
+            (Some(s), None) if s.is_blank() => Err(Error::config("client_secret", "is empty")),
+            (Some(s), None) => Ok(ClientCredential::Secret(s.clone())),
+            (None, Some(pem)) => Ok(ClientCredential::Certificate(ClientCertificate::from_pem(
+                pem,
+                self.certificate_key.as_ref(),
+            )?)),
+            (None, None) => Err(Error::config(
+                "client_secret",
+                "no credential: set a client secret or a client certificate with its key",
+            )),
+        }
+    }
+}
+
+/// Validated settings.
+pub(crate) struct Config {
+    pub tenant_id: String,
+    pub client_id: String,
+    pub service_principal_id: Option<String>,
+    pub credential: ClientCredential,
+    pub authority: Url,
+    pub graph: Url,
+    pub page_size: u32,
+    pub member_concurrency: usize,
+    pub max_concurrency: usize,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    pub extension_attributes: Vec<String>,
+}
+
+fn read_file(field: &str, path: &str) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| Error::config(field, format!("cannot read `{path}` ({e})")))
+}
+
+/// Whether `s` has the 8-4-4-4-12 hex shape of a GUID.
+pub(crate) fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip(lens)
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn required_guid(field: &str, value: Option<&str>, what: &str) -> Result<String> {
+    let v = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::config(field, format!("is required: {what}")))?;
+    if !is_guid(v) {
+        return Err(Error::config(
+            field,
+            format!("`{v}` is not a GUID; expected {what}"),
+        ));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+fn validate_tenant(value: Option<&str>) -> Result<String> {
+    const WHAT: &str = "the Directory (tenant) ID on the app registration's Overview page";
+    let v = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::config("tenant_id", format!("is required: {WHAT}")))?;
+    if is_guid(v) {
+        return Ok(v.to_ascii_lowercase());
+    }
+    if matches!(
+        v.to_ascii_lowercase().as_str(),
+        "common" | "organizations" | "consumers"
+    ) {
+        return Err(Error::config(
+            "tenant_id",
+            format!("`{v}` cannot be used with client credentials (AADSTS9001023); use {WHAT}"),
+        ));
+    }
+    let is_domain = v.contains('.')
+        && v.split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !is_domain {
+        return Err(Error::config(
+            "tenant_id",
+            format!("`{v}` is neither a GUID nor a domain name; use {WHAT}"),
+        ));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use directory_core::ErrorKind;
+
+    const T: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    const C: &str = "0f3c5a7e-1111-4abc-9def-0123456789ab";
+
+    fn base() -> AzureDirectoryBuilder {
+        AzureDirectory::builder()
+            .tenant_id(T)
+            .client_id(C)
+            .client_secret("s3cr3t")
+    }
+
+    fn field_of(b: AzureDirectoryBuilder) -> String {
+        let e = b.validate().err().expect("should fail");
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        e.message()
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of(base().tenant_id("not a tenant")), "tenant_id");
+        assert_eq!(field_of(base().tenant_id("common")), "tenant_id");
+        assert_eq!(field_of(base().client_id("my-app")), "client_id");
+        assert_eq!(
+            field_of(base().service_principal_id("xyz")),
+            "service_principal_id"
+        );
+        assert_eq!(
+            field_of(base().service_principal_id(C)),
+            "service_principal_id"
+        );
+        assert_eq!(
+            field_of(base().graph_endpoint("http://graph.test")),
+            "graph_endpoint"
+        );
+        assert_eq!(field_of(base().authority_host("ftp://x")), "authority_host");
+        assert_eq!(field_of(base().page_size(1000)), "page_size");
+        assert_eq!(field_of(base().client_secret("  ")), "client_secret");
+        let no_cred = AzureDirectory::builder().tenant_id(T).client_id(C);
+        assert_eq!(field_of(no_cred), "client_secret");
+    }
+
+    #[test]
+    fn http_only_in_test_mode_and_domains_accepted() {
+        let b = base()
+            .graph_endpoint("http://127.0.0.1:9")
+            .authority_host("http://127.0.0.1:9");
+        assert!(b.clone().validate().is_err());
+        assert!(b.allow_insecure_http(true).validate().is_ok());
+        let c = base()
+            .tenant_id("Contoso.onmicrosoft.com")
+            .validate()
+            .unwrap();
+        assert_eq!(c.tenant_id, "contoso.onmicrosoft.com");
+    }
+
+    #[test]
+    fn cloud_sets_both_endpoints() {
+        let c = base().cloud(Cloud::UsGovL5Dod).validate().unwrap();
+        assert_eq!(c.graph.as_str(), "https://dod-graph.microsoft.us/");
+        assert_eq!(c.authority.as_str(), "https://login.microsoftonline.us/");
+    }
+
+    #[test]
+    fn from_env_reads_the_documented_names_and_debug_hides_the_secret() {
+        let vars = [
+            ("AZURE_TENANT_ID", T),
+            ("AZURE_CLIENT_ID", C),
+            ("AZURE_CLIENT_SECRET", "very-secret-value"),
+            ("AZURE_CLOUD", "china"),
+            (
+                "AZURE_SERVICE_PRINCIPAL_ID",
+                "9d4e2c10-3b7f-4a61-8e09-f2c1d5a7b834",
+            ),
+        ];
+        let b = AzureDirectoryBuilder::from_env_with(|n| {
+            vars.iter()
+                .find(|(k, _)| *k == n)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        assert!(!format!("{b:?}").contains("very-secret-value"));
+        let c = b.validate().unwrap();
+        assert_eq!(c.graph.as_str(), "https://microsoftgraph.chinacloudapi.cn/");
+        assert_eq!(
+            c.service_principal_id.as_deref(),
+            Some("9d4e2c10-3b7f-4a61-8e09-f2c1d5a7b834")
+        );
+        let bad = AzureDirectoryBuilder::from_env_with(|n| {
+            (n == "AZURE_CLOUD").then(|| "mars".to_string())
+        });
+        assert!(bad.unwrap_err().message().starts_with("AZURE_CLOUD:"));
+    }
+}

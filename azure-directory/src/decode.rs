@@ -1,0 +1,466 @@
+//! Graph's wire shapes and their lenient mapping onto the model: nulls are
+//! tolerated, unknown values kept as `Other`, extension and unknown
+//! properties kept as custom attributes. A body that does not fit at all is
+//! an error naming the JSON path (`Error::decode_json`).
+
+use std::collections::BTreeMap;
+
+use directory_core::{
+    Address, DirectoryGroup, DirectoryUser, Email, GroupKind, PersonName, PhoneNumber, UserStatus,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The user properties requested with `$select` (default properties omit
+/// `accountEnabled`, `employeeId`, `userType`...; `$select` also lowers the
+/// request's resource-unit cost).
+pub const USER_SELECT: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "mail",
+    "displayName",
+    "givenName",
+    "surname",
+    "jobTitle",
+    "department",
+    "officeLocation",
+    "mobilePhone",
+    "businessPhones",
+    "employeeId",
+    "employeeType",
+    "companyName",
+    "accountEnabled",
+    "otherMails",
+    "proxyAddresses",
+    "userType",
+    "onPremisesImmutableId",
+    "preferredLanguage",
+    "usageLocation",
+    "streetAddress",
+    "city",
+    "state",
+    "postalCode",
+    "country",
+    "onPremisesExtensionAttributes",
+];
+
+/// The group properties requested with `$select`.
+pub const GROUP_SELECT: &[&str] = &[
+    "id",
+    "displayName",
+    "description",
+    "groupTypes",
+    "mailEnabled",
+    "securityEnabled",
+];
+
+/// A member's properties requested with `$select`.
+pub const MEMBER_SELECT: &[&str] = &["id"];
+
+/// The `appRoleId` that means "default access, no specific role".
+pub const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A user as Graph sends it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireUser {
+    pub id: String,
+    #[serde(default)]
+    user_principal_name: Option<String>,
+    #[serde(default)]
+    mail: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    surname: Option<String>,
+    #[serde(default)]
+    job_title: Option<String>,
+    #[serde(default)]
+    department: Option<String>,
+    #[serde(default)]
+    mobile_phone: Option<String>,
+    #[serde(default)]
+    business_phones: Option<Vec<Option<String>>>,
+    #[serde(default)]
+    employee_id: Option<String>,
+    #[serde(default)]
+    company_name: Option<String>,
+    #[serde(default)]
+    account_enabled: Option<bool>,
+    #[serde(default)]
+    other_mails: Option<Vec<Option<String>>>,
+    #[serde(default)]
+    user_type: Option<String>,
+    #[serde(default)]
+    on_premises_immutable_id: Option<String>,
+    #[serde(default)]
+    preferred_language: Option<String>,
+    #[serde(default)]
+    street_address: Option<String>,
+    #[serde(default)]
+    city: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    postal_code: Option<String>,
+    #[serde(default)]
+    country: Option<String>,
+    #[serde(default)]
+    on_premises_extension_attributes: Option<BTreeMap<String, Value>>,
+    /// Set on delta pages for a removed user.
+    #[serde(default, rename = "@removed")]
+    pub removed: Option<Value>,
+    /// Everything else: `officeLocation`, `proxyAddresses`, `extension_*`...
+    #[serde(flatten)]
+    rest: BTreeMap<String, Value>,
+}
+
+/// A group as Graph sends it (delta pages add `members@delta`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireGroup {
+    pub id: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    group_types: Option<Vec<Option<String>>>,
+    #[serde(default)]
+    mail_enabled: Option<bool>,
+    #[serde(default)]
+    security_enabled: Option<bool>,
+    #[serde(default, rename = "@removed")]
+    pub removed: Option<Value>,
+    #[serde(default, rename = "members@delta")]
+    pub members_delta: Option<Vec<WireMember>>,
+}
+
+/// A directory object in a members list or in `members@delta`.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct WireMember {
+    pub id: String,
+    #[serde(default, rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    #[serde(default, rename = "@removed")]
+    pub removed: Option<Value>,
+}
+
+/// What a member is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum MemberKind {
+    User,
+    Group,
+    /// A device, service principal, org contact or a type we do not know.
+    Other,
+}
+
+impl WireMember {
+    pub fn kind(&self) -> MemberKind {
+        match self
+            .odata_type
+            .as_deref()
+            .map(|t| t.trim_start_matches("#microsoft.graph."))
+        {
+            Some(t) if t.eq_ignore_ascii_case("user") => MemberKind::User,
+            Some(t) if t.eq_ignore_ascii_case("group") => MemberKind::Group,
+            _ => MemberKind::Other,
+        }
+    }
+}
+
+/// One `appRoleAssignment` of the SSO app's service principal.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireAssignment {
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    #[serde(default)]
+    pub principal_type: Option<String>,
+    #[serde(default)]
+    pub app_role_id: Option<String>,
+}
+
+impl WireAssignment {
+    /// The role, `None` for default access.
+    pub fn role(&self) -> Option<String> {
+        self.app_role_id
+            .clone()
+            .filter(|r| r != DEFAULT_ACCESS_ROLE)
+    }
+}
+
+/// A service principal, as `check()` reads it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireServicePrincipal {
+    pub id: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+impl WireUser {
+    /// The model user.
+    pub fn into_model(self) -> DirectoryUser {
+        let mut u = DirectoryUser::new(self.id.clone(), String::new());
+        u.user_name = self
+            .user_principal_name
+            .clone()
+            .or_else(|| self.mail.clone())
+            .unwrap_or_else(|| self.id.clone());
+        u.external_id = self.on_premises_immutable_id.clone();
+        u.display_name = self.display_name.clone();
+        u.name = PersonName {
+            given_name: self.given_name.clone(),
+            family_name: self.surname.clone(),
+            ..PersonName::default()
+        };
+        u.emails = self.emails();
+        u.phone_numbers = self.phones();
+        u.addresses = self.address().into_iter().collect();
+        u.title = self.job_title.clone();
+        u.user_type = self.user_type.clone();
+        u.preferred_language = self.preferred_language.clone();
+        u.employee_number = self.employee_id.clone();
+        u.organization = self.company_name.clone();
+        u.department = self.department.clone();
+        u.status = match self.account_enabled {
+            Some(true) => UserStatus::Active,
+            Some(false) => UserStatus::Disabled,
+            None => UserStatus::Other("unknown".into()),
+        };
+        u.custom_attributes = self.custom();
+        u
+    }
+
+    fn emails(&self) -> Vec<Email> {
+        let mut out: Vec<Email> = self
+            .mail
+            .iter()
+            .map(|m| Email {
+                value: m.clone(),
+                kind: Some("work".into()),
+                primary: true,
+            })
+            .collect();
+        for other in self.other_mails.iter().flatten().flatten() {
+            if !out.iter().any(|e| e.value.eq_ignore_ascii_case(other)) {
+                out.push(Email {
+                    value: other.clone(),
+                    kind: Some("other".into()),
+                    primary: false,
+                });
+            }
+        }
+        out
+    }
+
+    fn phones(&self) -> Vec<PhoneNumber> {
+        let mut out: Vec<PhoneNumber> = self
+            .business_phones
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|p| PhoneNumber {
+                value: p.clone(),
+                kind: Some("work".into()),
+                primary: false,
+            })
+            .collect();
+        out.extend(self.mobile_phone.iter().map(|p| PhoneNumber {
+            value: p.clone(),
+            kind: Some("mobile".into()),
+            primary: false,
+        }));
+        if let Some(first) = out.first_mut() {
+            first.primary = true;
+        }
+        out
+    }
+
+    fn address(&self) -> Option<Address> {
+        let any = [
+            &self.street_address,
+            &self.city,
+            &self.state,
+            &self.postal_code,
+            &self.country,
+        ]
+        .iter()
+        .any(|f| f.is_some());
+        any.then(|| Address {
+            kind: Some("work".into()),
+            street_address: self.street_address.clone(),
+            locality: self.city.clone(),
+            region: self.state.clone(),
+            postal_code: self.postal_code.clone(),
+            country: self.country.clone(),
+            primary: true,
+            ..Address::default()
+        })
+    }
+
+    fn custom(self) -> BTreeMap<String, Value> {
+        let mut out: BTreeMap<String, Value> = self
+            .rest
+            .into_iter()
+            .filter(|(k, v)| {
+                !k.starts_with('@') && !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())
+            })
+            .collect();
+        for (k, v) in self.on_premises_extension_attributes.into_iter().flatten() {
+            if !v.is_null() {
+                out.insert(k, v);
+            }
+        }
+        out
+    }
+}
+
+impl WireGroup {
+    /// The model group.
+    pub fn to_model(&self) -> DirectoryGroup {
+        let mut g = DirectoryGroup::new(
+            self.id.clone(),
+            self.display_name.clone().unwrap_or_default(),
+        );
+        g.description = self.description.clone();
+        let types: Vec<&str> = self
+            .group_types
+            .iter()
+            .flatten()
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        g.kind = group_kind(&types, self.mail_enabled, self.security_enabled);
+        g
+    }
+}
+
+/// The group's kind from `groupTypes`, `mailEnabled` and `securityEnabled`.
+pub fn group_kind(
+    group_types: &[&str],
+    mail_enabled: Option<bool>,
+    security_enabled: Option<bool>,
+) -> GroupKind {
+    if group_types
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("Unified"))
+    {
+        return GroupKind::Microsoft365;
+    }
+    match (mail_enabled, security_enabled) {
+        (Some(false), Some(true)) => GroupKind::Security,
+        (Some(true), Some(true)) => GroupKind::MailEnabledSecurity,
+        (Some(true), Some(false)) => GroupKind::Distribution,
+        (m, s) => GroupKind::Other(format!(
+            "mailEnabled={},securityEnabled={}",
+            flag(m),
+            flag(s)
+        )),
+    }
+}
+
+fn flag(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "true",
+        Some(false) => "false",
+        None => "null",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::GraphPage;
+    use directory_core::Error;
+
+    const PAGE: &str = r##"{"value":[
+      {"id":"3f2c9b1e-7a41-4c0d-9e55-0b8f6d2a1c77","userPrincipalName":"rachel.kim@fabrikam.com",
+       "mail":"rachel.kim@fabrikam.com","displayName":"Rachel Kim","givenName":"Rachel","surname":"Kim",
+       "jobTitle":"Payroll Analyst","department":"Finance","officeLocation":"Building 4 / 2.117",
+       "mobilePhone":"+1 206 555 0144","businessPhones":["+1 206 555 0100"],"employeeId":"004871",
+       "accountEnabled":true,"otherMails":[],"proxyAddresses":["SMTP:rachel.kim@fabrikam.com"],
+       "userType":"Member","onPremisesImmutableId":"q1Zr6cS0dUW3cI0XbV3m9A==",
+       "extension_0f3c_costCenter":"CC-7","onPremisesExtensionAttributes":{"extensionAttribute1":"badge-1","extensionAttribute2":null}},
+      {"id":"a8d05c33-1f6e-4b7a-8c2d-5e9f40b3d611","userPrincipalName":"jon.ortega_contoso.com#EXT#@fabrikam.onmicrosoft.com",
+       "mail":null,"displayName":null,"givenName":null,"surname":null,"businessPhones":null,
+       "accountEnabled":false,"otherMails":["jon@contoso.com"],"userType":"Guest"},
+      {"id":"b0000000-0000-0000-0000-000000000001"}
+    ]}"##;
+
+    #[test]
+    fn users_map_leniently_and_keep_extensions() {
+        let page: GraphPage<WireUser> = Error::decode_json("users page", PAGE.as_bytes()).unwrap();
+        let users: Vec<DirectoryUser> = page.value.into_iter().map(WireUser::into_model).collect();
+        let r = &users[0];
+        assert_eq!(r.primary_email(), Some("rachel.kim@fabrikam.com"));
+        assert_eq!(r.employee_number.as_deref(), Some("004871"));
+        assert_eq!(r.status, UserStatus::Active);
+        assert_eq!(r.phone_numbers.len(), 2);
+        assert_eq!(r.custom_attributes["extension_0f3c_costCenter"], "CC-7");
+        assert_eq!(r.custom_attributes["extensionAttribute1"], "badge-1");
+        assert_eq!(r.custom_attributes["officeLocation"], "Building 4 / 2.117");
+        assert!(!r.custom_attributes.contains_key("extensionAttribute2"));
+        let guest = &users[1];
+        assert_eq!(guest.status, UserStatus::Disabled);
+        assert_eq!(guest.primary_email(), Some("jon@contoso.com"));
+        assert_eq!(users[2].status, UserStatus::Other("unknown".into()));
+        assert_eq!(users[2].user_name, "b0000000-0000-0000-0000-000000000001");
+    }
+
+    #[test]
+    fn malformed_bodies_name_the_json_path() {
+        let bad = r#"{"value":[{"id":"a"},{"id":"b","accountEnabled":"yes"}]}"#;
+        let e =
+            Error::decode_json::<GraphPage<WireUser>>("users page", bad.as_bytes()).unwrap_err();
+        assert!(
+            e.message().contains("$.value[1].accountEnabled"),
+            "{}",
+            e.message()
+        );
+        let e =
+            Error::decode_json::<GraphPage<WireUser>>("users page", br#"{"value":[{"mail":"x"}]}"#)
+                .unwrap_err();
+        assert!(e.message().contains("$.value[0]"), "{}", e.message());
+    }
+
+    #[test]
+    fn group_kinds_follow_the_three_properties() {
+        assert_eq!(
+            group_kind(&["Unified"], Some(true), Some(false)),
+            GroupKind::Microsoft365
+        );
+        assert_eq!(
+            group_kind(&["DynamicMembership"], Some(false), Some(true)),
+            GroupKind::Security
+        );
+        assert_eq!(
+            group_kind(&[], Some(true), Some(true)),
+            GroupKind::MailEnabledSecurity
+        );
+        assert_eq!(
+            group_kind(&[], Some(true), Some(false)),
+            GroupKind::Distribution
+        );
+        assert!(matches!(group_kind(&[], None, None), GroupKind::Other(_)));
+    }
+
+    #[test]
+    fn members_are_classified_by_odata_type() {
+        let m: Vec<WireMember> = serde_json::from_str(r##"[{"@odata.type":"#microsoft.graph.user","id":"1"},
+            {"@odata.type":"#microsoft.graph.group","id":"2"},{"@odata.type":"#microsoft.graph.device","id":"3"},{"id":"4"}]"##).unwrap();
+        let kinds: Vec<MemberKind> = m.iter().map(WireMember::kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                MemberKind::User,
+                MemberKind::Group,
+                MemberKind::Other,
+                MemberKind::Other
+            ]
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Group members with nested groups resolved to users, and the SSO app's
+//! assignments with assigned groups expanded to their members.
+//!
+//! Nesting is walked breadth first over `/members` (cheaper than
+//! `/transitiveMembers`, and it tells direct from transitive members): the
+//! group's own users come first as `Direct`, users of nested groups follow as
+//! `Transitive`, each user once, each group visited once, so a membership
+//! cycle ends. Devices, service principals and contacts are skipped.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+
+use directory_core::{AppAssignment, AssignedVia, Membership, MembershipKind, Pages, Result};
+use futures::stream::{self, StreamExt};
+
+use crate::decode::{MemberKind, WireAssignment, WireMember};
+use crate::provider::{list, Inner, PERM_APPS, PERM_MEMBERS};
+
+/// The raw member pages of one group (direct members only).
+pub(crate) fn raw_members(inner: &Arc<Inner>, group_id: &str) -> Pages<WireMember> {
+    let first = inner.members_url(group_id);
+    list(
+        inner.clone(),
+        first,
+        format!("list members of group {group_id}"),
+        PERM_MEMBERS,
+        Some,
+    )
+}
+
+struct Walk {
+    inner: Arc<Inner>,
+    root: String,
+    queue: VecDeque<String>,
+    visited: HashSet<String>,
+    users: HashSet<String>,
+    current: Option<(bool, Pages<WireMember>)>,
+    failed: bool,
+}
+
+impl Walk {
+    fn page(&mut self, is_root: bool, page: Vec<WireMember>) -> Vec<Membership> {
+        let kind = if is_root {
+            MembershipKind::Direct
+        } else {
+            MembershipKind::Transitive
+        };
+        let mut out = Vec::new();
+        for m in page {
+            match m.kind() {
+                MemberKind::User if self.users.insert(m.id.clone()) => out.push(Membership {
+                    group_id: self.root.clone(),
+                    user_id: m.id,
+                    kind,
+                }),
+                MemberKind::Group if self.visited.insert(m.id.clone()) => {
+                    self.queue.push_back(m.id)
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    async fn next(&mut self) -> Option<Result<Vec<Membership>>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            if self.current.is_none() {
+                let gid = self.queue.pop_front()?;
+                let is_root = gid == self.root;
+                self.current = Some((is_root, raw_members(&self.inner, &gid)));
+            }
+            let (is_root, pages) = self.current.as_mut()?;
+            let is_root = *is_root;
+            match pages.next().await {
+                Some(Ok(page)) => return Some(Ok(self.page(is_root, page))),
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                None => self.current = None,
+            }
+        }
+    }
+}
+
+/// The user members of `group_id`, nested groups resolved.
+pub(crate) fn group_members(inner: Arc<Inner>, group_id: String) -> Pages<Membership> {
+    let walk = Walk {
+        inner,
+        queue: VecDeque::from([group_id.clone()]),
+        visited: HashSet::from([group_id.clone()]),
+        root: group_id,
+        users: HashSet::new(),
+        current: None,
+        failed: false,
+    };
+    stream::unfold(
+        walk,
+        |mut w| async move { w.next().await.map(|item| (item, w)) },
+    )
+    .boxed()
+}
+
+/// What the assignments stream is reading.
+enum Phase {
+    Assignments(Pages<WireAssignment>),
+    Group(String, Option<String>, Pages<WireMember>),
+    Between,
+}
+
+struct Assigned {
+    inner: Arc<Inner>,
+    phase: Phase,
+    groups: VecDeque<(String, Option<String>)>,
+    failed: bool,
+}
+
+impl Assigned {
+    fn assignments(&mut self, page: Vec<WireAssignment>) -> Vec<AppAssignment> {
+        let mut out = Vec::new();
+        for a in page {
+            let role = a.role();
+            let (Some(id), Some(kind)) = (a.principal_id, a.principal_type) else {
+                continue;
+            };
+            if kind.eq_ignore_ascii_case("User") {
+                out.push(AppAssignment {
+                    user_id: id,
+                    via: AssignedVia::Direct,
+                    role,
+                });
+            } else if kind.eq_ignore_ascii_case("Group") {
+                self.groups.push_back((id, role));
+            }
+        }
+        out
+    }
+
+    async fn next(&mut self) -> Option<Result<Vec<AppAssignment>>> {
+        if self.failed {
+            return None;
+        }
+        loop {
+            let item = match &mut self.phase {
+                Phase::Assignments(p) => {
+                    p.next().await.map(|r| r.map(|page| self.assignments(page)))
+                }
+                Phase::Group(gid, role, p) => {
+                    let (gid, role) = (gid.clone(), role.clone());
+                    p.next()
+                        .await
+                        .map(|r| r.map(|page| expand(&gid, &role, page)))
+                }
+                Phase::Between => {
+                    let (gid, role) = self.groups.pop_front()?;
+                    let pages = raw_members(&self.inner, &gid);
+                    self.phase = Phase::Group(gid, role, pages);
+                    continue;
+                }
+            };
+            match item {
+                Some(Err(e)) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+                Some(ok) => return Some(ok),
+                None => self.phase = Phase::Between,
+            }
+        }
+    }
+}
+
+/// Direct user members of an assigned group: app assignment is not
+/// inherited through nested groups.
+fn expand(group_id: &str, role: &Option<String>, page: Vec<WireMember>) -> Vec<AppAssignment> {
+    page.into_iter()
+        .filter(|m| m.kind() == MemberKind::User)
+        .map(|m| AppAssignment {
+            user_id: m.id,
+            via: AssignedVia::Group {
+                group_id: Some(group_id.to_string()),
+            },
+            role: role.clone(),
+        })
+        .collect()
+}
+
+/// The SSO app's assigned users; empty without a service principal id.
+pub(crate) fn app_assignments(inner: Arc<Inner>) -> Pages<AppAssignment> {
+    let Some(sp) = inner.service_principal_id.clone() else {
+        return stream::empty().boxed();
+    };
+    let first = inner.assignments_url(&sp);
+    let pages = list(
+        inner.clone(),
+        first,
+        "list the SSO app's assignments".into(),
+        PERM_APPS,
+        Some,
+    );
+    let state = Assigned {
+        inner,
+        phase: Phase::Assignments(pages),
+        groups: VecDeque::new(),
+        failed: false,
+    };
+    stream::unfold(state, |mut s| async move {
+        s.next().await.map(|item| (item, s))
+    })
+    .boxed()
+}

@@ -1,0 +1,267 @@
+//! `AzureDirectory`: the `DirectoryProvider` over Microsoft Graph.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use directory_core::http::url::Url;
+use directory_core::http::{HttpClient, OriginGuard, TokenCache};
+use directory_core::{
+    paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
+    Membership, Page, Pages, Result,
+};
+use futures::stream::{self, StreamExt};
+use serde::de::DeserializeOwned;
+
+use crate::auth::AadTokenSource;
+use crate::builder::{AzureDirectoryBuilder, Config};
+use crate::client::{GraphClient, Permission};
+use crate::cloud::default_scope;
+use crate::credential::{ClientCertificate, ClientCredential};
+use crate::decode::{WireGroup, WireUser, GROUP_SELECT, MEMBER_SELECT, USER_SELECT};
+
+/// Permissions named when Graph answers 403.
+pub(crate) const PERM_USERS: Permission = "User.Read.All";
+pub(crate) const PERM_GROUPS: Permission = "Group.Read.All (or GroupMember.Read.All)";
+pub(crate) const PERM_MEMBERS: Permission = "GroupMember.Read.All";
+pub(crate) const PERM_APPS: Permission = "Application.Read.All";
+
+/// A Microsoft Entra ID tenant read through Microsoft Graph.
+///
+/// Cheap to clone: clones share one HTTP client and one token cache.
+/// `Display` is `azure(<tenant id>)`.
+#[derive(Clone)]
+pub struct AzureDirectory {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub client: GraphClient,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub service_principal_id: Option<String>,
+    pub certificate: Option<ClientCertificate>,
+    pub page_size: u32,
+    pub member_concurrency: usize,
+    pub user_select: String,
+    pub name: String,
+}
+
+impl fmt::Debug for AzureDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureDirectory")
+            .field("tenant_id", &self.inner.tenant_id)
+            .field("client_id", &self.inner.client_id)
+            .field("service_principal_id", &self.inner.service_principal_id)
+            .field("graph", &self.inner.client.graph.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for AzureDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.inner.name)
+    }
+}
+
+impl AzureDirectory {
+    /// Starts a builder.
+    pub fn builder() -> AzureDirectoryBuilder {
+        AzureDirectoryBuilder::default()
+    }
+
+    /// A provider configured from the environment (see the crate docs).
+    pub fn from_env() -> Result<Self> {
+        AzureDirectoryBuilder::from_env()?.build()
+    }
+
+    pub(crate) fn from_config(c: Config) -> Result<Self> {
+        let name = format!("azure({})", c.tenant_id);
+        let http = HttpClient::builder()
+            .max_concurrency(c.max_concurrency)
+            .retry(c.retry.clone())
+            .timeout(c.timeout)
+            .build()?;
+        let token_url = c
+            .authority
+            .join(&format!("{}/oauth2/v2.0/token", c.tenant_id))
+            .map_err(|e| {
+                Error::config(
+                    "authority_host",
+                    format!("cannot build the token URL ({e})"),
+                )
+            })?;
+        let certificate = match &c.credential {
+            ClientCredential::Certificate(cert) => Some(cert.clone()),
+            ClientCredential::Secret(_) => None,
+        };
+        let source = AadTokenSource {
+            http: http.clone(),
+            token_url,
+            tenant_id: c.tenant_id.clone(),
+            client_id: c.client_id.clone(),
+            scope: default_scope(&c.graph),
+            credential: Arc::new(c.credential),
+            provider: name.clone(),
+        };
+        let mut select: Vec<String> = USER_SELECT.iter().map(|s| s.to_string()).collect();
+        select.extend(c.extension_attributes);
+        let client = GraphClient {
+            http,
+            tokens: TokenCache::new(source, Duration::from_secs(300)),
+            guard: OriginGuard::new(&c.graph),
+            graph: with_trailing_slash(c.graph),
+            provider: name.clone(),
+        };
+        let inner = Inner {
+            client,
+            tenant_id: c.tenant_id,
+            client_id: c.client_id,
+            service_principal_id: c.service_principal_id,
+            certificate,
+            page_size: c.page_size,
+            member_concurrency: c.member_concurrency,
+            user_select: select.join(","),
+            name,
+        };
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The tenant id as configured.
+    pub fn tenant_id(&self) -> &str {
+        &self.inner.tenant_id
+    }
+
+    /// How many access tokens this provider fetched so far.
+    pub fn token_fetches(&self) -> u64 {
+        self.inner.client.tokens.fetches()
+    }
+}
+
+impl Inner {
+    pub fn users_url(&self) -> Result<Url> {
+        self.client.v1(&format!(
+            "users?$select={}&$top={}",
+            self.user_select, self.page_size
+        ))
+    }
+
+    pub fn groups_url(&self) -> Result<Url> {
+        self.client.v1(&format!(
+            "groups?$select={}&$top={}",
+            GROUP_SELECT.join(","),
+            self.page_size
+        ))
+    }
+
+    pub fn members_url(&self, group_id: &str) -> Result<Url> {
+        let id = path_segment("group id", group_id)?;
+        self.client.v1(&format!(
+            "groups/{id}/members?$select={}&$top={}",
+            MEMBER_SELECT.join(","),
+            self.page_size
+        ))
+    }
+
+    pub fn assignments_url(&self, sp_id: &str) -> Result<Url> {
+        let id = path_segment("service_principal_id", sp_id)?;
+        self.client.v1(&format!(
+            "servicePrincipals/{id}/appRoleAssignedTo?$top={}",
+            self.page_size
+        ))
+    }
+}
+
+/// A collection, page by page, following `@odata.nextLink` verbatim and only
+/// on the Graph origin; `map` turns each wire item into zero or one item.
+pub(crate) fn list<W, T>(
+    inner: Arc<Inner>,
+    first: Result<Url>,
+    what: String,
+    need: Permission,
+    map: fn(W) -> Option<T>,
+) -> Pages<T>
+where
+    W: DeserializeOwned + Send + 'static,
+    T: Send + 'static,
+{
+    let first = match first {
+        Ok(u) => u.to_string(),
+        Err(e) => return stream::once(async move { Err(e) }).boxed(),
+    };
+    paginate(first, move |cursor: String| {
+        let inner = inner.clone();
+        let what = what.clone();
+        async move {
+            let url = inner.client.follow(&cursor)?;
+            let page = inner.client.page::<W>(&what, &url, need).await?;
+            let items = page.value.into_iter().filter_map(map).collect();
+            Ok(Page::new(items, page.next_link))
+        }
+    })
+}
+
+#[async_trait]
+impl DirectoryProvider for AzureDirectory {
+    fn users(&self) -> Pages<DirectoryUser> {
+        let first = self.inner.users_url();
+        list(
+            self.inner.clone(),
+            first,
+            "list users".into(),
+            PERM_USERS,
+            |u: WireUser| Some(u.into_model()),
+        )
+    }
+
+    fn groups(&self) -> Pages<DirectoryGroup> {
+        let first = self.inner.groups_url();
+        list(
+            self.inner.clone(),
+            first,
+            "list groups".into(),
+            PERM_GROUPS,
+            |g: WireGroup| Some(g.to_model()),
+        )
+    }
+
+    fn group_members(&self, group_id: &str) -> Pages<Membership> {
+        crate::members::group_members(self.inner.clone(), group_id.to_string())
+    }
+
+    fn app_assignments(&self) -> Pages<AppAssignment> {
+        crate::members::app_assignments(self.inner.clone())
+    }
+
+    async fn check(&self) -> CheckReport {
+        crate::check::run(&self.inner).await
+    }
+
+    fn member_concurrency(&self) -> usize {
+        self.inner.member_concurrency
+    }
+}
+
+fn with_trailing_slash(mut url: Url) -> Url {
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url
+}
+
+/// An id placed in a URL path: GUID-like characters only, so a crafted id
+/// cannot change the request's path or query.
+pub(crate) fn path_segment<'a>(what: &str, id: &'a str) -> Result<&'a str> {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(id)
+    } else {
+        Err(Error::invalid_response(format!(
+            "{what} `{}` is not a valid object id",
+            id.chars().take(64).collect::<String>()
+        )))
+    }
+}

@@ -1,0 +1,85 @@
+//! The directory-core conformance suite and ground-truth snapshots against
+//! the simulated tenant, over loopback.
+
+use std::time::Instant;
+
+use azure_directory::testkit::SimulatedTenant;
+use directory_core::testing::run_conformance;
+use directory_core::DirectoryProviderExt;
+
+#[tokio::test]
+async fn conformance_suite_passes_against_the_simulated_tenant() {
+    let tenant = SimulatedTenant::builder()
+        .seed(3)
+        .users(250)
+        .groups(12)
+        .app_users(40)
+        .start()
+        .await
+        .unwrap();
+    let azure = tenant.provider_builder().page_size(40).build().unwrap();
+    let expected = tenant.ground_truth();
+    let report = run_conformance(&azure, &expected, 6).await;
+    assert!(report.user_pages >= 7, "{report:?}");
+    assert!(!expected.app_assignments.is_empty());
+    assert!(expected
+        .memberships
+        .iter()
+        .any(|m| m.kind == directory_core::MembershipKind::Transitive));
+}
+
+#[tokio::test]
+async fn certificate_credential_passes_the_conformance_suite_too() {
+    let tenant = SimulatedTenant::builder()
+        .seed(4)
+        .users(60)
+        .groups(6)
+        .start()
+        .await
+        .unwrap();
+    let azure = tenant
+        .provider_builder_with_certificate()
+        .page_size(25)
+        .build()
+        .unwrap();
+    run_conformance(&azure, &tenant.ground_truth(), 3).await;
+}
+
+#[tokio::test]
+async fn snapshot_of_10000_users_equals_the_ground_truth() {
+    let started = Instant::now();
+    let tenant = SimulatedTenant::builder()
+        .seed(10)
+        .users(10_000)
+        .groups(200)
+        .app_users(1_000)
+        .start()
+        .await
+        .unwrap();
+    let generated = started.elapsed();
+    let azure = tenant.provider().unwrap();
+    let snapshot = azure.snapshot().await.unwrap();
+    let truth = tenant.ground_truth();
+    assert_eq!(snapshot.users.len(), 10_000);
+    assert_eq!(snapshot.users, truth.users);
+    assert_eq!(snapshot.groups, truth.groups);
+    assert_eq!(snapshot.memberships, truth.memberships);
+    assert_eq!(snapshot.app_assignments, truth.app_assignments);
+    assert!(snapshot.memberships.len() > 30_000);
+    let stats = tenant.requests();
+    assert_eq!(
+        stats.endpoint("users"),
+        11,
+        "10,000 users at $top=999 are 11 pages"
+    );
+    assert_eq!(
+        stats.endpoint("token"),
+        1,
+        "one token for the whole snapshot"
+    );
+    assert_eq!(stats.throttled, 0);
+    assert!(
+        generated.as_secs_f64() < 3.0,
+        "generation took {generated:?}"
+    );
+}
