@@ -157,7 +157,8 @@ impl<'a> Desired<'a> {
     /// Two or more eligible users with one email: all become
     /// [`Class::DuplicateEmail`], and one conflict names them.
     fn mark_duplicate_emails(&mut self) {
-        let mut first: FxHashMap<&str, u32> = FxHashMap::default();
+        let mut first: FxHashMap<&str, u32> =
+            FxHashMap::with_capacity_and_hasher(self.emails.len(), Default::default());
         let mut groups: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
         for (i, e) in self.emails.iter().enumerate() {
             let Some(e) = e.as_deref().filter(|_| self.classes[i] == Class::Eligible) else {
