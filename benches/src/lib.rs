@@ -1,0 +1,8 @@
+//! Benchmark scenarios shared by the criterion benches and the `bench-table`
+//! command that prints the figures beside their floors.
+
+#![warn(missing_docs)]
+
+pub mod reconcile;
+pub mod reconcile_table;
+pub mod table;
