@@ -1,6 +1,8 @@
 //! Reconcile throughput: steady state, first run, the seeds' example, and
 //! the floor (hash map of existing keys + one lookup per desired key).
 
+#![allow(missing_docs)] // criterion_group! generates undocumented functions.
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use directory_sync_benches::reconcile::{self, SteadyState};
 use recipient_reconcile::Policy;
