@@ -128,7 +128,9 @@ impl Default for SafetyLimits {
     }
 }
 
-/// A deliberate override of the safety checks.
+/// A deliberate override of the safety checks. The two are separate: allowing
+/// an empty directory does not lift the deactivation limits, so a plan from
+/// an empty directory still stops at a location's limit unless both are set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SafetyOverride {

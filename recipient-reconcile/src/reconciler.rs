@@ -24,6 +24,29 @@ use crate::safety::{check_deactivations, ReconcileError, SafetyError};
 /// [`Reconciler::plan_location`] then plans one location from its records.
 /// A host can load one location's records at a time, so memory is bounded
 /// by the snapshot plus the largest location.
+///
+/// ```
+/// use directory_core::{DirectoryUser, Snapshot};
+/// use recipient_reconcile::{Location, Policy, Reconciler};
+///
+/// let snapshot = Snapshot::from_parts(
+///     "test",
+///     vec![DirectoryUser::new("u1", "ada").with_email("ada@acme.test", true)],
+///     vec![], vec![], vec![],
+/// );
+/// let policy = Policy::default();
+/// let reconciler = Reconciler::new(&snapshot, &policy)?;
+/// let mut plans = Vec::new();
+/// for location in [Location::new("ber", "Berlin"), Location::new("par", "Paris")] {
+///     let records = vec![]; // load this location's records from the host's store
+///     let plan = reconciler.plan_location(&location, &records)?;
+///     // apply `plan` now and drop it, or keep it for one reviewed plan:
+///     plans.push(plan);
+/// }
+/// let plan = reconciler.finish(plans, &[]);
+/// assert_eq!(plan.counts.creates, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Reconciler<'a> {
     snapshot: &'a Snapshot,

@@ -229,3 +229,17 @@ fn an_invalid_policy_is_an_error_not_a_plan() {
     assert!(matches!(err, ReconcileError::Policy(_)));
     assert!(err.to_string().contains("list at least \"active\""));
 }
+
+#[test]
+fn allowing_an_empty_directory_does_not_lift_the_deactivation_limits() {
+    let s = snap(vec![]);
+    let h = host(vec![("ber", many_synced(10))]);
+    let only_empty = SafetyOverride {
+        allow_empty_directory: true,
+        ..SafetyOverride::default()
+    };
+    let err = reconcile_with_override(&s, &Policy::default(), &h, only_empty).unwrap_err();
+    assert!(err
+        .to_string()
+        .starts_with("would deactivate 10 of 10 recipients in BER (100%)"));
+}
