@@ -4,7 +4,7 @@
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::plan::{Change, FieldChange, LocationPlan, Operation, Plan};
+use crate::plan::{Change, Create, FieldChange, LocationPlan, Operation, Plan};
 use crate::record::{HostData, Recipient, Source};
 
 /// A plan does not fit the records it is applied to (they changed since it
@@ -33,7 +33,7 @@ pub enum ApplyError {
 pub fn apply_location(
     records: &mut Vec<Recipient>,
     plan: &LocationPlan,
-    mut new_id: impl FnMut(&crate::plan::Create) -> String,
+    mut new_id: impl FnMut(&Create) -> String,
 ) -> Result<(), ApplyError> {
     let index: FxHashMap<&str, usize> = records
         .iter()

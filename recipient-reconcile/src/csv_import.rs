@@ -268,16 +268,21 @@ fn csv_change(r: &Recipient, row: &CsvRow) -> Option<Operation> {
             new: Some(v.clone()),
         })
         .collect();
-    let change = |reason| Change {
+    let (active, reason) = match (r.active, changes.is_empty()) {
+        (false, _) => (false, Reason::CsvReactivated),
+        (true, false) => (true, Reason::CsvChanged),
+        (true, true) => return None,
+    };
+    let change = Change {
         record_id: r.id.clone(),
         external_id: r.external_id.clone(),
         link: false,
-        changes: changes.clone(),
+        changes,
         reason,
     };
-    match (r.active, changes.is_empty()) {
-        (false, _) => Some(Operation::Reactivate(change(Reason::CsvReactivated))),
-        (true, false) => Some(Operation::Update(change(Reason::CsvChanged))),
-        (true, true) => None,
-    }
+    Some(if active {
+        Operation::Update(change)
+    } else {
+        Operation::Reactivate(change)
+    })
 }
