@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use directory_core::http::url::form_urlencoded;
 use directory_core::{DirectoryData, DirectoryGroup, DirectoryUser};
 use serde::Serialize;
@@ -119,6 +119,7 @@ fn array<T: Serialize>(items: impl Iterator<Item = T>) -> Vec<u8> {
 
 impl Directory {
     pub(crate) fn new(mut data: DirectoryData) -> Self {
+        normalize_times(&mut data);
         data.users.sort_by(|a, b| a.id.cmp(&b.id));
         data.users.dedup_by(|a, b| a.id == b.id);
         data.groups.sort_by(|a, b| a.id.cmp(&b.id));
@@ -233,6 +234,16 @@ impl Directory {
                 .map(|a| app_user_json(a, ctx.base, app)),
         );
         paged(ctx, body, next, limit)
+    }
+}
+
+/// Okta keeps timestamps to the millisecond; so does the simulated org.
+fn normalize_times(data: &mut DirectoryData) {
+    let ms = |t: &mut Option<DateTime<Utc>>| *t = t.map(|t| t.trunc_subsecs(3));
+    data.users.iter_mut().for_each(|u| ms(&mut u.last_updated));
+    for g in &mut data.groups {
+        ms(&mut g.last_updated);
+        ms(&mut g.last_membership_updated);
     }
 }
 

@@ -1,0 +1,142 @@
+//! `build()` validates every field and names the one that is wrong;
+//! `from_env()` reads the documented variables.
+
+use directory_core::ErrorKind;
+use okta_directory::testkit::OktaOrg;
+use okta_directory::{OktaDirectory, OktaDirectoryBuilder, PageLimits};
+
+async fn key() -> String {
+    let org = OktaOrg::builder()
+        .users(1)
+        .groups(0)
+        .app_users(0)
+        .start()
+        .await
+        .unwrap();
+    org.private_jwk().to_string()
+}
+
+fn base(jwk: &str) -> OktaDirectoryBuilder {
+    OktaDirectory::builder()
+        .domain("acme.okta.com")
+        .client_id("0oa1b2c3d4e5f6g7h8i9")
+        .private_jwk(jwk)
+        .app_id("0oa6n2bX8yTq4Kc1e5d7")
+}
+
+fn field_error(b: OktaDirectoryBuilder) -> String {
+    let err = b.build().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidConfig, "{err}");
+    err.message().to_string()
+}
+
+#[tokio::test]
+async fn domains_with_or_without_scheme_and_custom_domains_are_accepted() {
+    let jwk = key().await;
+    for (domain, shown) in [
+        ("acme.okta.com", "okta(acme.okta.com)"),
+        ("https://acme.okta.com", "okta(acme.okta.com)"),
+        ("https://acme.okta.com/", "okta(acme.okta.com)"),
+        ("login.acme.example", "okta(login.acme.example)"),
+    ] {
+        let okta = base(&jwk).domain(domain).build().unwrap();
+        assert_eq!(okta.to_string(), shown);
+    }
+}
+
+#[tokio::test]
+async fn bad_domains_name_the_field() {
+    let jwk = key().await;
+    for (domain, says) in [
+        ("https://acme.okta.com/oauth2/default", "has a path"),
+        ("http://acme.okta.com", "http://"),
+        ("acme-admin.okta.com", "-admin"),
+        ("https://acme.okta.com?x=1", "query"),
+        ("", "missing"),
+    ] {
+        let msg = field_error(base(&jwk).domain(domain));
+        assert!(
+            msg.starts_with("domain:") && msg.contains(says),
+            "{domain}: {msg}"
+        );
+    }
+    assert!(base(&jwk)
+        .domain("http://127.0.0.1:9")
+        .allow_insecure_http(true)
+        .build()
+        .is_ok());
+}
+
+#[tokio::test]
+async fn every_other_field_is_validated() {
+    let jwk = key().await;
+    assert!(field_error(base(&jwk).client_id(" ")).starts_with("client_id:"));
+    assert!(field_error(base(&jwk).private_jwk("")).starts_with("private_jwk:"));
+    assert!(field_error(base(&jwk).app_id("not an id!")).starts_with("app_id:"));
+    assert!(field_error(base(&jwk).reserve_share(0.95)).starts_with("reserve_share:"));
+    assert!(field_error(base(&jwk).concurrency_limit(0)).starts_with("concurrency_limit:"));
+    let limits = PageLimits {
+        users: 500,
+        ..PageLimits::default()
+    };
+    assert!(field_error(base(&jwk).page_limits(limits)).starts_with("page_limits.users:"));
+}
+
+#[tokio::test]
+async fn a_public_only_or_kidless_jwk_is_refused() {
+    let jwk: serde_json::Value = serde_json::from_str(&key().await).unwrap();
+    let mut public = jwk.clone();
+    public.as_object_mut().unwrap().remove("d");
+    let msg = field_error(base(&public.to_string()));
+    assert!(msg.contains("private") && msg.contains("`d`"), "{msg}");
+    let mut kidless = jwk.clone();
+    kidless.as_object_mut().unwrap().remove("kid");
+    assert!(field_error(base(&kidless.to_string())).contains("kid"));
+    let mut wrong_curve = jwk;
+    wrong_curve["crv"] = "P-521".into();
+    assert!(field_error(base(&wrong_curve.to_string())).contains("P-256"));
+}
+
+#[tokio::test]
+async fn scopes_follow_the_app_id() {
+    let jwk = key().await;
+    let with_app = base(&jwk).build().unwrap();
+    assert_eq!(
+        with_app.scopes(),
+        ["okta.users.read", "okta.groups.read", "okta.apps.read"]
+    );
+    let no_app = OktaDirectory::builder()
+        .domain("acme.okta.com")
+        .client_id("0oa1")
+        .private_jwk(jwk)
+        .build()
+        .unwrap();
+    assert_eq!(no_app.scopes(), ["okta.users.read", "okta.groups.read"]);
+}
+
+/// One test touches the environment, so no other test races it.
+#[tokio::test]
+async fn from_env_reads_the_documented_variables() {
+    let jwk = key().await;
+    let dir = std::env::temp_dir().join(format!("okta-jwk-{}", std::process::id()));
+    std::fs::write(&dir, &jwk).unwrap();
+    std::env::set_var("OKTA_DOMAIN", "acme.okta.com");
+    std::env::set_var("OKTA_CLIENT_ID", "0oa1");
+    std::env::remove_var("OKTA_PRIVATE_JWK");
+    std::env::set_var("OKTA_PRIVATE_JWK_FILE", &dir);
+    std::env::set_var("OKTA_APP_ID", "0oa2");
+    let okta = OktaDirectory::from_env().unwrap();
+    assert_eq!(okta.to_string(), "okta(acme.okta.com)");
+    assert_eq!(okta.scopes().len(), 3);
+    std::env::set_var("OKTA_PRIVATE_JWK_FILE", dir.with_extension("missing"));
+    let err = OktaDirectory::from_env().unwrap_err();
+    assert!(err.message().contains("OKTA_PRIVATE_JWK_FILE"), "{err}");
+    std::env::remove_var("OKTA_DOMAIN");
+    std::env::set_var("OKTA_PRIVATE_JWK", &jwk);
+    let err = OktaDirectory::from_env().unwrap_err();
+    assert!(
+        err.message().starts_with("domain:") && err.message().contains("OKTA_DOMAIN"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(dir);
+}
