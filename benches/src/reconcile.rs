@@ -43,27 +43,37 @@ pub fn synced_records(snapshot: &Snapshot, location: &Location) -> Vec<Recipient
         .users
         .iter()
         .enumerate()
-        .map(|(n, u)| {
-            let mut r = Recipient::new(
-                format!("{}-{n}", location.id),
-                location.id.clone(),
-                Source::Directory,
-                u.primary_email().unwrap_or_default().to_ascii_lowercase(),
-            )
-            .with_external_id(u.id.clone());
-            let fields = [
-                ("given_name", &u.name.given_name),
-                ("family_name", &u.name.family_name),
-                ("display_name", &u.display_name),
-            ];
-            for (name, value) in fields {
-                if let Some(v) = value {
-                    r.fields.insert(name.to_string(), v.clone());
-                }
-            }
-            r
-        })
+        .map(|(n, u)| synced_record(n, u, location))
         .collect()
+}
+
+/// The records of [`directory`]`(users)` before any change, built user by
+/// user from the generator, so no second snapshot is held in memory.
+pub fn fresh_records(users: usize, location: &Location) -> Vec<Recipient> {
+    (0..users)
+        .map(|i| synced_record(i, &user(i), location))
+        .collect()
+}
+
+fn synced_record(n: usize, u: &DirectoryUser, location: &Location) -> Recipient {
+    let mut r = Recipient::new(
+        format!("{}-{n}", location.id),
+        location.id.clone(),
+        Source::Directory,
+        u.primary_email().unwrap_or_default().to_ascii_lowercase(),
+    )
+    .with_external_id(u.id.clone());
+    let fields = [
+        ("given_name", &u.name.given_name),
+        ("family_name", &u.name.family_name),
+        ("display_name", &u.display_name),
+    ];
+    for (name, value) in fields {
+        if let Some(v) = value {
+            r.fields.insert(name.to_string(), v.clone());
+        }
+    }
+    r
 }
 
 /// The same records made the slow, sure way: the first plan applied.

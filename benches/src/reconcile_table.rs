@@ -29,6 +29,9 @@ pub fn rows(peak: &PeakAlloc) -> Vec<Row> {
     if std::env::var("BENCH_SCALE").is_ok_and(|v| v == "1") {
         rows.push(scale(peak, 1_000_000, 10));
     }
+    for r in &rows {
+        eprintln!("  {}: {} (floor {}, {})", r.figure, r.measured, r.floor, r.ratio);
+    }
     rows
 }
 
@@ -107,7 +110,7 @@ fn scale(peak: &PeakAlloc, users: usize, locs: usize) -> Row {
     peak.reset_peak_usage();
     for location in reconcile::locations(locs) {
         let before = peak.current_usage();
-        let records = reconcile::synced_records(&snapshot, &location);
+        let records = reconcile::fresh_records(users, &location);
         largest_location = largest_location.max(peak.current_usage().saturating_sub(before));
         let (t, plan) = best_of(1, || reconcile::plan(&r, &location, &records));
         total += t;

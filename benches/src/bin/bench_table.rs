@@ -12,7 +12,6 @@ static PEAK: PeakAlloc = PeakAlloc;
 
 fn main() {
     println!("machine: {}", machine());
-    let mut rows = Vec::new();
-    rows.extend(reconcile_table::rows(&PEAK));
+    let rows = reconcile_table::rows(&PEAK);
     println!("\n{}", render(&rows));
 }
