@@ -60,7 +60,7 @@ impl AttrPath {
 
 /// Splits `urn:...:Schema:attr.sub` at the last colon into (urn, `attr.sub`).
 pub(crate) fn split_urn(s: &str) -> (Option<&str>, &str) {
-    if s.len() > 4 && s[..4].eq_ignore_ascii_case("urn:") {
+    if s.len() > 4 && s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
         if let Some(i) = s.rfind(':') {
             return (Some(&s[..i]), &s[i + 1..]);
         }

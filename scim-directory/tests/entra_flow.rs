@@ -15,7 +15,16 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 
 #[tokio::test]
 async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events() {
-    let mut h = Harness::new();
+    flow(Harness::new()).await;
+}
+
+#[tokio::test]
+async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite() {
+    let store = scim_directory::SqliteStore::in_memory().unwrap();
+    flow(Harness::with_store(std::sync::Arc::new(store))).await;
+}
+
+async fn flow(mut h: Harness) {
     // Entra first asks whether the user exists.
     let q = h.get("/Users?filter=userName+eq+%22pat.jones%40contoso.com%22");
     assert_eq!(q.body["totalResults"], 0);

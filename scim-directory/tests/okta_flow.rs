@@ -58,7 +58,16 @@ fn okta_create_never_stores_or_returns_the_password() {
 
 #[tokio::test]
 async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events() {
-    let mut h = Harness::new();
+    flow(Harness::new()).await;
+}
+
+#[tokio::test]
+async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite() {
+    let store = scim_directory::SqliteStore::in_memory().unwrap();
+    flow(Harness::with_store(std::sync::Arc::new(store))).await;
+}
+
+async fn flow(mut h: Harness) {
     let user = h
         .fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201)
         .id();

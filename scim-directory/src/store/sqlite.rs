@@ -143,8 +143,12 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Result<(), StoreError> {
     let body = serde_json::to_string(&r.body).map_err(backend)?;
     tx.execute(
-        "INSERT OR REPLACE INTO resources (tenant, kind, id, unique_key, body, created, last_modified, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        // An upsert on the primary key only: `INSERT OR REPLACE` would
+        // silently delete another user holding the same unique key.
+        "INSERT INTO resources (tenant, kind, id, unique_key, body, created, last_modified, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (tenant, kind, id) DO UPDATE SET unique_key = excluded.unique_key,
+             body = excluded.body, last_modified = excluded.last_modified, version = excluded.version",
         params![
             tenant,
             kind_str(r.resource_type),
