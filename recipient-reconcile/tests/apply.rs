@@ -7,16 +7,7 @@ use recipient_reconcile::{apply, apply_location, ApplyError, Policy};
 
 #[test]
 fn a_stale_or_foreign_plan_is_refused_and_nothing_changes() {
-    let mut u = user("u1", "a@x.com");
-    u.name.given_name = Some("New".into());
-    let s = snap(vec![u, user("u2", "b@x.com")]);
-    let h = host(vec![(
-        "ber",
-        vec![
-            synced("r1", "ber", "u1", "a@x.com"),
-            synced("r9", "ber", "u9", "gone@x.com"),
-        ],
-    )]);
+    let (s, h) = small_scenario();
     let p = plan(&s, &Policy::default(), &h);
 
     // Someone edited r1 after the plan was made.
@@ -51,16 +42,7 @@ fn a_stale_or_foreign_plan_is_refused_and_nothing_changes() {
 
 #[test]
 fn applying_creates_updates_and_deactivates() {
-    let mut u = user("u1", "a@x.com");
-    u.name.given_name = Some("New".into());
-    let s = snap(vec![u, user("u2", "b@x.com")]);
-    let mut h = host(vec![(
-        "ber",
-        vec![
-            synced("r1", "ber", "u1", "a@x.com"),
-            synced("r9", "ber", "u9", "gone@x.com"),
-        ],
-    )]);
+    let (s, mut h) = small_scenario();
     plan_and_apply(&s, &Policy::default(), &mut h);
     let recs = &h.locations[0].records;
     assert_eq!(recs[0].fields["given_name"], "New");

@@ -6,16 +6,7 @@ use common::*;
 use recipient_reconcile::{Operation, Plan, Policy};
 
 fn sample() -> Plan {
-    let mut u = user("u1", "a@x.com");
-    u.name.given_name = Some("New".into());
-    let s = snap(vec![u, user("u2", "b@x.com")]);
-    let h = host(vec![(
-        "ber",
-        vec![
-            synced("r1", "ber", "u1", "a@x.com"),
-            synced("r9", "ber", "u9", "gone@x.com"),
-        ],
-    )]);
+    let (s, h) = small_scenario();
     plan(&s, &Policy::default(), &h)
 }
 

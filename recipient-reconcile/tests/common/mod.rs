@@ -92,3 +92,19 @@ pub fn ops(plan: &Plan) -> Vec<String> {
         })
         .collect()
 }
+
+/// One user renamed (u1), one new (u2), one gone (u9), in Berlin: a plan
+/// with one create, one update and one deactivation.
+pub fn small_scenario() -> (Snapshot, HostData) {
+    let mut u = user("u1", "a@x.com");
+    u.name.given_name = Some("New".into());
+    let s = snap(vec![u, user("u2", "b@x.com")]);
+    let h = host(vec![(
+        "ber",
+        vec![
+            synced("r1", "ber", "u1", "a@x.com"),
+            synced("r9", "ber", "u9", "gone@x.com"),
+        ],
+    )]);
+    (s, h)
+}
