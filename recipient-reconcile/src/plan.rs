@@ -182,18 +182,22 @@ impl Operation {
 #[non_exhaustive]
 pub enum ConflictKind {
     /// Two or more present directory users share one email: none of them is
-    /// created or changed until the directory is fixed.
+    /// created or changed until the directory is fixed. Resolve in the
+    /// directory (give each person their own address).
     DuplicateEmail,
     /// A CSV-created or hand-made record matches a directory user by email
     /// and the policy does not let the directory adopt it: the user is not
-    /// created there.
+    /// created there. Resolve by allowing adoption in the policy, or by
+    /// removing or re-addressing the record.
     NotAdoptable,
     /// A record linked to another directory id matches the user by email (the
     /// user was re-created, or the email moved to someone else): neither is
-    /// changed until someone decides.
+    /// changed until someone decides. Resolve by clearing the record's
+    /// external id (the next sync links it to the new user) or by removing it.
     IdChanged,
     /// Several records in one location carry the same directory id or match
-    /// one user by email: none of them is changed.
+    /// one user by email: none of them is changed. Resolve by merging or
+    /// removing the extra records.
     DuplicateRecords,
 }
 
