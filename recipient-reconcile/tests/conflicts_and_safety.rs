@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use recipient_reconcile::{
-    reconcile, reconcile_with_override, ConflictKind, Policy, Recipient, ReconcileError,
+    reconcile, reconcile_with_override, ConflictKind, Policy, Reason, Recipient, ReconcileError,
     Reconciler, SafetyError, SafetyLimits, SafetyOverride, Scope, Source,
 };
 
@@ -62,6 +62,21 @@ fn an_id_that_changed_while_the_email_matched_is_a_conflict() {
     assert_eq!(c.kind, ConflictKind::IdChanged);
     assert_eq!(c.user_ids, ["u-new", "u-old"]);
     assert_eq!(c.record_ids, ["r1"]);
+
+    // Resolved by clearing the record's external id: the next sync links it.
+    let mut h = h;
+    h.locations[0].records[0].external_id = None;
+    let p = plan_and_apply(&s, &Policy::default(), &mut h);
+    assert_eq!(ops(&p), ["update r1"]);
+    assert_eq!(
+        p.operations().next().unwrap().reason(),
+        &Reason::LinkByEmail
+    );
+    assert_eq!(
+        h.locations[0].records[0].external_id.as_deref(),
+        Some("u-new")
+    );
+    assert!(plan(&s, &Policy::default(), &h).is_empty());
 }
 
 #[test]
