@@ -39,6 +39,20 @@ impl BitSet {
         self.0[i / 64] & (1 << (i % 64)) != 0
     }
 
+    /// The set bits, in order, skipping empty words.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().enumerate().flat_map(|(w, &word)| {
+            let mut bits = word;
+            std::iter::from_fn(move || {
+                (bits != 0).then(|| {
+                    let b = bits.trailing_zeros() as usize;
+                    bits &= bits - 1;
+                    w * 64 + b
+                })
+            })
+        })
+    }
+
     /// Sets bit `i`; returns whether it was already set.
     pub(crate) fn insert(&mut self, i: usize) -> bool {
         let (word, bit) = (&mut self.0[i / 64], 1u64 << (i % 64));
@@ -59,7 +73,16 @@ pub(crate) enum InScope<'r> {
     None,
 }
 
-impl InScope<'_> {
+impl<'r> InScope<'r> {
+    /// The users in scope, in index order (`users` of them in all).
+    pub(crate) fn users(self, users: usize) -> Box<dyn Iterator<Item = usize> + 'r> {
+        match self {
+            InScope::All => Box::new(0..users),
+            InScope::Some(set) => Box::new(set.iter()),
+            InScope::None => Box::new(std::iter::empty()),
+        }
+    }
+
     pub(crate) fn contains(self, user: usize) -> bool {
         match self {
             InScope::All => true,
@@ -143,14 +166,10 @@ impl<'a> Desired<'a> {
 
     /// Whether any eligible user is in scope of at least one location.
     pub(crate) fn any_eligible_in_scope(&self) -> bool {
-        let eligible = |i: &usize| self.classes[*i] == Class::Eligible;
+        let eligible = |i: usize| self.classes[i] == Class::Eligible;
         match &self.scope {
-            None => (0..self.users.len()).any(|i| eligible(&i)),
-            Some(map) => map.values().any(|set| {
-                (0..self.users.len())
-                    .filter(eligible)
-                    .any(|i| set.contains(i))
-            }),
+            None => (0..self.users.len()).any(eligible),
+            Some(map) => map.values().any(|set| set.iter().any(eligible)),
         }
     }
 
@@ -270,6 +289,19 @@ mod tests {
             ],
             vec![],
         )
+    }
+
+    #[test]
+    fn bitset_iterates_its_members_in_order() {
+        let mut b = BitSet::new(200);
+        for i in [0, 63, 64, 130, 199] {
+            assert!(!b.insert(i));
+        }
+        assert!(b.insert(64));
+        assert_eq!(b.iter().collect::<Vec<_>>(), [0, 63, 64, 130, 199]);
+        assert_eq!(InScope::Some(&b).users(200).count(), 5);
+        assert_eq!(InScope::All.users(7).count(), 7);
+        assert_eq!(InScope::None.users(7).count(), 0);
     }
 
     #[test]

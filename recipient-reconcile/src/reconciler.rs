@@ -296,10 +296,11 @@ impl<'p, 'a> Pass<'p, 'a> {
     /// Wanted users no record names; notes in-scope users without email.
     fn wanted_without_record(&mut self) -> Vec<u32> {
         let mut out = Vec::new();
-        for u in 0..self.r.desired.users.len() {
-            if self.wanted(u) && !self.seen.contains(u) {
+        for u in self.scope.users(self.r.desired.users.len()) {
+            let class = self.r.desired.classes[u];
+            if class == Class::Eligible && !self.seen.contains(u) {
                 out.push(u as u32);
-            } else if self.r.desired.classes[u] == Class::NoEmail && self.scope.contains(u) {
+            } else if class == Class::NoEmail {
                 self.skips.push(Skip {
                     record_id: None,
                     user_id: Some(self.r.desired.users[u].id.clone()),
