@@ -55,6 +55,7 @@ pub(crate) struct AuthState {
     pub token_lifetime_secs: u64,
     pub used_jti: HashSet<String>,
     pub issued: u64,
+    pub last_token: Option<SecretString>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -248,6 +249,7 @@ impl AuthState {
             return aad_error(500, "server_error", 90006, "could not issue a token");
         };
         self.issued += 1;
+        self.last_token = Some(SecretString::new(token.clone()));
         Reply::json(
             200,
             serde_json::json!({

@@ -245,6 +245,7 @@ impl SimulatedTenant {
             inflight: AtomicUsize::new(0),
             concurrency_limit: self.concurrency_limit,
             sp_deleted: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -288,6 +289,7 @@ impl SimulatedTenant {
             token_lifetime_secs: self.token_lifetime.as_secs().max(1),
             used_jti: Default::default(),
             issued: 0,
+            last_token: None,
         }
     }
 }
@@ -422,9 +424,21 @@ impl TenantHandle {
         lock(&self.sim.stats).clone()
     }
 
-    /// Forgets the request counts.
+    /// Forgets the request counts and the request log.
     pub fn reset_requests(&self) {
         *lock(&self.sim.stats) = RequestStats::default();
+        lock(&self.sim.log).clear();
+    }
+
+    /// The path and query of every request so far (the last 20,000), in
+    /// arrival order, e.g. `/v1.0/users?$select=...&$top=999&$skiptoken=...`.
+    pub fn request_log(&self) -> Vec<String> {
+        lock(&self.sim.log).clone()
+    }
+
+    /// The last access token issued, for tests that prove it never leaks.
+    pub fn last_access_token(&self) -> Option<SecretString> {
+        lock(&self.sim.auth).last_token.clone()
     }
 
     /// Access tokens issued so far.

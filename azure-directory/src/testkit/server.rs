@@ -73,7 +73,11 @@ pub(crate) struct Sim {
     pub inflight: AtomicUsize,
     pub concurrency_limit: Option<usize>,
     pub sp_deleted: std::sync::atomic::AtomicBool,
+    pub log: Mutex<Vec<String>>,
 }
+
+/// Requests kept in the request log, oldest dropped first.
+const LOG_CAP: usize = 20_000;
 
 /// Locks a mutex, recovering from a panicked holder (tests may panic).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,6 +212,7 @@ pub(crate) async fn handle(State(sim): State<Arc<Sim>>, req: Request) -> Respons
         .unwrap_or_default();
     let route = Route::parse(&path);
     count(&sim, route.name(), false);
+    record(&sim, &path, &query);
     let inflight = sim.inflight.fetch_add(1, Ordering::SeqCst) + 1;
     let _guard = InFlight(&sim.inflight);
     let latency = *lock(&sim.latency);
@@ -271,6 +276,18 @@ async fn pre_fault(sim: &Sim, fault: Option<&FaultKind>) -> Option<Reply> {
         }
         _ => None,
     }
+}
+
+fn record(sim: &Sim, path: &str, query: &str) {
+    let mut log = lock(&sim.log);
+    if log.len() >= LOG_CAP {
+        log.remove(0);
+    }
+    log.push(if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    });
 }
 
 fn count(sim: &Sim, endpoint: &str, throttled: bool) {
