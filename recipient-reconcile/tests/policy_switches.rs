@@ -60,6 +60,24 @@ fn group_scope_lands_a_user_once_per_mapped_location() {
 }
 
 #[test]
+fn group_scope_counts_members_of_nested_groups() {
+    let mut s = snap_groups(vec![user("u1", "a@x.com")], &[("g-parent", &[])]);
+    s.memberships.push(directory_core::Membership {
+        group_id: "g-parent".into(),
+        user_id: "u1".into(),
+        kind: directory_core::MembershipKind::Transitive,
+    });
+    let policy = Policy {
+        scope: Scope::groups([("g-parent", "ber")]),
+        ..Policy::default()
+    };
+    assert_eq!(
+        ops(&plan(&s, &policy, &host(vec![("ber", vec![])]))),
+        ["create ber u1"]
+    );
+}
+
+#[test]
 fn group_scope_deactivates_users_who_left_the_group() {
     let s = snap_groups(
         vec![user("u1", "a@x.com"), user("u2", "b@x.com")],
