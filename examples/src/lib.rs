@@ -13,6 +13,7 @@
 
 #![warn(missing_docs)]
 
+pub mod demo;
 pub mod host_demo;
 pub mod progress;
 pub mod report;
