@@ -190,6 +190,13 @@ fn phone(value: String, kind: &str, primary: bool) -> PhoneNumber {
     }
 }
 
+/// A group member: a full Okta `User` on the wire, of which only the id is
+/// needed (the rest is skipped without being built).
+#[derive(Debug, Deserialize)]
+pub(crate) struct OktaMember {
+    pub(crate) id: String,
+}
+
 /// An Okta `Group`.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,4 +1,104 @@
-//! okta-directory (docs pending)
+//! # okta-directory
+//!
+//! Pulls a customer's Okta directory (users, groups, group members and the
+//! users assigned to their SAML app) through the Okta Management API, as a
+//! [`directory_core::DirectoryProvider`]. It authenticates as an
+//! "API Services" app with OAuth 2.0 client credentials and a private JWK
+//! (`private_key_jwt`), with DPoP when the app requires it (the default for
+//! new service apps: the admin never has to turn it off).
+//!
+//! ## Main types
+//!
+//! * [`OktaDirectory`]: the provider. Streams users (deprovisioned ones
+//!   included), groups, members and SAML app users page by page; runs
+//!   `check()`; gives incremental hints
+//!   ([`OktaDirectory::users_changed_since`],
+//!   [`OktaDirectory::groups_changed_since`]).
+//! * [`OktaDirectoryBuilder`]: the configuration, validated field by field
+//!   in `build()`; [`OktaDirectoryBuilder::from_env`] reads it from the
+//!   environment.
+//! * [`PrivateJwk`]: the app's private key (RSA or EC P-256, with `kid`);
+//!   never printed.
+//! * [`testkit`] (feature `testkit`): a simulated Okta org on 127.0.0.1.
+//!
+//! ## Use
+//!
+//! The customer enters their Okta domain, the API Services app's client id,
+//! its private key as JWK JSON, and the SAML app's id. Grant the app the
+//! scopes `okta.users.read`, `okta.groups.read` (and `okta.apps.read` with an
+//! app id) and an admin role such as Read-Only Administrator.
+//!
+//! ```
+//! # #[cfg(feature = "testkit")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! use directory_core::{DirectoryProvider, DirectoryProviderExt};
+//! use okta_directory::OktaDirectory;
+//! # let org = okta_directory::testkit::OktaOrg::builder().users(250).start().await.unwrap();
+//! # let (domain, client_id, jwk, app_id) =
+//! #     (org.base_url(), org.client_id(), org.private_jwk(), org.app_id());
+//!
+//! let okta = OktaDirectory::builder()
+//!     .domain(domain) // "acme.okta.com" for a real org
+//!     .client_id(client_id)
+//!     .private_jwk(jwk)
+//!     .app_id(app_id)
+//! #   .allow_insecure_http(true) // the simulated org speaks http on 127.0.0.1
+//!     .build()
+//!     .unwrap();
+//!
+//! let report = okta.check().await; // every problem at once, each with its fix
+//! assert!(report.is_ok(), "{report}");
+//! let snapshot = okta.snapshot().await.unwrap(); // complete, or an error
+//! # assert!(snapshot.same_directory(&org.ground_truth()));
+//! println!("{} users, {} app users", snapshot.users.len(), snapshot.app_assignments.len());
+//! # }
+//! # #[cfg(not(feature = "testkit"))]
+//! # fn main() {}
+//! ```
+//!
+//! From the environment: `OKTA_DOMAIN`, `OKTA_CLIENT_ID`, `OKTA_PRIVATE_JWK`
+//! (the JWK JSON) or `OKTA_PRIVATE_JWK_FILE` (a file holding it), and
+//! optionally `OKTA_APP_ID` (see [`env`]).
+//!
+//! ## Design notes
+//!
+//! * **Auth.** Every token request carries a freshly signed client assertion
+//!   (`iss = sub = client id`, `aud` = the token URL, five-minute `exp`,
+//!   unique `jti`, `kid` from the JWK; RS256 or ES256 by key type). If Okta
+//!   answers `invalid_dpop_proof` the provider switches to DPoP: proofs are
+//!   signed with a P-256 key made for this provider (separate from the
+//!   client key, as Okta requires), the `use_dpop_nonce` answer and the
+//!   `DPoP-Nonce` header are followed, and each request gets a new proof
+//!   (`htm`, `htu` without query, `ath`, unique `jti`) with
+//!   `Authorization: DPoP`. The token is cached by directory-core's
+//!   `TokenCache`, refreshed five minutes before expiry and once on a 401.
+//! * **Paging.** The largest page sizes each endpoint allows (users 200,
+//!   groups 10,000, members 1,000, app users 500); `Link rel="next"` is
+//!   followed verbatim and only on the configured origin; a next link that
+//!   repeats a page is an error, not a loop. Okta's plain user list omits
+//!   `DEPROVISIONED` users, so `users()` follows it with a filtered listing.
+//! * **Rate limits.** A 429 waits until `X-Rate-Limit-Reset` by the server's
+//!   `Date` (plus a second); a concurrency 429 (limit and remaining both 0)
+//!   backs off instead. Requests in flight stay below the org's concurrency
+//!   limit, and a configurable share of every bucket and of the concurrency
+//!   limit is left for the customer's other integrations.
+//! * **Errors** say what the admin must fix, keep Okta's `errorCode` (or
+//!   OAuth `error`) and `X-Okta-Request-Id`, and read `WWW-Authenticate` for
+//!   scope and DPoP problems that come with an empty body.
+//! * **Decoding is lenient**: unknown statuses and group types are kept as
+//!   `Other`, unmapped profile attributes land in `custom_attributes`, nulls
+//!   are tolerated, and a malformed page is an error naming the JSON path.
+//! * **Incremental fetch is a hint**: `lastUpdated` / `lastMembershipUpdated`
+//!   filters find what changed; deletions only show in a full listing, which
+//!   stays the truth.
+//!
+//! ## Feature flags
+//!
+//! * `testkit`: [`testkit::OktaOrg`], a simulated Okta org (axum on tokio)
+//!   that verifies client assertions and DPoP proofs for real, with fault
+//!   injection, for tests, examples and benchmarks.
+
 #![warn(missing_docs)]
 
 mod auth;

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::builder::{Config, OktaDirectoryBuilder, PageLimits};
 use crate::client::Client;
-use crate::decode::{decode_page, OktaAppUser, OktaGroup, OktaUser};
+use crate::decode::{decode_page, OktaAppUser, OktaGroup, OktaMember, OktaUser};
 
 /// Scopes for users and groups; `okta.apps.read` is added with an app id.
 const BASE_SCOPES: [&str; 2] = ["okta.users.read", "okta.groups.read"];
@@ -228,9 +228,11 @@ impl DirectoryProvider for OktaDirectory {
     fn group_members(&self, group_id: &str) -> Pages<Membership> {
         let gid = group_id.to_string();
         match self.limited(&["groups", group_id, "users"], self.limits.group_members) {
-            Ok(url) => self.list_with(vec![url], "Okta group members page", move |u: OktaUser| {
-                Membership::direct(gid.clone(), u.id)
-            }),
+            Ok(url) => self.list_with(
+                vec![url],
+                "Okta group members page",
+                move |u: OktaMember| Membership::direct(gid.clone(), u.id),
+            ),
             Err(e) => failed(e),
         }
     }
