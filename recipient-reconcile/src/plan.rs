@@ -499,8 +499,12 @@ impl Plan {
 /// form is canonical for these types.
 fn hash_json<T: Serialize>(h: &mut Sha256, v: &T) {
     // Writing into a hasher cannot fail; a type that fails to serialize
-    // would fail the same way every time, so the hash stays stable.
-    let _ = serde_json::to_writer(HashWriter(h), v);
+    // would fail the same way every time, so the hash stays stable. The
+    // buffer turns serde's many small writes into few hasher updates.
+    let mut w = std::io::BufWriter::with_capacity(16 * 1024, HashWriter(h));
+    let _ = serde_json::to_writer(&mut w, v);
+    let _ = std::io::Write::flush(&mut w);
+    drop(w);
     h.update(b"\n");
 }
 

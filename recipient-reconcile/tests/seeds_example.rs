@@ -111,3 +111,23 @@ fn the_streaming_api_gives_the_same_plan_as_the_one_call() {
     assert_eq!(streamed, one_call);
     assert!(streamed.verify());
 }
+
+#[test]
+fn a_reconciler_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Reconciler<'static>>();
+    assert_send_sync::<recipient_reconcile::Plan>();
+    let s = snap(directory()[..100].to_vec());
+    let policy = Policy::default();
+    let r = Reconciler::new(&s, &policy).unwrap();
+    let h = ten_locations();
+    let plans: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = h
+            .locations
+            .iter()
+            .map(|l| scope.spawn(|| r.plan_location(&l.location, &l.records).unwrap()))
+            .collect();
+        handles.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    assert_eq!(r.finish(plans, &[]), plan(&s, &policy, &h));
+}
