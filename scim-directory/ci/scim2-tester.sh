@@ -5,7 +5,7 @@
 # builds and starts `scim_server` on a free port with its token in a file,
 # runs the checks, stops the server, and exits non-zero on any failure.
 # Environment: PYTHON (default python3), SCIM2_TESTER_VERSION (pip spec,
-# default unpinned), SCIM_PORT (default 18089).
+# default unpinned), SCIM_PORT (default 0: a free port).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -13,7 +13,7 @@ cd "$root"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target/scim2-tester-venv"
 work="$(mktemp -d "${TMPDIR:-/tmp}/scim2-tester.XXXXXX")"
-port="${SCIM_PORT:-18089}"
+port="${SCIM_PORT:-0}"
 server_pid=""
 
 cleanup() {

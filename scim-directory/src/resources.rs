@@ -130,9 +130,10 @@ impl Ctx<'_> {
         id: &str,
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
-        let body = model::normalize(rt, parse_json(body)?)?;
+        let mut body = model::normalize(rt, parse_json(body)?)?;
         let _guard = self.service.write_guard();
         let old = self.load(rt, id)?;
+        keep_active(&old.body, &mut body);
         self.update(old, body)
     }
 
@@ -290,6 +291,15 @@ impl Ctx<'_> {
         Err(ScimError::invalid_value(format!(
             "member {id} is neither a user nor another group of this directory; provision it first"
         )))
+    }
+}
+
+/// A PUT that does not mention `active` keeps the user's state: a
+/// replacement that forgets the flag must not reactivate or deactivate
+/// anyone (Okta's AIW integrations PUT whole users).
+fn keep_active(old: &Value, new: &mut Value) {
+    if let (Some(active), Some(obj)) = (old.get("active"), new.as_object_mut()) {
+        obj.entry("active").or_insert_with(|| active.clone());
     }
 }
 

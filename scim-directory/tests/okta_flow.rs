@@ -198,3 +198,26 @@ async fn flow(mut h: Harness) {
     assert_eq!(kinds(&h.new_changes()), ["group_deleted"]);
     assert_eq!(h.get(&format!("/Groups/{group}")).status, 404);
 }
+
+#[test]
+fn put_without_active_keeps_the_user_deactivated() {
+    let mut h = Harness::new();
+    let user = h
+        .fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201)
+        .id();
+    let vars = [("USER_ID", user.as_str())];
+    h.fixture(
+        Method::PATCH,
+        &format!("/Users/{user}"),
+        "okta/deactivate_user.json",
+        &vars,
+        200,
+    );
+    let _ = h.new_changes();
+    let mut body: serde_json::Value =
+        serde_json::from_str(&common::fixture("okta/replace_user.json", &vars)).unwrap();
+    body.as_object_mut().unwrap().remove("active");
+    let put = h.send(Method::PUT, &format!("/Users/{user}"), &body.to_string());
+    assert_eq!(put.body["active"], false);
+    assert_eq!(kinds(&h.new_changes()), ["user_updated"]);
+}
