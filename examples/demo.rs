@@ -13,7 +13,14 @@ use std::path::PathBuf;
 use directory_sync_examples::demo::{run_demo, DemoSize};
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let out = PathBuf::from("target/demo");
     let runs = run_demo(DemoSize::default(), &out).await?;
     println!();

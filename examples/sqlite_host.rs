@@ -10,7 +10,14 @@ use std::path::PathBuf;
 use directory_sync_examples::host_demo::run_host_demo;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let db = std::env::args()
         .nth(1)
         .map(PathBuf::from)
