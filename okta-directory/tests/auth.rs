@@ -136,3 +136,42 @@ async fn the_org_enforces_dpop_binding_for_real() {
 fn reqwest_client() -> directory_core::http::reqwest::Client {
     directory_core::http::reqwest::Client::new()
 }
+
+#[tokio::test]
+async fn a_token_that_dies_before_its_advertised_expiry_is_refreshed_once() {
+    // The org says 60 s but kills tokens after 1 s (clock skew on expiry).
+    let org = OktaOrg::builder()
+        .users(450)
+        .token_lifetime(std::time::Duration::from_secs(60))
+        .token_expires_early(std::time::Duration::from_secs(59))
+        .latency(std::time::Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    let okta = org.provider().unwrap();
+    let snapshot = okta.snapshot().await.unwrap();
+    assert!(snapshot.same_directory(&org.ground_truth()));
+    assert!(okta.token_fetches() >= 2, "refreshed after the 401");
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_credentials() {
+    let other = wiremock::MockServer::start().await;
+    let org = OktaOrg::builder().users(10).start().await.unwrap();
+    org.inject(
+        Fault::new(okta_directory::testkit::FaultKind::Redirect(format!(
+            "{}/steal",
+            other.uri()
+        )))
+        .on_path("/api/v1/users"),
+    );
+    let okta = org
+        .provider_builder()
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = okta.all_users().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+    assert!(err.to_string().contains("redirect"), "{err}");
+    assert!(other.received_requests().await.unwrap().is_empty());
+}

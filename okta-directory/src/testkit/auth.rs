@@ -40,6 +40,8 @@ pub(crate) struct AuthServer {
     pub(crate) other_jwk: Jwk,
     pub(crate) dpop_required: bool,
     pub(crate) token_lifetime: Duration,
+    /// Tokens die this much earlier than `expires_in` says (clock skew).
+    pub(crate) expires_early: Duration,
     nonce: String,
     tokens: Mutex<HashMap<String, Issued>>,
     used_jti: Mutex<HashSet<String>>,
@@ -95,6 +97,7 @@ impl AuthServer {
             other_jwk,
             dpop_required,
             token_lifetime,
+            expires_early: Duration::ZERO,
             nonce: format!("n-{}", uuid::Uuid::new_v4().simple()),
             tokens: Mutex::new(HashMap::new()),
             used_jti: Mutex::new(HashSet::new()),
@@ -189,7 +192,7 @@ impl AuthServer {
             "scope": scopes.join(" "),
         });
         let issued = Issued {
-            expires: Instant::now() + self.token_lifetime,
+            expires: Instant::now() + self.token_lifetime.saturating_sub(self.expires_early),
             scopes,
             jkt,
         };

@@ -26,6 +26,8 @@ pub enum FaultKind {
     CyclicNext,
     /// Send a next link to another host.
     ForeignNext,
+    /// Answer `302 Found` with this `Location` (redirects must not be followed).
+    Redirect(String),
 }
 
 /// A fault: what happens, to which requests, how many times.

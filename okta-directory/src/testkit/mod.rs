@@ -64,6 +64,7 @@ pub struct OktaOrgBuilder {
     limits: Limits,
     dpop_required: bool,
     token_lifetime: Duration,
+    expires_early: Duration,
     rsa: bool,
 }
 
@@ -81,6 +82,7 @@ impl Default for OktaOrgBuilder {
             },
             dpop_required: true,
             token_lifetime: Duration::from_secs(3600),
+            expires_early: Duration::ZERO,
             rsa: false,
         }
     }
@@ -167,6 +169,12 @@ impl OktaOrgBuilder {
         self.token_lifetime = d;
         self
     }
+    /// Clock skew on the token's expiry: tokens stop working this much
+    /// earlier than the `expires_in` the org advertises.
+    pub fn token_expires_early(mut self, d: Duration) -> Self {
+        self.expires_early = d;
+        self
+    }
     /// Give the app an RSA key (RS256) instead of an EC key (ES256).
     pub fn rsa_key(mut self, on: bool) -> Self {
         self.rsa = on;
@@ -203,13 +211,14 @@ impl OktaOrgBuilder {
         };
         let client_id = format!("0oa{:017}", self.shape.seed);
         let app_id = data::okta_id("0oa", 1, self.shape.seed ^ 0x5a);
-        let auth = AuthServer::new(
+        let mut auth = AuthServer::new(
             client_id.clone(),
             public,
             other,
             self.dpop_required,
             self.token_lifetime,
         );
+        auth.expires_early = self.expires_early;
         let data = self.data.unwrap_or_else(|| data::generate(&self.shape));
         let shared = Arc::new(Shared::new(
             base.clone(),
@@ -297,6 +306,11 @@ impl OktaOrg {
             .private_jwk(self.private_jwk.clone())
             .app_id(self.app_id.clone())
             .allow_insecure_http(true)
+    }
+
+    /// A provider pointed at this org with default settings.
+    pub fn provider(&self) -> Result<crate::OktaDirectory> {
+        self.provider_builder().build()
     }
 
     /// The directory the org serves, as a snapshot (what a complete, correct

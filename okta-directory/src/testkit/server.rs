@@ -163,6 +163,11 @@ impl Shared {
         match fault {
             Some(FaultKind::Status(s)) => return self.fault_status(*s),
             Some(FaultKind::ConcurrencyLimited) => return concurrency_429(),
+            Some(FaultKind::Redirect(to)) => {
+                let mut r = Reply::empty(302);
+                r.headers.push(("location", to.clone()));
+                return r;
+            }
             _ => {}
         }
         if self.in_flight.load(Ordering::SeqCst) > self.limits.concurrency {
