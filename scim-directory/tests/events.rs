@@ -1,0 +1,109 @@
+//! The change log: read from a cursor in pages, per tenant, in commit order;
+//! concurrent writers never break `userName` uniqueness.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{kinds, Harness};
+use http::Method;
+use scim_directory::{Change, EventCursor, SqliteStore};
+
+#[test]
+fn events_are_read_from_a_cursor_page_by_page() {
+    let h = Harness::new();
+    for i in 0..5 {
+        h.send(
+            Method::POST,
+            "/Users",
+            &format!(r#"{{"userName":"u{i}@x.test"}}"#),
+        );
+    }
+    h.service.create_tenant("globex", "Globex").unwrap();
+    let mut cursor = EventCursor::START;
+    let mut seen = Vec::new();
+    loop {
+        let page = h.service.events("acme", cursor, 2).unwrap();
+        assert!(page.events.len() <= 2);
+        if page.events.is_empty() {
+            assert_eq!(page.next, cursor, "an empty page keeps the cursor");
+            break;
+        }
+        cursor = page.next;
+        seen.extend(page.events);
+    }
+    assert_eq!(seen.len(), 5);
+    assert!(seen.windows(2).all(|w| w[0].seq < w[1].seq));
+    let names: Vec<String> = seen
+        .iter()
+        .map(|e| match &e.change {
+            Change::UserCreated { user } => user.user_name.clone(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "u0@x.test",
+            "u1@x.test",
+            "u2@x.test",
+            "u3@x.test",
+            "u4@x.test"
+        ]
+    );
+    assert!(h
+        .service
+        .events("globex", EventCursor::START, 10)
+        .unwrap()
+        .events
+        .is_empty());
+}
+
+#[test]
+fn events_serialize_with_a_type_tag() {
+    let mut h = Harness::new();
+    let id = h
+        .send(Method::POST, "/Users", r#"{"userName":"a@x.test"}"#)
+        .id();
+    h.send(Method::DELETE, &format!("/Users/{id}"), "");
+    let changes = h.new_changes();
+    assert_eq!(kinds(&changes), ["user_created", "user_deleted"]);
+    let json = serde_json::to_value(&changes[1]).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"type": "user_deleted", "user_id": id})
+    );
+}
+
+#[test]
+fn concurrent_creates_of_one_user_name_make_exactly_one_user() {
+    for h in [
+        Harness::new(),
+        Harness::with_store(Arc::new(SqliteStore::in_memory().unwrap())),
+    ] {
+        let h = Arc::new(h);
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let h = h.clone();
+                std::thread::spawn(move || {
+                    let name = if i % 2 == 0 {
+                        "Same@x.test"
+                    } else {
+                        "same@X.TEST"
+                    };
+                    h.send(
+                        Method::POST,
+                        "/Users",
+                        &format!(r#"{{"userName":"{name}"}}"#),
+                    )
+                    .status
+                    .as_u16()
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        statuses.sort();
+        assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+        assert_eq!(h.get("/Users").body["totalResults"], 1);
+    }
+}
