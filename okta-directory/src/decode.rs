@@ -1,4 +1,6 @@
-//! Okta's wire format and its mapping onto the directory model.
+//! Okta's wire format and its mapping onto the directory model. The page
+//! decoders are public for benchmarks and property tests; the provider uses
+//! the same code.
 //!
 //! Decoding is lenient where Okta is loose: every field but `id` may be
 //! missing or null, unknown statuses and group types are kept as `Other`,
@@ -94,65 +96,18 @@ pub fn group_kind(s: &str) -> GroupKind {
 
 impl OktaUser {
     pub(crate) fn into_user(self) -> DirectoryUser {
-        let p = self.profile.unwrap_or_default();
-        let mut emails = Vec::new();
-        if let Some(e) = p.email {
-            emails.push(email(e, "work", true));
-        }
-        if let Some(e) = p.second_email {
-            emails.push(email(e, "other", false));
-        }
-        let mut phones = Vec::new();
-        if let Some(n) = p.primary_phone {
-            phones.push(phone(n, "work", true));
-        }
-        if let Some(n) = p.mobile_phone {
-            phones.push(phone(n, "mobile", false));
-        }
-        let address = Address {
-            kind: Some("work".to_string()),
-            formatted: p.postal_address,
-            street_address: p.street_address,
-            locality: p.city,
-            region: p.state,
-            postal_code: p.zip_code,
-            country: p.country_code,
-            primary: true,
-        };
-        let has_address = address
-            != Address {
-                kind: Some("work".to_string()),
-                primary: true,
-                ..Address::default()
-            };
-        let manager = match (p.manager_id, p.manager) {
-            (None, None) => None,
-            (value, display_name) => Some(Manager {
-                value,
-                display_name,
-            }),
-        };
+        let mut p = self.profile.unwrap_or_default();
         DirectoryUser {
             id: self.id,
-            user_name: p.login.unwrap_or_default(),
+            user_name: p.login.take().unwrap_or_default(),
             external_id: None,
-            name: PersonName {
-                formatted: None,
-                family_name: p.last_name,
-                given_name: p.first_name,
-                middle_name: p.middle_name,
-                honorific_prefix: p.honorific_prefix,
-                honorific_suffix: p.honorific_suffix,
-            },
+            name: p.name(),
+            emails: p.emails(),
+            phone_numbers: p.phones(),
+            addresses: p.address().into_iter().collect(),
+            manager: p.manager(),
             display_name: p.display_name,
             nick_name: p.nick_name,
-            emails,
-            phone_numbers: phones,
-            addresses: if has_address {
-                vec![address]
-            } else {
-                Vec::new()
-            },
             title: p.title,
             user_type: p.user_type,
             preferred_language: p.preferred_language,
@@ -163,13 +118,69 @@ impl OktaUser {
             organization: p.organization,
             division: p.division,
             department: p.department,
-            manager,
             status: self
                 .status
                 .as_deref()
                 .map_or(UserStatus::Other(String::new()), user_status),
             last_updated: self.last_updated,
             custom_attributes: p.custom.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        }
+    }
+}
+
+impl UserProfile {
+    fn name(&mut self) -> PersonName {
+        PersonName {
+            formatted: None,
+            family_name: self.last_name.take(),
+            given_name: self.first_name.take(),
+            middle_name: self.middle_name.take(),
+            honorific_prefix: self.honorific_prefix.take(),
+            honorific_suffix: self.honorific_suffix.take(),
+        }
+    }
+
+    /// `email` is the primary (work) address, `secondEmail` another one.
+    fn emails(&mut self) -> Vec<Email> {
+        let primary = self.email.take().map(|e| email(e, "work", true));
+        let second = self.second_email.take().map(|e| email(e, "other", false));
+        primary.into_iter().chain(second).collect()
+    }
+
+    fn phones(&mut self) -> Vec<PhoneNumber> {
+        let primary = self.primary_phone.take().map(|n| phone(n, "work", true));
+        let mobile = self.mobile_phone.take().map(|n| phone(n, "mobile", false));
+        primary.into_iter().chain(mobile).collect()
+    }
+
+    /// Okta's flat address attributes as one primary work address.
+    fn address(&mut self) -> Option<Address> {
+        let a = Address {
+            kind: Some("work".to_string()),
+            formatted: self.postal_address.take(),
+            street_address: self.street_address.take(),
+            locality: self.city.take(),
+            region: self.state.take(),
+            postal_code: self.zip_code.take(),
+            country: self.country_code.take(),
+            primary: true,
+        };
+        let empty = a.formatted.is_none()
+            && a.street_address.is_none()
+            && a.locality.is_none()
+            && a.region.is_none()
+            && a.postal_code.is_none()
+            && a.country.is_none();
+        (!empty).then_some(a)
+    }
+
+    fn manager(&mut self) -> Option<Manager> {
+        match (self.manager_id.take(), self.manager.take()) {
+            (None, None) => None,
+            (value, display_name) => Some(Manager {
+                value,
+                display_name,
+            }),
         }
     }
 }
@@ -278,6 +289,32 @@ impl OktaAppUser {
             role: None,
         }
     }
+}
+
+/// Decodes one page of `GET /api/v1/users` (a JSON array of Okta users).
+pub fn users_page(body: &[u8]) -> Result<Vec<DirectoryUser>> {
+    decode_page("Okta users page", body, OktaUser::into_user)
+}
+
+/// Decodes one page of `GET /api/v1/groups`.
+pub fn groups_page(body: &[u8]) -> Result<Vec<DirectoryGroup>> {
+    decode_page("Okta groups page", body, OktaGroup::into_group)
+}
+
+/// Decodes one page of `GET /api/v1/groups/{group_id}/users` into memberships.
+pub fn members_page(group_id: &str, body: &[u8]) -> Result<Vec<directory_core::Membership>> {
+    decode_page("Okta group members page", body, |m: OktaMember| {
+        directory_core::Membership::direct(group_id, m.id)
+    })
+}
+
+/// Decodes one page of `GET /api/v1/apps/{app_id}/users` into assignments.
+pub fn app_users_page(body: &[u8]) -> Result<Vec<AppAssignment>> {
+    decode_page(
+        "Okta SAML app users page",
+        body,
+        OktaAppUser::into_assignment,
+    )
 }
 
 /// Decodes a page (a JSON array) of `W` and maps each item.

@@ -105,14 +105,13 @@ mod auth;
 mod builder;
 mod client;
 mod credential;
-mod decode;
+pub mod decode;
 mod errors;
 mod provider;
 mod ratelimit;
 
 pub use builder::{env, OktaDirectoryBuilder, PageLimits};
 pub use credential::PrivateJwk;
-pub use decode::{group_kind, user_status};
 pub use provider::OktaDirectory;
 pub use ratelimit::bucket_of;
 

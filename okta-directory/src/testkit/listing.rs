@@ -104,6 +104,11 @@ fn bad_filter() -> Reply {
     Reply::api_error(400, "E0000031", "Invalid search criteria.")
 }
 
+/// A users page body.
+pub(crate) fn users_body(users: &[DirectoryUser], base: &str) -> Vec<u8> {
+    array(users.iter().map(|u| user_json(u, base)))
+}
+
 /// Serializes items as a JSON array into one buffer.
 fn array<T: Serialize>(items: impl Iterator<Item = T>) -> Vec<u8> {
     let mut buf = vec![b'['];

@@ -383,3 +383,9 @@ impl OktaOrg {
         self.shared.served_429.load(Ordering::Relaxed)
     }
 }
+
+/// The body of an Okta users page holding `users`, exactly as the simulated
+/// org serves it (for decode benchmarks and tests).
+pub fn users_page_body(users: &[directory_core::DirectoryUser]) -> Vec<u8> {
+    listing::users_body(users, "https://sim.okta.test")
+}
