@@ -6,17 +6,18 @@
 //! it is assigned to the app, so each active user is an
 //! [`AppAssignment::direct`]; deactivated users (Okta's unassign) are not.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use directory_core::{
     paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
-    ErrorKind, Membership, Page, Pages, UserStatus,
+    ErrorKind, Membership, MembershipKind, Page, Pages, UserStatus,
 };
 
 use crate::model::{group_to_model, user_to_model};
-use crate::resources::user_members;
+use crate::resources::{group_members, user_members};
 use crate::schema::ResourceType;
 use crate::store::{Store, StoredResource};
 
@@ -91,6 +92,53 @@ impl ScimDirectory {
     }
 }
 
+/// A group's user members: its own as [`MembershipKind::Direct`], and those
+/// of groups nested in it (at any depth, cycles ignored) as
+/// [`MembershipKind::Transitive`] unless they are also direct members.
+fn members_of(store: &dyn Store, tenant: &str, group_id: &str) -> Result<Vec<Membership>, Error> {
+    let group = load_group(store, tenant, group_id)?;
+    let direct: BTreeSet<String> = user_members(&group.body).into_iter().collect();
+    let mut transitive = BTreeSet::new();
+    let mut seen = BTreeSet::from([group_id.to_string()]);
+    let mut queue: Vec<String> = group_members(&group.body);
+    while let Some(nested) = queue.pop() {
+        if !seen.insert(nested.clone()) {
+            continue;
+        }
+        let Some(g) = store.get(tenant, ResourceType::Group, &nested)? else {
+            continue;
+        };
+        transitive.extend(
+            user_members(&g.body)
+                .into_iter()
+                .filter(|u| !direct.contains(u)),
+        );
+        queue.extend(group_members(&g.body));
+    }
+    let kind = |user: String, kind| Membership {
+        group_id: group_id.to_string(),
+        user_id: user,
+        kind,
+    };
+    let mut out: Vec<Membership> = direct
+        .into_iter()
+        .map(|u| kind(u, MembershipKind::Direct))
+        .collect();
+    out.extend(
+        transitive
+            .into_iter()
+            .map(|u| kind(u, MembershipKind::Transitive)),
+    );
+    out.sort();
+    Ok(out)
+}
+
+fn load_group(store: &dyn Store, tenant: &str, id: &str) -> Result<StoredResource, Error> {
+    store
+        .get(tenant, ResourceType::Group, id)?
+        .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("SCIM group {id} not found")))
+}
+
 #[async_trait]
 impl DirectoryProvider for ScimDirectory {
     fn users(&self) -> Pages<DirectoryUser> {
@@ -113,19 +161,7 @@ impl DirectoryProvider for ScimDirectory {
         );
         paginate((), move |()| {
             let (store, tenant, id) = (store.clone(), tenant.clone(), id.clone());
-            async move {
-                let group = store
-                    .get(&tenant, ResourceType::Group, &id)?
-                    .ok_or_else(|| {
-                        Error::new(ErrorKind::NotFound, format!("SCIM group {id} not found"))
-                    })?;
-                let mut members: Vec<Membership> = user_members(&group.body)
-                    .into_iter()
-                    .map(|u| Membership::direct(&id, u))
-                    .collect();
-                members.sort();
-                Ok(Page::new(members, None))
-            }
+            async move { Ok(Page::new(members_of(store.as_ref(), &tenant, &id)?, None)) }
         })
     }
 

@@ -318,6 +318,17 @@ pub(crate) fn user_members(body: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The ids of a group's group members (nested groups).
+pub(crate) fn group_members(body: &Value) -> Vec<String> {
+    body.get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.get(MEMBER_KIND).and_then(Value::as_str) == Some("Group"))
+        .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
+
 fn membership_changes(group_id: &str, old: &[String], new: &[String]) -> Vec<Change> {
     let old: BTreeSet<&String> = old.iter().collect();
     let new: BTreeSet<&String> = new.iter().collect();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::Harness;
 use directory_core::testing::run_conformance;
+use directory_core::MembershipKind;
 use directory_core::{
     AppAssignment, DirectoryGroup, DirectoryProvider, DirectoryUser, Membership, Snapshot,
     UserStatus,
@@ -56,7 +57,7 @@ async fn scim_directory_passes_the_provider_conformance_suite() {
         &format!(r#"{{"displayName":"One","members":{members}}}"#),
     );
     let g2 = h.send(Method::POST, "/Groups", r#"{"displayName":"Empty"}"#);
-    // A nested group member is not a user membership.
+    // One is nested in Empty: its users are Empty's transitive members.
     let nest = format!(
         r#"{{"Operations":[{{"op":"add","path":"members","value":[{{"value":"{}"}}]}}]}}"#,
         g1.id()
@@ -75,6 +76,16 @@ async fn scim_directory_passes_the_provider_conformance_suite() {
         vec![
             Membership::direct(g1.id(), &u0),
             Membership::direct(g1.id(), &u1),
+            Membership {
+                group_id: g2.id(),
+                user_id: u0.clone(),
+                kind: MembershipKind::Transitive,
+            },
+            Membership {
+                group_id: g2.id(),
+                user_id: u1.clone(),
+                kind: MembershipKind::Transitive,
+            },
         ],
         assignments,
     );
@@ -93,4 +104,49 @@ async fn check_reports_a_missing_tenant() {
     assert!(!report.is_ok());
     assert_eq!(report.problems().count(), 1);
     assert_eq!(ghost.to_string(), "scim(ghost)");
+}
+
+#[tokio::test]
+async fn nested_group_cycles_end_and_direct_wins_over_transitive() {
+    use futures::TryStreamExt;
+    let h = Harness::new();
+    let u = h
+        .send(Method::POST, "/Users", r#"{"userName":"u@x.test"}"#)
+        .id();
+    let v = h
+        .send(Method::POST, "/Users", r#"{"userName":"v@x.test"}"#)
+        .id();
+    let a = h
+        .send(
+            Method::POST,
+            "/Groups",
+            &format!(r#"{{"displayName":"A","members":[{{"value":"{u}"}}]}}"#),
+        )
+        .id();
+    let b = h.send(
+        Method::POST,
+        "/Groups",
+        &format!(r#"{{"displayName":"B","members":[{{"value":"{a}"}},{{"value":"{u}"}},{{"value":"{v}"}}]}}"#),
+    );
+    let b = b.id();
+    let cycle = format!(
+        r#"{{"Operations":[{{"op":"add","path":"members","value":[{{"value":"{b}"}}]}}]}}"#
+    );
+    assert_eq!(
+        h.send(Method::PATCH, &format!("/Groups/{a}"), &cycle)
+            .status,
+        200
+    );
+    let dir = h.service.directory("acme").unwrap();
+    let got: Vec<Membership> = dir.group_members(&a).try_concat().await.unwrap();
+    let mut want = vec![
+        Membership::direct(&a, &u),
+        Membership {
+            group_id: a.clone(),
+            user_id: v.clone(),
+            kind: MembershipKind::Transitive,
+        },
+    ];
+    want.sort();
+    assert_eq!(got, want);
 }
