@@ -223,38 +223,9 @@ impl OktaDirectoryBuilder {
         if client_id.contains(char::is_whitespace) {
             return Err(Error::config("client_id", "contains white space"));
         }
-        let jwk_text = self.private_jwk.as_deref().filter(|j| !j.trim().is_empty());
-        let jwk_text = jwk_text.ok_or_else(|| {
-            Error::config(
-                "private_jwk",
-                format!(
-                    "missing; set it or {} / {}",
-                    env::PRIVATE_JWK,
-                    env::PRIVATE_JWK_FILE
-                ),
-            )
-        })?;
-        let key = PrivateJwk::from_json(jwk_text)?;
-        let app_id = match self.app_id.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => Some(id.to_string()),
-            Some(_) => {
-                return Err(Error::config(
-                    "app_id",
-                    "must be an Okta app id like 0oa1b2c3d4",
-                ))
-            }
-        };
-        check_limits(&self.page_limits)?;
-        if !(0.0..=0.9).contains(&self.reserve_share) {
-            return Err(Error::config(
-                "reserve_share",
-                "must be between 0.0 and 0.9",
-            ));
-        }
-        if self.concurrency_limit == 0 {
-            return Err(Error::config("concurrency_limit", "must be at least 1"));
-        }
+        let key = self.checked_key()?;
+        let app_id = self.checked_app_id()?;
+        self.check_tuning()?;
         Ok(Config {
             base,
             client_id,
@@ -268,6 +239,45 @@ impl OktaDirectoryBuilder {
             timeout: self.timeout,
             dpop: self.dpop,
         })
+    }
+
+    fn checked_key(&self) -> Result<PrivateJwk> {
+        match self.private_jwk.as_deref().filter(|j| !j.trim().is_empty()) {
+            Some(text) => PrivateJwk::from_json(text),
+            None => Err(Error::config(
+                "private_jwk",
+                format!(
+                    "missing; set it or {} / {}",
+                    env::PRIVATE_JWK,
+                    env::PRIVATE_JWK_FILE
+                ),
+            )),
+        }
+    }
+
+    fn checked_app_id(&self) -> Result<Option<String>> {
+        match self.app_id.as_deref().map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric()) => Ok(Some(id.to_string())),
+            Some(_) => Err(Error::config(
+                "app_id",
+                "must be an Okta app id like 0oa1b2c3d4",
+            )),
+        }
+    }
+
+    fn check_tuning(&self) -> Result<()> {
+        check_limits(&self.page_limits)?;
+        if !(0.0..=0.9).contains(&self.reserve_share) {
+            return Err(Error::config(
+                "reserve_share",
+                "must be between 0.0 and 0.9",
+            ));
+        }
+        if self.concurrency_limit == 0 {
+            return Err(Error::config("concurrency_limit", "must be at least 1"));
+        }
+        Ok(())
     }
 
     fn effective_concurrency(&self) -> usize {

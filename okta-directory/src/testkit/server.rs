@@ -209,10 +209,9 @@ impl Shared {
 
     fn route(&self, sw: &Switches, parts: &Parts, body: &[u8], fault: Option<&FaultKind>) -> Reply {
         let path = parts.uri.path();
-        let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
         if path == "/oauth2/v1/token" && parts.method == "POST" {
             let url = format!("{}/oauth2/v1/token", self.base);
-            return self.auth.token(sw, &url, header("dpop"), body);
+            return self.auth.token(sw, &url, header(parts, "dpop"), body);
         }
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let scope = match segments.as_slice() {
@@ -220,54 +219,59 @@ impl Shared {
             ["api", "v1", "groups"] | ["api", "v1", "groups", _, "users"] => "okta.groups.read",
             ["api", "v1", "apps", _, "users"] => "okta.apps.read",
             _ => {
-                return Reply::api_error(
-                    404,
-                    "E0000022",
-                    "The endpoint does not support the provided HTTP method",
-                )
+                let summary = "The endpoint does not support the provided HTTP method";
+                return Reply::api_error(404, "E0000022", summary);
             }
         };
-        let htu = format!("{}{}", self.base, path);
-        let presented = Presented {
-            authorization: header("authorization"),
-            dpop: header("dpop"),
-            method: parts.method.as_str(),
-            htu: &htu,
-        };
-        if let Err(reply) = self.auth.authorize(sw, &presented, scope) {
+        if let Err(reply) = self.authorize(sw, parts, scope) {
             return reply;
         }
-        if sw.no_admin_role {
-            return Reply::api_error(
-                403,
-                "E0000006",
-                "You do not have permission to perform the requested action",
-            );
-        }
-        let dir = self.dir.read().unwrap_or_else(|p| p.into_inner());
         let ctx = super::listing::PageCtx {
             base: &self.base,
             path,
             query: parts.uri.query().unwrap_or(""),
             fault,
         };
-        match segments.as_slice() {
-            ["api", "v1", "users"] => dir.users(&ctx),
-            ["api", "v1", "groups"] => dir.groups(&ctx),
-            ["api", "v1", "groups", gid, "users"] => dir.members(&ctx, gid),
+        self.list(sw, &segments, &ctx)
+    }
+
+    /// Token, DPoP proof, scope, then the admin role.
+    fn authorize(&self, sw: &Switches, parts: &Parts, scope: &str) -> Result<(), Reply> {
+        let htu = format!("{}{}", self.base, parts.uri.path());
+        let presented = Presented {
+            authorization: header(parts, "authorization"),
+            dpop: header(parts, "dpop"),
+            method: parts.method.as_str(),
+            htu: &htu,
+        };
+        self.auth.authorize(sw, &presented, scope)?;
+        if sw.no_admin_role {
+            let summary = "You do not have permission to perform the requested action";
+            return Err(Reply::api_error(403, "E0000006", summary));
+        }
+        Ok(())
+    }
+
+    fn list(&self, sw: &Switches, segments: &[&str], ctx: &super::listing::PageCtx<'_>) -> Reply {
+        let dir = self.dir.read().unwrap_or_else(|p| p.into_inner());
+        match segments {
+            ["api", "v1", "users"] => dir.users(ctx),
+            ["api", "v1", "groups"] => dir.groups(ctx),
+            ["api", "v1", "groups", gid, "users"] => dir.members(ctx, gid),
             ["api", "v1", "apps", app, "users"] if *app == self.app_id && !sw.wrong_app_id => {
-                dir.app_users(&ctx, app)
+                dir.app_users(ctx, app)
             }
-            _ => Reply::api_error(
-                404,
-                "E0000007",
-                &format!(
-                    "Not found: Resource not found: {} (AppInstance)",
-                    segments[3]
-                ),
-            ),
+            _ => {
+                let id = segments.get(3).copied().unwrap_or("");
+                let summary = format!("Not found: Resource not found: {id} (AppInstance)");
+                Reply::api_error(404, "E0000007", &summary)
+            }
         }
     }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn concurrency_429() -> Reply {
