@@ -56,7 +56,8 @@ pub enum Change {
         /// The deleted group's id.
         group_id: String,
     },
-    /// A user became a member of a group.
+    /// A user became a direct member of a group. (Membership through a
+    /// nested group is not logged; a snapshot lists it as transitive.)
     MembershipAdded {
         /// The group's id.
         group_id: String,

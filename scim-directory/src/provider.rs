@@ -5,6 +5,8 @@
 //! reconcile exactly like a pulled one. Every pushed user was pushed because
 //! it is assigned to the app, so each active user is an
 //! [`AppAssignment::direct`]; deactivated users (Okta's unassign) are not.
+//! Groups nested in a group (a member of type Group) contribute their users
+//! as transitive members.
 
 use std::collections::BTreeSet;
 use std::fmt;
