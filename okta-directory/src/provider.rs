@@ -288,8 +288,11 @@ impl DirectoryProvider for OktaDirectory {
         report
     }
 
+    /// The request cap less two, so the users and app-users chains (cursor
+    /// pages that must follow one another) always find a free slot while
+    /// members are fetched.
     fn member_concurrency(&self) -> usize {
-        self.client.http.max_concurrency()
+        self.client.http.max_concurrency().saturating_sub(2).max(1)
     }
 }
 

@@ -43,3 +43,25 @@ async fn hundred_thousand_users_fetched_in_the_fewest_requests() {
         truth.memberships.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "large: times the chain of 500 user pages alone"]
+async fn the_user_page_chain_costs_little_beyond_latency() {
+    let org = OktaOrg::builder()
+        .users(100_000)
+        .groups(0)
+        .app_users(0)
+        .latency(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
+    let okta = org.provider_builder().build().unwrap();
+    let started = Instant::now();
+    let n = okta.count_users().await.unwrap();
+    let took = started.elapsed();
+    let pages = org.requests("users");
+    eprintln!(
+        "{n} users in {pages} pages: {took:?}, {:?} a page",
+        took / pages as u32
+    );
+}
