@@ -1,6 +1,6 @@
 //! Applying a delta to the previous snapshot: the new complete snapshot.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 
 use directory_core::{
     DirectoryGroup, DirectoryUser, Error, ErrorKind, Membership, MembershipKind, Result, Snapshot,
@@ -8,7 +8,9 @@ use directory_core::{
 
 use crate::delta::{expand_assignments, DeltaOutcome};
 
-type Edges = BTreeMap<String, BTreeSet<String>>;
+/// Group id to the ids of its direct user members.
+pub(crate) type Direct<'a> = HashMap<&'a str, BTreeSet<&'a str>>;
+type Nested = BTreeMap<String, BTreeSet<String>>;
 
 impl DeltaOutcome {
     /// The new complete snapshot: `previous` with these changes applied, or
@@ -29,120 +31,130 @@ impl DeltaOutcome {
                 ))
             }
         };
+        let c = &self.changes;
         let users = merge_by_id(
             base.map(|s| s.users.as_slice()),
-            &self.changes.users_changed,
-            &self.changes.users_removed,
+            &c.users_changed,
+            &c.users_removed,
             |u: &DirectoryUser| &u.id,
         );
         let groups = merge_by_id(
             base.map(|s| s.groups.as_slice()),
-            &self.changes.groups_changed,
-            &self.changes.groups_removed,
+            &c.groups_changed,
+            &c.groups_removed,
             |g: &DirectoryGroup| &g.id,
         );
-        let direct = self.direct_members(base, &users, &groups);
-        let memberships = with_transitive(&direct, &self.state.nested_groups, &groups);
-        let assignments = expand_assignments(&self.changes.assigned, &direct);
+        let user_ids: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        let group_ids: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+        let direct = self.direct_members(base, &user_ids, &group_ids);
+        let memberships = with_transitive(&direct, &self.state.nested_groups, &group_ids);
+        let assignments = expand_assignments(&c.assigned, &direct);
+        drop((user_ids, group_ids));
         Ok(Snapshot::from_parts(
             self.provider.clone(),
-            users.into_values().collect(),
-            groups.into_values().collect(),
+            users,
+            groups,
             memberships,
             assignments,
         ))
     }
 
-    /// Group id to direct user member ids, after the changes, limited to
-    /// users and groups that still exist.
-    fn direct_members(
-        &self,
-        base: Option<&Snapshot>,
-        users: &BTreeMap<String, DirectoryUser>,
-        groups: &BTreeMap<String, DirectoryGroup>,
-    ) -> Edges {
-        let mut direct: Edges = BTreeMap::new();
+    /// Direct user members after the changes, limited to users and groups
+    /// that still exist.
+    fn direct_members<'a>(
+        &'a self,
+        base: Option<&'a Snapshot>,
+        users: &HashSet<&str>,
+        groups: &HashSet<&str>,
+    ) -> Direct<'a> {
+        let mut direct: Direct<'a> = HashMap::new();
         let previous = base
             .into_iter()
             .flat_map(|s| s.memberships.iter())
             .filter(|m| m.kind == MembershipKind::Direct);
         for m in previous {
             direct
-                .entry(m.group_id.clone())
+                .entry(m.group_id.as_str())
                 .or_default()
-                .insert(m.user_id.clone());
+                .insert(m.user_id.as_str());
         }
         for (g, u) in &self.changes.members_removed {
-            if let Some(set) = direct.get_mut(g) {
-                set.remove(u);
+            if let Some(set) = direct.get_mut(g.as_str()) {
+                set.remove(u.as_str());
             }
         }
         for (g, u) in &self.changes.members_added {
-            direct.entry(g.clone()).or_default().insert(u.clone());
+            direct.entry(g.as_str()).or_default().insert(u.as_str());
         }
         direct.retain(|g, set| {
-            set.retain(|u| users.contains_key(u));
-            groups.contains_key(g) && !set.is_empty()
+            set.retain(|u| users.contains(u));
+            groups.contains(g) && !set.is_empty()
         });
         direct
     }
 }
 
+/// The previous items less the removed and changed ones, plus the changed
+/// ones (`Snapshot::from_parts` sorts them again).
 fn merge_by_id<T: Clone>(
     base: Option<&[T]>,
     changed: &[T],
     removed: &[String],
     id: impl Fn(&T) -> &String,
-) -> BTreeMap<String, T> {
-    let mut map: BTreeMap<String, T> = base
+) -> Vec<T> {
+    let drop: HashSet<&str> = removed
+        .iter()
+        .map(String::as_str)
+        .chain(changed.iter().map(|t| id(t).as_str()))
+        .collect();
+    let mut out: Vec<T> = base
         .into_iter()
         .flatten()
-        .map(|t| (id(t).clone(), t.clone()))
+        .filter(|t| !drop.contains(id(t).as_str()))
+        .cloned()
         .collect();
-    for r in removed {
-        map.remove(r);
-    }
-    for t in changed {
-        map.insert(id(t).clone(), t.clone());
-    }
-    map
+    out.extend(changed.iter().filter(|t| !removed.contains(id(t))).cloned());
+    out
 }
 
 /// Direct memberships plus, for each group, the users of groups nested in it
 /// at any depth as `Transitive` (a user who is also a direct member stays
 /// `Direct` only). Cycles end: each group is visited once per root.
 pub(crate) fn with_transitive(
-    direct: &Edges,
-    nested: &Edges,
-    groups: &BTreeMap<String, DirectoryGroup>,
+    direct: &Direct<'_>,
+    nested: &Nested,
+    groups: &HashSet<&str>,
 ) -> Vec<Membership> {
     let mut out = Vec::new();
-    for gid in groups.keys() {
+    for &gid in groups {
         let own = direct.get(gid);
         for u in own.into_iter().flatten() {
             out.push(Membership {
-                group_id: gid.clone(),
-                user_id: u.clone(),
+                group_id: gid.to_string(),
+                user_id: u.to_string(),
                 kind: MembershipKind::Direct,
             });
         }
-        let mut seen_groups = BTreeSet::from([gid.clone()]);
-        let mut seen_users: BTreeSet<&String> = own.into_iter().flatten().collect();
-        let mut queue: VecDeque<&String> = nested.get(gid).into_iter().flatten().collect();
+        let Some(children) = nested.get(gid) else {
+            continue;
+        };
+        let mut seen_groups = HashSet::from([gid]);
+        let mut seen_users: HashSet<&str> = own.into_iter().flatten().copied().collect();
+        let mut queue: VecDeque<&str> = children.iter().map(String::as_str).collect();
         while let Some(child) = queue.pop_front() {
-            if !seen_groups.insert(child.clone()) || !groups.contains_key(child) {
+            if !seen_groups.insert(child) || !groups.contains(child) {
                 continue;
             }
-            for u in direct.get(child).into_iter().flatten() {
+            for &u in direct.get(child).into_iter().flatten() {
                 if seen_users.insert(u) {
                     out.push(Membership {
-                        group_id: gid.clone(),
-                        user_id: u.clone(),
+                        group_id: gid.to_string(),
+                        user_id: u.to_string(),
                         kind: MembershipKind::Transitive,
                     });
                 }
             }
-            queue.extend(nested.get(child).into_iter().flatten());
+            queue.extend(nested.get(child).into_iter().flatten().map(String::as_str));
         }
     }
     out
@@ -152,8 +164,8 @@ pub(crate) fn with_transitive(
 mod tests {
     use super::*;
 
-    fn edges(pairs: &[(&str, &str)]) -> Edges {
-        let mut e = Edges::new();
+    fn edges(pairs: &[(&str, &str)]) -> Nested {
+        let mut e = Nested::new();
         for (a, b) in pairs {
             e.entry(a.to_string()).or_default().insert(b.to_string());
         }
@@ -162,13 +174,14 @@ mod tests {
 
     #[test]
     fn transitive_members_resolve_and_cycles_end() {
-        let groups: BTreeMap<String, DirectoryGroup> = ["a", "b", "c"]
-            .iter()
-            .map(|g| (g.to_string(), DirectoryGroup::new(*g, *g)))
-            .collect();
-        let direct = edges(&[("a", "u1"), ("b", "u2"), ("c", "u3"), ("c", "u1")]);
+        let groups: HashSet<&str> = ["a", "b", "c"].into_iter().collect();
+        let mut direct: Direct = HashMap::new();
+        for (g, u) in [("a", "u1"), ("b", "u2"), ("c", "u3"), ("c", "u1")] {
+            direct.entry(g).or_default().insert(u);
+        }
         let nested = edges(&[("a", "b"), ("b", "c"), ("c", "a")]);
-        let m = with_transitive(&direct, &nested, &groups);
+        let mut m = with_transitive(&direct, &nested, &groups);
+        m.sort();
         let of = |g: &str| {
             m.iter()
                 .filter(|x| x.group_id == g)

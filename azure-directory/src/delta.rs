@@ -324,7 +324,7 @@ fn principal(a: WireAssignment) -> Option<AssignedPrincipal> {
 /// Expands assignment rows with the direct members of assigned groups.
 pub(crate) fn expand_assignments(
     rows: &[AssignedPrincipal],
-    direct: &BTreeMap<String, BTreeSet<String>>,
+    direct: &crate::apply::Direct<'_>,
 ) -> Vec<AppAssignment> {
     let mut out = Vec::new();
     for r in rows {
@@ -336,9 +336,9 @@ pub(crate) fn expand_assignments(
             });
             continue;
         }
-        for user in direct.get(&r.principal_id).into_iter().flatten() {
+        for user in direct.get(r.principal_id.as_str()).into_iter().flatten() {
             out.push(AppAssignment {
-                user_id: user.clone(),
+                user_id: user.to_string(),
                 via: directory_core::AssignedVia::Group {
                     group_id: Some(r.principal_id.clone()),
                 },

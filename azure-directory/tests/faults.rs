@@ -255,3 +255,28 @@ async fn nested_groups_resolve_to_users_and_a_cycle_terminates() {
         .count();
     assert_eq!(nested_members, 3, "each group of the cycle is read once");
 }
+
+#[tokio::test]
+async fn clock_skew_on_token_expiry_is_survived_or_reported() {
+    // Tokens die 2 s before their `expires_in` says: the 401 refreshes once.
+    let t = SimulatedTenant::builder()
+        .seed(3)
+        .users(20)
+        .token_lifetime(Duration::from_secs(4))
+        .token_clock_skew(Duration::from_secs(2))
+        .start()
+        .await
+        .unwrap();
+    let azure = t.provider().unwrap();
+    azure.all_users().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    azure.all_users().await.unwrap();
+    assert_eq!(t.tokens_issued(), 2);
+    // Tokens already expired when issued: a clear error after one refresh, no loop.
+    t.set_token_clock_skew(Duration::from_secs(3600));
+    t.revoke_tokens();
+    let e = azure.all_users().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated);
+    assert_eq!(e.code(), Some("InvalidAuthenticationToken"));
+    assert_eq!(t.tokens_issued(), 3, "one refresh, then the error");
+}

@@ -56,6 +56,7 @@ pub(crate) struct AuthState {
     pub used_jti: HashSet<String>,
     pub issued: u64,
     pub last_token: Option<SecretString>,
+    pub skew_secs: u64,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -238,7 +239,7 @@ impl AuthState {
             roles: self.roles.clone(),
             iat: now,
             nbf: now,
-            exp: now + self.token_lifetime_secs,
+            exp: (now + self.token_lifetime_secs).saturating_sub(self.skew_secs),
             generation: self.generation,
         };
         let Ok(token) = jsonwebtoken::encode(

@@ -97,6 +97,7 @@ pub struct SimulatedTenant {
     default_rate_limit: bool,
     concurrency_limit: Option<usize>,
     token_lifetime: Duration,
+    token_clock_skew: Duration,
     delta_token_ttl: Duration,
 }
 
@@ -121,6 +122,7 @@ impl SimulatedTenant {
             default_rate_limit: true,
             concurrency_limit: None,
             token_lifetime: Duration::from_secs(3599),
+            token_clock_skew: Duration::ZERO,
             delta_token_ttl: Duration::from_secs(7 * 24 * 3600),
         }
     }
@@ -197,6 +199,13 @@ impl SimulatedTenant {
     /// expire mid-sync.
     pub fn token_lifetime(mut self, d: Duration) -> Self {
         self.token_lifetime = d;
+        self
+    }
+
+    /// Clock skew: tokens really expire this much earlier than their
+    /// `expires_in` says (Graph then answers 401 before the client expects).
+    pub fn token_clock_skew(mut self, d: Duration) -> Self {
+        self.token_clock_skew = d;
         self
     }
 
@@ -290,6 +299,7 @@ impl SimulatedTenant {
             used_jti: Default::default(),
             issued: 0,
             last_token: None,
+            skew_secs: self.token_clock_skew.as_secs(),
         }
     }
 }
@@ -464,6 +474,12 @@ impl TenantHandle {
     /// Changes the resource-unit budget (`None`: no throttling).
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         *lock(&self.sim.bucket) = limit.map(faults::Bucket::new);
+    }
+
+    /// Changes the clock skew of tokens issued from now on (see
+    /// [`SimulatedTenant::token_clock_skew`]).
+    pub fn set_token_clock_skew(&self, d: Duration) {
+        lock(&self.sim.auth).skew_secs = d.as_secs();
     }
 
     /// Revokes every access token issued so far (the next Graph request

@@ -321,15 +321,16 @@ fn graph(sim: &Sim, segs: &[String], path: &str, query: &str, auth: Option<&str>
                 .header("www-authenticate", "Bearer")
         }
     };
+    let cost = faults::resource_units(path, query);
     if let Some(bucket) = lock(&sim.bucket).as_mut() {
-        if let Err(wait) = bucket.take(faults::resource_units(path, query)) {
+        if let Err(wait) = bucket.take(cost) {
             return throttled(
                 wait.as_secs_f64().ceil().max(1.0) as u64,
                 "ResourceUnitLimitExceeded",
             );
         }
     }
-    super::graph::serve(sim, segs, query, &roles)
+    super::graph::serve(sim, segs, query, &roles).header("x-ms-resource-unit", cost.to_string())
 }
 
 /// Applies body faults and turns the reply into a response.
