@@ -335,3 +335,47 @@ pub(crate) fn htu(url: &Url) -> String {
 pub(crate) fn ath(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn htu_drops_query_and_fragment() {
+        let url = Url::parse("https://acme.okta.com/api/v1/users?limit=200&after=00u5#x").unwrap();
+        assert_eq!(htu(&url), "https://acme.okta.com/api/v1/users");
+    }
+
+    #[test]
+    fn ath_matches_the_rfc_9449_example() {
+        // RFC 9449 section 7.1: the access token and its `ath`.
+        assert_eq!(
+            ath("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn dpop_proofs_carry_the_claims_and_a_fresh_jti() {
+        let key = DpopKey::generate().unwrap();
+        let url = Url::parse("https://acme.okta.com/api/v1/groups?after=1").unwrap();
+        let token = SecretString::new("tok");
+        let a = key.proof("GET", &url, Some("n1"), Some(&token)).unwrap();
+        let b = key.proof("GET", &url, None, Some(&token)).unwrap();
+        let claims = |p: &str| {
+            jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(p)
+                .unwrap()
+                .claims
+        };
+        let (ca, cb) = (claims(&a), claims(&b));
+        assert_eq!(ca["htm"], "GET");
+        assert_eq!(ca["htu"], "https://acme.okta.com/api/v1/groups");
+        assert_eq!(ca["nonce"], "n1");
+        assert_eq!(ca["ath"], ath("tok"));
+        assert!(cb.get("nonce").is_none());
+        assert_ne!(ca["jti"], cb["jti"]);
+        let header = jsonwebtoken::decode_header(&a).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("dpop+jwt"));
+        assert!(header.jwk.is_some());
+    }
+}

@@ -59,7 +59,7 @@
 //!
 //! From the environment: `OKTA_DOMAIN`, `OKTA_CLIENT_ID`, `OKTA_PRIVATE_JWK`
 //! (the JWK JSON) or `OKTA_PRIVATE_JWK_FILE` (a file holding it), and
-//! optionally `OKTA_APP_ID` (see [`env`]).
+//! optionally `OKTA_APP_ID` (see [`env`](mod@env)).
 //!
 //! ## Design notes
 //!
