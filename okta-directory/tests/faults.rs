@@ -57,7 +57,7 @@ async fn a_concurrency_429_backs_off_instead_of_waiting_for_the_estimate() {
 #[tokio::test]
 async fn the_reserved_share_of_a_bucket_is_left_free() {
     // 4 calls per 2 s window on the users bucket; half is reserved, so the
-    // client sends two, waits for the reset, and is never refused.
+    // client sends two per window, waits for the reset, and is never refused.
     let org = OktaOrg::builder()
         .users(1_000)
         .inactive_share(0.0)
