@@ -24,6 +24,7 @@ pub(crate) struct GraphClient {
     pub graph: Url,
     pub guard: OriginGuard,
     pub provider: String,
+    pub budget: Option<crate::throttle::Budget>,
 }
 
 /// One page of a Graph collection.
@@ -95,6 +96,13 @@ impl GraphClient {
     pub async fn get_any(&self, what: &str, url: &Url) -> Result<HttpResponse> {
         let mut refreshed = false;
         loop {
+            if let Some(b) = &self.budget {
+                b.pace(crate::throttle::resource_units(
+                    url.path(),
+                    url.query().unwrap_or_default(),
+                ))
+                .await;
+            }
             let token = self.tokens.get().await?;
             let make = || {
                 let mut auth = directory_core::http::reqwest::header::HeaderValue::from_str(

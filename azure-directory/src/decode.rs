@@ -8,8 +8,11 @@ use std::collections::BTreeMap;
 use directory_core::{
     Address, DirectoryGroup, DirectoryUser, Email, GroupKind, PersonName, PhoneNumber, UserStatus,
 };
+use directory_core::{Error, Result};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::client::GraphPage;
 
 /// The user properties requested with `$select` (default properties omit
 /// `accountEnabled`, `employeeId`, `userType`...; `$select` also lowers the
@@ -319,6 +322,49 @@ impl WireUser {
     }
 }
 
+/// Decodes one Graph users page (`/users` or `/users/delta`) into model
+/// users and the page's next link. Removed entries of a delta page are left
+/// out. Errors name the JSON path; no input makes it panic.
+pub fn decode_users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<String>)> {
+    let page: GraphPage<WireUser> = Error::decode_json("Graph users page", body)?;
+    let users = page
+        .value
+        .into_iter()
+        .filter(|u| u.removed.is_none())
+        .map(WireUser::into_model)
+        .collect();
+    Ok((users, page.next_link))
+}
+
+/// Decodes one Graph groups page into model groups and the next link.
+pub fn decode_groups_page(body: &[u8]) -> Result<(Vec<DirectoryGroup>, Option<String>)> {
+    let page: GraphPage<WireGroup> = Error::decode_json("Graph groups page", body)?;
+    Ok((
+        page.value
+            .iter()
+            .filter(|g| g.removed.is_none())
+            .map(WireGroup::to_model)
+            .collect(),
+        page.next_link,
+    ))
+}
+
+/// Decodes one Graph members page into the ids of its user members and of
+/// its nested groups (devices and service principals are skipped), and the
+/// next link.
+pub fn decode_members_page(body: &[u8]) -> Result<(Vec<String>, Vec<String>, Option<String>)> {
+    let page: GraphPage<WireMember> = Error::decode_json("Graph members page", body)?;
+    let (mut users, mut groups) = (Vec::new(), Vec::new());
+    for m in page.value {
+        match m.kind() {
+            MemberKind::User => users.push(m.id),
+            MemberKind::Group => groups.push(m.id),
+            MemberKind::Other => {}
+        }
+    }
+    Ok((users, groups, page.next_link))
+}
+
 impl WireGroup {
     /// The model group.
     pub fn to_model(&self) -> DirectoryGroup {
@@ -374,8 +420,7 @@ fn flag(v: Option<bool>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::GraphPage;
-    use directory_core::Error;
+    use proptest::prelude::*;
 
     const PAGE: &str = r##"{"value":[
       {"id":"3f2c9b1e-7a41-4c0d-9e55-0b8f6d2a1c77","userPrincipalName":"rachel.kim@fabrikam.com",
@@ -462,5 +507,16 @@ mod tests {
                 MemberKind::Other
             ]
         );
+    }
+
+    proptest! {
+        #[test]
+        fn page_decoders_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400), text in ".{0,300}") {
+            let _ = decode_users_page(&bytes);
+            let _ = decode_groups_page(text.as_bytes());
+            let _ = decode_members_page(text.as_bytes());
+            let wrapped = format!("{{\"value\":[{{\"id\":\"x\",{text}}}]}}");
+            let _ = decode_users_page(wrapped.as_bytes());
+        }
     }
 }

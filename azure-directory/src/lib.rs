@@ -100,6 +100,7 @@ mod decode;
 mod delta;
 mod members;
 mod provider;
+mod throttle;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -107,6 +108,10 @@ pub mod testkit;
 pub use builder::{AzureDirectoryBuilder, MAX_PAGE_SIZE};
 pub use cloud::Cloud;
 pub use credential::{ClientCertificate, ClientCredential};
-pub use decode::{group_kind, DEFAULT_ACCESS_ROLE, GROUP_SELECT, USER_SELECT};
+pub use decode::{
+    decode_groups_page, decode_members_page, decode_users_page, group_kind, DEFAULT_ACCESS_ROLE,
+    GROUP_SELECT, USER_SELECT,
+};
 pub use delta::{AssignedPrincipal, DeltaOutcome, DeltaReset, DeltaState, DirectoryChanges};
 pub use provider::AzureDirectory;
+pub use throttle::resource_units;

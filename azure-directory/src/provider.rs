@@ -113,6 +113,9 @@ impl AzureDirectory {
             guard: OriginGuard::new(&c.graph),
             graph: with_trailing_slash(c.graph),
             provider: name.clone(),
+            budget: c
+                .budget
+                .map(|(units, window)| crate::throttle::Budget::new(units, window)),
         };
         let inner = Inner {
             client,

@@ -280,3 +280,32 @@ async fn clock_skew_on_token_expiry_is_survived_or_reported() {
     assert_eq!(e.code(), Some("InvalidAuthenticationToken"));
     assert_eq!(t.tokens_issued(), 3, "one refresh, then the error");
 }
+
+#[tokio::test]
+async fn a_resource_unit_budget_keeps_the_client_under_the_limit() {
+    let limit = azure_directory::testkit::RateLimit {
+        resource_units: 40,
+        window: Duration::from_secs(1),
+    };
+    let t = SimulatedTenant::builder()
+        .seed(9)
+        .users(200)
+        .groups(30)
+        .rate_limit(Some(limit))
+        .start()
+        .await
+        .unwrap();
+    let azure = t
+        .provider_builder()
+        .member_concurrency(8)
+        .resource_unit_budget(36, Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let snap = azure.snapshot().await.unwrap();
+    assert!(snap.same_directory(&t.ground_truth()));
+    assert_eq!(
+        t.requests().throttled,
+        0,
+        "paced below the tenant's budget: no 429"
+    );
+}

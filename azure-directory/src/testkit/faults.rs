@@ -223,55 +223,11 @@ impl Bucket {
     }
 }
 
-/// The resource-unit cost of a Graph GET, as the throttling docs define it:
-/// a base cost per resource, `$select` -1, `$top` under 20 -1, at least 1.
-pub(crate) fn resource_units(path: &str, query: &str) -> u32 {
-    let base: i32 = if path.ends_with("/transitiveMembers") {
-        5
-    } else if path.ends_with("/members") {
-        3
-    } else if path.ends_with("/v1.0/users")
-        || path.ends_with("/appRoleAssignments")
-        || path.ends_with("/v1.0/applications")
-    {
-        2
-    } else {
-        1
-    };
-    let select = if query.contains("$select=") || query.contains("%24select=") {
-        1
-    } else {
-        0
-    };
-    let small_top = query
-        .split('&')
-        .find_map(|kv| {
-            kv.strip_prefix("$top=")
-                .or_else(|| kv.strip_prefix("%24top="))
-        })
-        .and_then(|v| v.parse::<u32>().ok())
-        .is_some_and(|t| t < 20);
-    (base - select - i32::from(small_top)).max(1) as u32
-}
+pub(crate) use crate::throttle::resource_units;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn resource_unit_costs_follow_the_docs() {
-        assert_eq!(resource_units("/v1.0/users", "$select=id&$top=999"), 1);
-        assert_eq!(resource_units("/v1.0/users", "$top=999"), 2);
-        assert_eq!(
-            resource_units("/v1.0/groups/x/members", "$select=id&$top=999"),
-            2
-        );
-        assert_eq!(
-            resource_units("/v1.0/groups/x/transitiveMembers", "$top=5"),
-            4
-        );
-        assert_eq!(resource_units("/v1.0/groups", "$select=id&$top=1"), 1);
-    }
 
     #[test]
     fn faults_fire_after_skips_and_then_go() {
