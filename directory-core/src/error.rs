@@ -201,7 +201,10 @@ impl Error {
 
     /// Whether trying the same thing again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self.inner.kind, ErrorKind::RateLimited | ErrorKind::Transient)
+        matches!(
+            self.inner.kind,
+            ErrorKind::RateLimited | ErrorKind::Transient
+        )
     }
 }
 
@@ -231,7 +234,8 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.inner.kind).field("message", &self.inner.message);
+        d.field("kind", &self.inner.kind)
+            .field("message", &self.inner.message);
         if let Some(p) = &self.inner.provider {
             d.field("provider", p);
         }
@@ -253,7 +257,8 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner.source
+        self.inner
+            .source
             .as_ref()
             .map(|s| s.as_ref() as &(dyn std::error::Error + 'static))
     }

@@ -327,14 +327,36 @@ async fn drain_group(pages: Pages<Membership>, tally: &Tally) -> Result<Vec<Memb
 }
 
 fn dedup_by_id<T>(mut items: Vec<T>, id: impl Fn(&T) -> &String) -> Vec<T> {
-    // Stable sort keeps arrival order among equal ids; keep the last arrival.
+    // Stable sort keeps arrival order among equal ids; in-place dedup keeps
+    // the last arrival (swapped into the kept slot) without a second vector.
     items.sort_by(|a, b| id(a).cmp(id(b)));
-    let mut out: Vec<T> = Vec::with_capacity(items.len());
-    for item in items {
-        match out.last_mut() {
-            Some(last) if id(last) == id(&item) => *last = item,
-            _ => out.push(item),
+    items.dedup_by(|later, kept| {
+        let same = id(later) == id(kept);
+        if same {
+            std::mem::swap(later, kept);
         }
+        same
+    });
+    items
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_keep_the_last_arrival_and_lists_are_sorted() {
+        let mut late = DirectoryUser::new("b", "b-new");
+        late.title = Some("late".into());
+        let users = vec![
+            DirectoryUser::new("c", "c"),
+            DirectoryUser::new("b", "b-old"),
+            DirectoryUser::new("a", "a"),
+            late.clone(),
+        ];
+        let s = Snapshot::from_parts("t", users, vec![], vec![], vec![]);
+        let ids: Vec<&str> = s.users.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert_eq!(s.user("b"), Some(&late));
     }
-    out
 }
