@@ -3,6 +3,8 @@
 
 #![warn(missing_docs)]
 
+pub mod fetch;
+pub mod fetch_table;
 pub mod reconcile;
 pub mod reconcile_table;
 pub mod table;

@@ -30,7 +30,10 @@ pub fn rows(peak: &PeakAlloc) -> Vec<Row> {
         rows.push(scale(peak, 1_000_000, 10));
     }
     for r in &rows {
-        eprintln!("  {}: {} (floor {}, {})", r.figure, r.measured, r.floor, r.ratio);
+        eprintln!(
+            "  {}: {} (floor {}, {})",
+            r.figure, r.measured, r.floor, r.ratio
+        );
     }
     rows
 }
