@@ -19,3 +19,8 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod sqlite;
+
+/// The README's code, compiled and run as doc tests so it stays true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
