@@ -157,9 +157,15 @@ impl OktaTokenSource {
     }
 
     fn parse(&self, resp: &HttpResponse) -> Result<AccessToken> {
-        let body: TokenResponse = resp
-            .json("Okta token response")
-            .map_err(|e| e.with_provider(&self.provider))?;
+        // No snippet of the body in the error: it holds the access token.
+        let body: TokenResponse = serde_json::from_slice(&resp.body).map_err(|e| {
+            Error::invalid_response(format!(
+                "the token response is not the JSON Okta sends (line {} column {});                  check that the domain is an Okta org",
+                e.line(),
+                e.column()
+            ))
+            .with_provider(&self.provider)
+        })?;
         let token_type = body.token_type.unwrap_or_else(|| "Bearer".to_string());
         if token_type.eq_ignore_ascii_case("dpop") {
             self.dpop.enabled.store(true, Ordering::Relaxed);

@@ -1,0 +1,85 @@
+//! No secret in any TRACE-level log line of a whole sync, a token refresh
+//! and failing checks. Alone in its binary: the subscriber is global, so
+//! every callsite (client, core and simulated org) reports to it.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use directory_core::{DirectoryProvider, DirectoryProviderExt};
+use okta_directory::testkit::{Misconfig, OktaOrg};
+use okta_directory::OktaDirectory;
+
+fn private_d(org: &OktaOrg) -> String {
+    let v: serde_json::Value = serde_json::from_str(org.private_jwk()).unwrap();
+    v["d"].as_str().unwrap().to_string()
+}
+
+fn assert_clean(text: &str, secrets: &[String]) {
+    for s in secrets {
+        assert!(!s.is_empty());
+        assert!(!text.contains(s.as_str()), "a secret leaked into: {text}");
+    }
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_whole_sync_and_failing_checks_log_no_secret_at_trace() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+
+    let org = OktaOrg::builder()
+        .users(450)
+        .groups(5)
+        .start()
+        .await
+        .unwrap();
+    let okta: OktaDirectory = org.provider_builder().build().unwrap();
+    okta.snapshot().await.unwrap();
+    let mut secrets = org.live_tokens();
+    secrets.push(private_d(&org));
+    org.expire_tokens();
+    okta.snapshot().await.unwrap();
+    secrets.extend(org.live_tokens());
+    let mut texts = Vec::new();
+    for m in [
+        Misconfig::NoAdminRole,
+        Misconfig::DpopMismatch,
+        Misconfig::BadSignature,
+    ] {
+        org.clear_misconfig();
+        org.expire_tokens();
+        org.misconfigure(m);
+        let report = okta.check().await;
+        assert!(!report.is_ok());
+        texts.push(format!("{report} {report:?}"));
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("request"),
+        "the capture works: {}",
+        logs.len()
+    );
+    texts.push(logs);
+    assert_eq!(secrets.len(), 3, "two tokens and the key");
+    for t in &texts {
+        assert_clean(t, &secrets);
+    }
+}
