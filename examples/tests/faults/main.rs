@@ -22,6 +22,7 @@ mod orgs;
 mod auth;
 mod changes;
 mod host;
+mod hosts;
 mod paging;
 mod parsers;
 mod safety;

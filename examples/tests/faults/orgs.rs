@@ -54,14 +54,16 @@ pub async fn within_limit<F: Future<Output = ()>>(name: &str, case: F) {
 /// the case limit, so each case shows in the output once per org.
 #[macro_export]
 macro_rules! both_orgs {
-    ($($case:ident),* $(,)?) => {$(
+    ($($(#[$meta:meta])* $case:ident),* $(,)?) => {$(
         mod $case {
             use $crate::orgs::{within_limit, Kind};
             #[tokio::test]
+            $(#[$meta])*
             async fn okta() {
                 within_limit(concat!(stringify!($case), "/okta"), super::$case(Kind::Okta)).await;
             }
             #[tokio::test]
+            $(#[$meta])*
             async fn azure() {
                 within_limit(concat!(stringify!($case), "/azure"), super::$case(Kind::Azure)).await;
             }

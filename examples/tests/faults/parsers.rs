@@ -12,7 +12,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use directory_core::http::reqwest::header::{HeaderMap, HeaderValue};
-use directory_core::http::{next_link, RetryPolicy, parse_retry_after, server_now, RateLimitHeaders};
+use directory_core::http::{
+    next_link, parse_retry_after, server_now, RateLimitHeaders, RetryPolicy,
+};
 use directory_core::ErrorKind;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -222,11 +224,17 @@ fn over_the_wire<S: Strategy>(
 }
 
 fn page_bodies_never_panic(kind: Kind) {
-    over_the_wire(kind, quick_retry(), body(kind), &[ErrorKind::InvalidResponse], |b| {
-        ResponseTemplate::new(200)
-            .insert_header("content-type", "application/json")
-            .set_body_bytes(b)
-    });
+    over_the_wire(
+        kind,
+        quick_retry(),
+        body(kind),
+        &[ErrorKind::InvalidResponse],
+        |b| {
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/json")
+                .set_body_bytes(b)
+        },
+    );
 }
 
 #[test]
@@ -244,13 +252,19 @@ fn azure_page_decoders_never_panic() {
 #[test]
 fn okta_link_headers_never_panic() {
     let links = proptest::collection::vec(link_like(), 0..3);
-    over_the_wire(Kind::Okta, quick_retry(), links, &[ErrorKind::InvalidResponse], |values| {
-        let mut r = ResponseTemplate::new(200).set_body_string("[]");
-        for v in values.iter().filter(|v| HeaderValue::from_str(v).is_ok()) {
-            r = r.append_header("link", v.as_str());
-        }
-        r
-    });
+    over_the_wire(
+        Kind::Okta,
+        quick_retry(),
+        links,
+        &[ErrorKind::InvalidResponse],
+        |values| {
+            let mut r = ResponseTemplate::new(200).set_body_string("[]");
+            for v in values.iter().filter(|v| HeaderValue::from_str(v).is_ok()) {
+                r = r.append_header("link", v.as_str());
+            }
+            r
+        },
+    );
 }
 
 /// A 429 (or 503) with arbitrary `Retry-After` and rate-limit headers ends
@@ -271,20 +285,26 @@ fn throttle_headers_never_panic(kind: Kind) {
         max_delay: Duration::from_millis(5),
         deadline: Duration::from_millis(200),
     };
-    over_the_wire(kind, retry, headers, allowed, |(retry, limit, remaining, reset, status)| {
-        let mut r = ResponseTemplate::new(status).set_body_string("{}");
-        for (name, value) in [
-            ("retry-after", &retry),
-            ("x-rate-limit-limit", &limit),
-            ("x-rate-limit-remaining", &remaining),
-            ("x-rate-limit-reset", &reset),
-        ] {
-            if HeaderValue::from_str(value).is_ok() {
-                r = r.insert_header(name, value.as_str());
+    over_the_wire(
+        kind,
+        retry,
+        headers,
+        allowed,
+        |(retry, limit, remaining, reset, status)| {
+            let mut r = ResponseTemplate::new(status).set_body_string("{}");
+            for (name, value) in [
+                ("retry-after", &retry),
+                ("x-rate-limit-limit", &limit),
+                ("x-rate-limit-remaining", &remaining),
+                ("x-rate-limit-reset", &reset),
+            ] {
+                if HeaderValue::from_str(value).is_ok() {
+                    r = r.insert_header(name, value.as_str());
+                }
             }
-        }
-        r
-    });
+            r
+        },
+    );
 }
 
 #[test]

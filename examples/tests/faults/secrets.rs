@@ -67,9 +67,16 @@ impl Ledger {
     }
 
     fn assert_clean(&self, logs: &str) {
-        assert!(self.secrets.len() >= 3, "secrets collected: {}", self.secrets.len());
+        assert!(
+            self.secrets.len() >= 3,
+            "secrets collected: {}",
+            self.secrets.len()
+        );
         for (what, secret) in &self.secrets {
-            assert!(!logs.contains(secret.as_str()), "{what} in the tracing output");
+            assert!(
+                !logs.contains(secret.as_str()),
+                "{what} in the tracing output"
+            );
             for p in &self.printed {
                 assert!(!p.contains(secret.as_str()), "{what} printed in: {p}");
             }
@@ -115,7 +122,9 @@ async fn no_secret_in_any_output_across_whole_syncs(kind: Kind) {
     // Failures: the token endpoint down (a fresh provider must sign in).
     sim.inject(Injection::new(Fault::Status(503), crate::orgs::Target::Token).always());
     let fresh = sim.provider();
-    let err = sync(fresh.as_ref()).await.expect_err("the token endpoint is down");
+    let err = sync(fresh.as_ref())
+        .await
+        .expect_err("the token endpoint is down");
     ledger.printed.push(err.to_string());
     ledger.print(&err);
     ledger.printed.push(format!("{}", fresh.check().await));
@@ -131,8 +140,15 @@ async fn no_secret_in_any_output_across_whole_syncs(kind: Kind) {
         tokens(&sim, &mut ledger);
     }
     let logs = capture.text();
-    assert!(logs.contains("TRACE") || logs.contains("DEBUG"), "the capture works");
-    assert!(logs.len() > 1000, "a whole sync was logged: {} bytes", logs.len());
+    assert!(
+        logs.contains("TRACE") || logs.contains("DEBUG"),
+        "the capture works"
+    );
+    assert!(
+        logs.len() > 1000,
+        "a whole sync was logged: {} bytes",
+        logs.len()
+    );
     ledger.assert_clean(&logs);
 }
 
@@ -193,4 +209,26 @@ async fn revoking_sync(
         }
     });
     Snapshot::collect(p, &opts).await
+}
+
+/// The check can fail: a token logged once is found.
+#[tokio::test]
+#[should_panic(expected = "an access token in the tracing output")]
+async fn a_leaked_token_is_caught() {
+    let capture = Capture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut ledger = Ledger::default();
+    for (what, v) in [
+        ("a", "secret-one"),
+        ("b", "secret-two"),
+        ("an access token", "tok-123456789"),
+    ] {
+        ledger.secret(what, v);
+    }
+    tracing::trace!(authorization = "Bearer tok-123456789", "request");
+    ledger.assert_clean(&capture.text());
 }

@@ -33,7 +33,12 @@ pub async fn okta_jwk() -> String {
     if let Some(j) = JWK.get() {
         return j.clone();
     }
-    let org = OktaOrg::builder().users(1).groups(1).app_users(0).start().await;
+    let org = OktaOrg::builder()
+        .users(1)
+        .groups(1)
+        .app_users(0)
+        .start()
+        .await;
     let jwk = org.expect("okta org starts").private_jwk().to_string();
     JWK.get_or_init(|| jwk).clone()
 }
@@ -145,7 +150,9 @@ pub async fn drain_all(p: &dyn DirectoryProvider) -> Vec<Result<usize>> {
     for pages in [
         p.users().map(|r| r.map(|v| v.len())).boxed(),
         p.groups().map(|r| r.map(|v| v.len())).boxed(),
-        p.group_members("00gwire1").map(|r| r.map(|v| v.len())).boxed(),
+        p.group_members("00gwire1")
+            .map(|r| r.map(|v| v.len()))
+            .boxed(),
         p.app_assignments().map(|r| r.map(|v| v.len())).boxed(),
     ] {
         out.push(drain(pages).await);

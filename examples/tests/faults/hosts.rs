@@ -1,0 +1,282 @@
+//! Credentials go only to the configured hosts, and a misbehaving server
+//! cannot make the client send without bound.
+//!
+//! Each API is faked by a wiremock server (the real provider talks to it);
+//! a second wiremock server is "another host" and must see no request at
+//! all: not after a redirect of the API or of the token endpoint, not after
+//! a next-page link that points at it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use azure_directory::AzureDirectory;
+use directory_core::{DirectoryProvider, ErrorKind};
+use okta_directory::OktaDirectory;
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::both_orgs;
+use crate::orgs::{quick_retry, Kind, Sim};
+use crate::wire::{drain_all, okta_jwk, WireApi, TENANT};
+
+both_orgs!(
+    a_redirect_of_the_api_is_not_followed,
+    a_redirect_of_the_token_endpoint_is_not_followed,
+    a_next_link_to_another_host_sends_nothing_there,
+    http_endpoints_are_refused_outside_test_mode,
+    a_server_failing_every_request_gets_a_bounded_number,
+    an_oversized_page_is_refused,
+    #[ignore = "directory-core bug: paginate follows empty pages with fresh cursors forever \
+                (80,000 requests in 10 s); reported to the directory-core owner"]
+    endless_empty_pages_with_fresh_cursors_end,
+);
+
+/// "Another host": answers everything, records what it gets.
+async fn other_host() -> MockServer {
+    let s = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .mount(&s)
+        .await;
+    s
+}
+
+async fn assert_untouched(other: &MockServer) {
+    let got = other.received_requests().await.unwrap_or_default();
+    assert!(got.is_empty(), "another host got {} requests", got.len());
+}
+
+async fn a_redirect_of_the_api_is_not_followed(kind: Kind) {
+    let (api, other) = (WireApi::start(kind).await, other_host().await);
+    let to = format!("{}{}", other.uri(), api.users_path());
+    api.serve_every_get(ResponseTemplate::new(302).insert_header("location", to.as_str()))
+        .await;
+    let p = api.provider().await;
+    for r in drain_all(p.as_ref()).await {
+        let e = r.expect_err("a redirect is an error");
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+        assert!(e.to_string().contains("redirect"), "{e}");
+    }
+    assert_untouched(&other).await;
+}
+
+async fn a_redirect_of_the_token_endpoint_is_not_followed(kind: Kind) {
+    let (api, other) = (WireApi::start(kind).await, other_host().await);
+    api.server.reset().await;
+    // A 307 would make a follower re-post the body: the client's secret or
+    // signed assertion.
+    let to = format!("{}/oauth2/token", other.uri());
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(307).insert_header("location", to.as_str()))
+        .mount(&api.server)
+        .await;
+    let p = api.provider().await;
+    let e = crate::orgs::sync(p.as_ref()).await.expect_err("no token");
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert_untouched(&other).await;
+}
+
+async fn a_next_link_to_another_host_sends_nothing_there(kind: Kind) {
+    let (api, other) = (WireApi::start(kind).await, other_host().await);
+    let next = format!("{}{}?after=2&$skiptoken=2", other.uri(), api.users_path());
+    let page = match kind {
+        Kind::Okta => ResponseTemplate::new(200)
+            .set_body_string("[]")
+            .insert_header("link", format!("<{next}>; rel=\"next\"").as_str()),
+        Kind::Azure => ResponseTemplate::new(200)
+            .set_body_json(serde_json::json!({"value": [], "@odata.nextLink": next})),
+    };
+    Mock::given(method("GET"))
+        .and(path(api.users_path()))
+        .respond_with(page)
+        .mount(&api.server)
+        .await;
+    let p = api.provider().await;
+    let e = crate::orgs::sync(p.as_ref()).await.expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(
+        e.to_string().contains(&other.uri()),
+        "names the refused origin: {e}"
+    );
+    assert_untouched(&other).await;
+}
+
+async fn http_endpoints_are_refused_outside_test_mode(kind: Kind) {
+    let refused = |r: directory_core::Result<()>, field: &str| {
+        let e = r.expect_err("http:// is refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{e}");
+        assert!(e.to_string().contains(field), "names {field}: {e}");
+        assert!(e.to_string().contains("https"), "says what is allowed: {e}");
+    };
+    match kind {
+        Kind::Okta => {
+            let b = OktaDirectory::builder()
+                .domain("http://acme.okta.com")
+                .client_id("0oa1")
+                .private_jwk(okta_jwk().await);
+            refused(b.build().map(|_| ()), "domain");
+        }
+        Kind::Azure => {
+            let b = || {
+                AzureDirectory::builder()
+                    .tenant_id(TENANT)
+                    .client_id("0f3c5a7e-1111-4abc-9def-0123456789ab")
+                    .client_secret("wire-secret-0001")
+            };
+            let login = b().authority_host("http://login.example.test");
+            refused(login.build().map(|_| ()), "authority_host");
+            let graph = b().graph_endpoint("http://graph.example.test");
+            refused(graph.build().map(|_| ()), "graph_endpoint");
+        }
+    }
+    // The simulated org itself (http on 127.0.0.1) is refused once test mode is off.
+    let sim = Sim::start_sized(kind, 3, 1).await;
+    let r = match &sim {
+        Sim::Okta(org) => org
+            .provider_builder()
+            .allow_insecure_http(false)
+            .build()
+            .map(|_| ()),
+        Sim::Azure(t) => t
+            .provider_builder()
+            .allow_insecure_http(false)
+            .build()
+            .map(|_| ()),
+    };
+    assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::InvalidConfig));
+}
+
+async fn a_server_failing_every_request_gets_a_bounded_number(kind: Kind) {
+    let api = WireApi::start(kind).await;
+    api.serve_every_get(ResponseTemplate::new(500).set_body_string("{}"))
+        .await;
+    let p = api.provider().await;
+    let e = crate::orgs::sync(p.as_ref()).await.expect_err("fails");
+    assert_eq!(e.kind(), ErrorKind::Transient, "{e}");
+    let gets = api.server.received_requests().await.unwrap_or_default();
+    let gets = gets.iter().filter(|r| r.method.as_str() == "GET").count() as u32;
+    // Users, groups and app assignments run at once; each tries at most
+    // `max_attempts` times, and the first failure stops the rest.
+    let most = 3 * quick_retry().max_attempts;
+    assert!(gets <= most, "{gets} requests, at most {most}");
+}
+
+async fn an_oversized_page_is_refused(kind: Kind) {
+    let api = WireApi::start(kind).await;
+    let huge = vec![b' '; 33 * 1024 * 1024];
+    Mock::given(method("GET"))
+        .and(path(api.users_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(huge))
+        .mount(&api.server)
+        .await;
+    let p = api.provider().await;
+    let e = first_users_error(p.as_ref()).await;
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(e.to_string().contains("larger than"), "{e}");
+}
+
+async fn first_users_error(p: &dyn DirectoryProvider) -> directory_core::Error {
+    use futures::StreamExt;
+    let mut pages = p.users();
+    while let Some(page) = pages.next().await {
+        if let Err(e) = page {
+            return e;
+        }
+    }
+    panic!("the listing ended without an error");
+}
+
+/// Serves empty pages forever, each linking to a new cursor.
+struct EndlessEmpty {
+    kind: Kind,
+    base: String,
+    served: Arc<AtomicU64>,
+}
+
+impl Respond for EndlessEmpty {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let n = self.served.fetch_add(1, Ordering::SeqCst) + 1;
+        match self.kind {
+            Kind::Okta => ResponseTemplate::new(200)
+                .set_body_string("[]")
+                .insert_header(
+                    "link",
+                    format!("<{}/api/v1/users?after=p{n}>; rel=\"next\"", self.base).as_str(),
+                ),
+            Kind::Azure => ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "value": [],
+                "@odata.nextLink": format!("{}/v1.0/users?$skiptoken=p{n}", self.base),
+            })),
+        }
+    }
+}
+
+/// A server that never ends a listing (an empty page with a new cursor,
+/// forever) must not keep a sync running and sending forever.
+async fn endless_empty_pages_with_fresh_cursors_end(kind: Kind) {
+    let api = WireApi::start(kind).await;
+    let served = Arc::new(AtomicU64::new(0));
+    let endless = EndlessEmpty {
+        kind,
+        base: api.server.uri(),
+        served: served.clone(),
+    };
+    Mock::given(method("GET"))
+        .and(path(api.users_path()))
+        .respond_with(endless)
+        .mount(&api.server)
+        .await;
+    let p = api.provider().await;
+    let limit = Duration::from_secs(10);
+    let got = tokio::time::timeout(limit, first_users_error(p.as_ref())).await;
+    let served = served.load(Ordering::SeqCst);
+    let e =
+        got.unwrap_or_else(|_| panic!("still listing after {limit:?} and {served} empty pages"));
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+}
+
+/// Okta: a 200 saying the bucket is spent until a reset years away must not
+/// park the sync until then.
+#[tokio::test]
+#[ignore = "okta-directory bug: ratelimit.rs Budget waits for any X-Rate-Limit-Reset, \
+            however far away (61 s at a time, forever); reported to the Okta engineer"]
+async fn okta_a_rate_limit_reset_far_in_the_future_does_not_park_the_sync() {
+    let api = WireApi::start(Kind::Okta).await;
+    let years = SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600);
+    let reset = years
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let next = format!("<{}/api/v1/users?after=2>; rel=\"next\"", api.server.uri());
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users"))
+        .and(query_param("after", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .with_priority(1)
+        .mount(&api.server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_string("[]")
+                .insert_header("link", next.as_str())
+                .insert_header("x-rate-limit-limit", "600")
+                .insert_header("x-rate-limit-remaining", "0")
+                .insert_header("x-rate-limit-reset", reset.to_string().as_str()),
+        )
+        .mount(&api.server)
+        .await;
+    let p = api.provider().await;
+    let listing = async {
+        use futures::TryStreamExt;
+        p.users().try_collect::<Vec<_>>().await
+    };
+    let got = tokio::time::timeout(Duration::from_secs(10), listing).await;
+    match got {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}"),
+        Err(_) => panic!("the sync was parked waiting for a reset ten years away"),
+    }
+}
