@@ -38,6 +38,8 @@ const NEEDED_FOR_APP: (&str, &[&str]) = (
     ],
 );
 
+const TOKEN_PROBE: &str = "get an access token (tenant, client id, credential)";
+
 pub(crate) async fn run(inner: &Inner) -> CheckReport {
     let mut report = CheckReport::default();
     if let Some(cert) = &inner.certificate {
@@ -49,50 +51,48 @@ pub(crate) async fn run(inner: &Inner) -> CheckReport {
     let token = match inner.client.tokens.get().await {
         Ok(t) => t,
         Err(e) => {
-            report.push(
-                "get an access token (tenant, client id, credential)",
-                Err(e),
-            );
+            report.push(TOKEN_PROBE, Err(e));
             return report;
         }
     };
-    report.push(
-        "get an access token (tenant, client id, credential)",
-        Ok(()),
-    );
+    report.push(TOKEN_PROBE, Ok(()));
     if let Some(roles) = crate::auth::token_roles(&token.secret) {
         report.push(
             "application permissions granted with admin consent",
             roles_granted(inner, &roles),
         );
     }
-    report.push(
-        format!("list users ({PERM_USERS})"),
-        probe(inner, "list users", "users?$select=id&$top=1", PERM_USERS).await,
-    );
+    directory_probes(inner, &mut report).await;
+    if let Some(sp) = &inner.service_principal_id {
+        app_probes(inner, sp, &mut report).await;
+    }
+    report
+}
+
+/// Users, groups and (when there is a group) members.
+async fn directory_probes(inner: &Inner, report: &mut CheckReport) {
+    let users = probe(inner, "list users", "users?$select=id&$top=1", PERM_USERS).await;
+    report.push(format!("list users ({PERM_USERS})"), users);
     let group = first_group(inner).await;
     let group_id = group.as_ref().ok().cloned().flatten();
     report.push(format!("list groups ({PERM_GROUPS})"), group.map(|_| ()));
     if let Some(gid) = group_id {
         let path = format!("groups/{gid}/members?$select=id&$top=1");
-        report.push(
-            format!("list group members ({PERM_MEMBERS})"),
-            probe(inner, "list group members", &path, PERM_MEMBERS).await,
-        );
+        let members = probe(inner, "list group members", &path, PERM_MEMBERS).await;
+        report.push(format!("list group members ({PERM_MEMBERS})"), members);
     }
-    if let Some(sp) = &inner.service_principal_id {
-        let found = service_principal(inner, sp).await;
-        let ok = found.is_ok();
-        report.push(format!("SSO app's service principal ({PERM_APPS})"), found);
-        if ok {
-            let path = format!("servicePrincipals/{sp}/appRoleAssignedTo?$top=1");
-            report.push(
-                "list the SSO app's assignments",
-                probe(inner, "list the SSO app's assignments", &path, PERM_APPS).await,
-            );
-        }
+}
+
+/// The SSO app's service principal and its assignments.
+async fn app_probes(inner: &Inner, sp: &str, report: &mut CheckReport) {
+    let found = service_principal(inner, sp).await;
+    let ok = found.is_ok();
+    report.push(format!("SSO app's service principal ({PERM_APPS})"), found);
+    if ok {
+        let path = format!("servicePrincipals/{sp}/appRoleAssignedTo?$top=1");
+        let what = "list the SSO app's assignments";
+        report.push(what, probe(inner, what, &path, PERM_APPS).await);
     }
-    report
 }
 
 fn certificate(inner: &Inner) -> Result<()> {
@@ -187,23 +187,7 @@ async fn service_principal(inner: &Inner, sp: &str) -> Result<()> {
     if resp.status != 404 {
         return Err(err);
     }
-    let message = match by_app_id(inner, sp).await {
-        Some(real) => format!(
-            "`{sp}` is the Application (client) ID of `{}`, not its service principal's object \
-             id. Set the service principal id (AZURE_SERVICE_PRINCIPAL_ID) to `{}`, the Object ID \
-             under Enterprise applications -> {} -> Overview",
-            real.display_name.as_deref().unwrap_or("the app"),
-            real.id,
-            real.display_name.as_deref().unwrap_or("(the app)"),
-        ),
-        None if sp.eq_ignore_ascii_case(&inner.client_id) => format!("`{sp}` is this sync app's Application (client) ID, not the SSO app's service principal object id; use the Object ID under Enterprise applications -> (your SSO app) -> Overview"),
-        None => format!(
-            "service principal `{sp}` was not found in tenant `{}`. Use the Object ID under \
-             Enterprise applications -> (your SSO app) -> Overview, not the Application ID and not \
-             the app registration's Object ID",
-            inner.tenant_id
-        ),
-    };
+    let message = not_found_message(inner, sp, by_app_id(inner, sp).await);
     let mut out = Error::new(ErrorKind::NotFound, message)
         .with_provider(&inner.name)
         .with_status(404);
@@ -214,6 +198,33 @@ async fn service_principal(inner: &Inner, sp: &str) -> Result<()> {
         out = out.with_request_id(r.to_string());
     }
     Err(out)
+}
+
+/// What to say when the service principal id was not found: the mix-up
+/// with an application id when Graph knows it as one, else where to look.
+fn not_found_message(inner: &Inner, sp: &str, as_app: Option<WireServicePrincipal>) -> String {
+    match as_app {
+        Some(real) => {
+            let name = real.display_name.as_deref().unwrap_or("the app");
+            format!(
+                "`{sp}` is the Application (client) ID of `{name}`, not its service principal's \
+                 object id. Set the service principal id (AZURE_SERVICE_PRINCIPAL_ID) to `{}`, the \
+                 Object ID under Enterprise applications -> {name} -> Overview",
+                real.id
+            )
+        }
+        None if sp.eq_ignore_ascii_case(&inner.client_id) => format!(
+            "`{sp}` is this sync app's Application (client) ID, not the SSO app's service \
+             principal object id; use the Object ID under Enterprise applications -> (your SSO \
+             app) -> Overview"
+        ),
+        None => format!(
+            "service principal `{sp}` was not found in tenant `{}`. Use the Object ID under \
+             Enterprise applications -> (your SSO app) -> Overview, not the Application ID and not \
+             the app registration's Object ID",
+            inner.tenant_id
+        ),
+    }
 }
 
 /// Looks `id` up as an application (client) id, through Graph's alternate key.

@@ -119,7 +119,7 @@ impl AzureDirectory {
     pub async fn delta_sync(&self, previous: Option<&DeltaState>) -> Result<DeltaOutcome> {
         let inner = &self.inner;
         let Some(prev) = previous else {
-            return run(inner, None).await.map(|o| o.reset(None));
+            return run(inner, None).await.map(|o| o.with_reset(None));
         };
         if prev.tenant_id != inner.tenant_id {
             let reset = DeltaReset {
@@ -128,7 +128,7 @@ impl AzureDirectory {
                 request_id: None,
             };
             tracing::warn!(provider = %inner.name, state_tenant = %prev.tenant_id, "delta state belongs to another tenant; running a full sync");
-            return run(inner, None).await.map(|o| o.reset(Some(reset)));
+            return run(inner, None).await.map(|o| o.with_reset(Some(reset)));
         }
         match run(inner, Some(prev)).await {
             Err(e) if is_reset_error(&e) => {
@@ -139,7 +139,7 @@ impl AzureDirectory {
                 };
                 tracing::warn!(provider = %inner.name, code = %reset.code, status = ?reset.status,
                     "the delta token expired or was reset; falling back to a full sync");
-                run(inner, None).await.map(|o| o.reset(Some(reset)))
+                run(inner, None).await.map(|o| o.with_reset(Some(reset)))
             }
             other => other,
         }
@@ -147,7 +147,7 @@ impl AzureDirectory {
 }
 
 impl DeltaOutcome {
-    fn reset(mut self, reset: Option<DeltaReset>) -> Self {
+    fn with_reset(mut self, reset: Option<DeltaReset>) -> Self {
         self.reset = reset;
         self
     }

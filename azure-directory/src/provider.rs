@@ -83,40 +83,13 @@ impl AzureDirectory {
             .retry(c.retry.clone())
             .timeout(c.timeout)
             .build()?;
-        let token_url = c
-            .authority
-            .join(&format!("{}/oauth2/v2.0/token", c.tenant_id))
-            .map_err(|e| {
-                Error::config(
-                    "authority_host",
-                    format!("cannot build the token URL ({e})"),
-                )
-            })?;
         let certificate = match &c.credential {
             ClientCredential::Certificate(cert) => Some(cert.clone()),
             ClientCredential::Secret(_) => None,
         };
-        let source = AadTokenSource {
-            http: http.clone(),
-            token_url,
-            tenant_id: c.tenant_id.clone(),
-            client_id: c.client_id.clone(),
-            scope: default_scope(&c.graph),
-            credential: Arc::new(c.credential),
-            provider: name.clone(),
-        };
         let mut select: Vec<String> = USER_SELECT.iter().map(|s| s.to_string()).collect();
-        select.extend(c.extension_attributes);
-        let client = GraphClient {
-            http,
-            tokens: TokenCache::new(source, Duration::from_secs(300)),
-            guard: OriginGuard::new(&c.graph),
-            graph: with_trailing_slash(c.graph),
-            provider: name.clone(),
-            budget: c
-                .budget
-                .map(|(units, window)| crate::throttle::Budget::new(units, window)),
-        };
+        select.extend(c.extension_attributes.iter().cloned());
+        let client = graph_client(&c, http, &name)?;
         let inner = Inner {
             client,
             tenant_id: c.tenant_id,
@@ -246,6 +219,38 @@ impl DirectoryProvider for AzureDirectory {
     fn member_concurrency(&self) -> usize {
         self.inner.member_concurrency
     }
+}
+
+/// The Graph client with its token source, origin guard and budget.
+fn graph_client(c: &Config, http: HttpClient, name: &str) -> Result<GraphClient> {
+    let token_url = c
+        .authority
+        .join(&format!("{}/oauth2/v2.0/token", c.tenant_id))
+        .map_err(|e| {
+            Error::config(
+                "authority_host",
+                format!("cannot build the token URL ({e})"),
+            )
+        })?;
+    let source = AadTokenSource {
+        http: http.clone(),
+        token_url,
+        tenant_id: c.tenant_id.clone(),
+        client_id: c.client_id.clone(),
+        scope: default_scope(&c.graph),
+        credential: Arc::new(c.credential.clone()),
+        provider: name.to_string(),
+    };
+    Ok(GraphClient {
+        http,
+        tokens: TokenCache::new(source, Duration::from_secs(300)),
+        guard: OriginGuard::new(&c.graph),
+        graph: with_trailing_slash(c.graph.clone()),
+        provider: name.to_string(),
+        budget: c
+            .budget
+            .map(|(units, window)| crate::throttle::Budget::new(units, window)),
+    })
 }
 
 fn with_trailing_slash(mut url: Url) -> Url {

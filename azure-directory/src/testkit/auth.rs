@@ -129,16 +129,16 @@ impl AuthState {
                 "The provided value for the input parameter 'scope' is not valid.",
             );
         }
-        if let Some(err) = self.authenticate(req, now) {
+        if let Some(err) = self.authenticate(req) {
             return err;
         }
         self.issue(&req.scope_expected, now)
     }
 
-    fn authenticate(&mut self, req: &TokenRequest, now: u64) -> Option<Reply> {
+    fn authenticate(&mut self, req: &TokenRequest) -> Option<Reply> {
         match (req.field("client_secret"), req.field("client_assertion")) {
             (Some(secret), _) => self.check_secret(secret),
-            (None, Some(assertion)) => self.check_assertion(assertion, req, now),
+            (None, Some(assertion)) => self.check_assertion(assertion, req),
             (None, None) => Some(aad_error(400, "invalid_request", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")),
         }
     }
@@ -158,18 +158,9 @@ impl AuthState {
         None
     }
 
-    fn check_assertion(&mut self, assertion: &str, req: &TokenRequest, now: u64) -> Option<Reply> {
-        let bad = |why: &str| {
-            Some(aad_error(
-                401,
-                "invalid_client",
-                700027,
-                &format!("Client assertion failed signature validation. ({why})"),
-            ))
-        };
-        if req.field("client_assertion_type")
-            != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-        {
+    fn check_assertion(&mut self, assertion: &str, req: &TokenRequest) -> Option<Reply> {
+        const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+        if req.field("client_assertion_type") != Some(JWT_BEARER) {
             return Some(aad_error(
                 400,
                 "invalid_request",
@@ -177,56 +168,54 @@ impl AuthState {
                 "client_assertion_type is missing or wrong.",
             ));
         }
-        let Ok(header) = jsonwebtoken::decode_header(assertion) else {
-            return bad("not a JWT");
+        let claims = match self.verify_assertion(assertion, &req.token_url) {
+            Ok(c) => c,
+            Err(reply) => return Some(reply),
         };
-        let cert = self.certs.iter().find(|c| {
-            header.x5t_s256.as_deref() == Some(c.sha256.as_str())
-                || header.x5t.as_deref() == Some(c.sha1.as_str())
-        });
-        let Some(cert) = cert else {
-            return bad("the thumbprint matches no registered certificate");
-        };
+        if claims.iss != self.client_id || claims.sub != self.client_id {
+            return Some(bad_assertion("iss and sub must be the client id"));
+        }
+        let jti = claims.jti.unwrap_or_default();
+        if jti.is_empty() || !self.used_jti.insert(jti) {
+            let text = "The client assertion jti is missing or was already used.";
+            return Some(aad_error(401, "invalid_client", 7000273, text));
+        }
+        None
+    }
+
+    /// Finds the registered certificate by thumbprint and checks the
+    /// signature, audience and lifetime.
+    fn verify_assertion(&self, assertion: &str, token_url: &str) -> Result<AssertionClaims, Reply> {
+        use jsonwebtoken::errors::ErrorKind as Jwt;
+        let header =
+            jsonwebtoken::decode_header(assertion).map_err(|_| bad_assertion("not a JWT"))?;
+        let cert = self
+            .certs
+            .iter()
+            .find(|c| {
+                header.x5t_s256.as_deref() == Some(c.sha256.as_str())
+                    || header.x5t.as_deref() == Some(c.sha1.as_str())
+            })
+            .ok_or_else(|| bad_assertion("the thumbprint matches no registered certificate"))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
-            return bad("unsupported algorithm");
+            return Err(bad_assertion("unsupported algorithm"));
         }
         let mut v = Validation::new(header.alg);
-        v.set_audience(&[req.token_url.as_str()]);
+        v.set_audience(&[token_url]);
         v.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
         v.leeway = 0;
         v.validate_nbf = true;
-        let claims = match jsonwebtoken::decode::<AssertionClaims>(assertion, &cert.key, &v) {
-            Ok(d) => d.claims,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    jsonwebtoken::errors::ErrorKind::ExpiredSignature
-                        | jsonwebtoken::errors::ErrorKind::ImmatureSignature
-                ) =>
-            {
-                return Some(aad_error(
+        jsonwebtoken::decode::<AssertionClaims>(assertion, &cert.key, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                Jwt::ExpiredSignature | Jwt::ImmatureSignature => aad_error(
                     401,
                     "invalid_client",
                     700024,
                     "Client assertion is not within its valid time range.",
-                ))
-            }
-            Err(e) => return bad(&format!("{:?}", e.kind())),
-        };
-        if claims.iss != self.client_id || claims.sub != self.client_id {
-            return bad("iss and sub must be the client id");
-        }
-        let jti = claims.jti.unwrap_or_default();
-        if jti.is_empty() || !self.used_jti.insert(jti) {
-            return Some(aad_error(
-                401,
-                "invalid_client",
-                7000273,
-                "The client assertion jti is missing or was already used.",
-            ));
-        }
-        let _ = now;
-        None
+                ),
+                other => bad_assertion(&format!("{other:?}")),
+            })
     }
 
     fn issue(&mut self, scope: &str, now: u64) -> Reply {
@@ -293,6 +282,11 @@ impl AuthState {
         }
         Ok(data.claims.roles)
     }
+}
+
+fn bad_assertion(why: &str) -> Reply {
+    let text = format!("Client assertion failed signature validation. ({why})");
+    aad_error(401, "invalid_client", 700027, &text)
 }
 
 /// The permissions (any one of them) each Graph area needs.
