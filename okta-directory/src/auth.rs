@@ -26,7 +26,10 @@ pub(crate) struct Dpop {
     enabled: AtomicBool,
     /// Whether DPoP is decided by configuration rather than detected.
     forced: bool,
-    nonce: Mutex<Option<String>>,
+    /// Nonces are per server (RFC 9449 §8): the token endpoint's and the
+    /// resource server's are kept apart.
+    token_nonce: Mutex<Option<String>>,
+    resource_nonce: Mutex<Option<String>>,
 }
 
 impl Dpop {
@@ -35,16 +38,27 @@ impl Dpop {
             key: DpopKey::generate()?,
             enabled: AtomicBool::new(configured.unwrap_or(false)),
             forced: configured.is_some(),
-            nonce: Mutex::new(None),
+            token_nonce: Mutex::new(None),
+            resource_nonce: Mutex::new(None),
         })
     }
 
-    pub(crate) fn nonce(&self) -> Option<String> {
-        self.nonce.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    pub(crate) fn nonce(&self, resource: bool) -> Option<String> {
+        let slot = if resource {
+            &self.resource_nonce
+        } else {
+            &self.token_nonce
+        };
+        slot.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub(crate) fn set_nonce(&self, nonce: &str) {
-        *self.nonce.lock().unwrap_or_else(|p| p.into_inner()) = Some(nonce.to_string());
+    pub(crate) fn set_nonce(&self, resource: bool, nonce: &str) {
+        let slot = if resource {
+            &self.resource_nonce
+        } else {
+            &self.token_nonce
+        };
+        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(nonce.to_string());
     }
 
     fn enabled(&self) -> bool {
@@ -95,7 +109,7 @@ impl TokenSource for OktaTokenSource {
             if code == "use_dpop_nonce" && use_dpop && nonce_retries < MAX_NONCE_RETRIES {
                 if let Some(nonce) = resp.header("dpop-nonce") {
                     tracing::debug!("Okta asked for a DPoP nonce; retrying with it");
-                    self.dpop.set_nonce(nonce);
+                    self.dpop.set_nonce(false, nonce);
                     nonce_retries += 1;
                     continue;
                 }
@@ -146,7 +160,7 @@ impl OktaTokenSource {
             .header("accept", "application/json")
             .form(&form);
         if use_dpop {
-            let nonce = self.dpop.nonce();
+            let nonce = self.dpop.nonce(false);
             let proof = self
                 .dpop
                 .key

@@ -83,18 +83,19 @@ impl Client {
             if resp.is_success() {
                 return Ok(resp);
             }
+            if matches!(resp.status, 400 | 401) && !nonce_retried {
+                if let Some(nonce) = resp.header("dpop-nonce") {
+                    tracing::debug!(what, "Okta sent a new DPoP nonce; retrying with it");
+                    self.dpop.set_nonce(true, nonce);
+                    nonce_retried = true;
+                    continue;
+                }
+            }
             if resp.status == 401 && !refreshed {
                 tracing::debug!(what, "401 from Okta; refreshing the access token once");
                 refreshed = true;
                 self.tokens.invalidate(&token).await;
                 continue;
-            }
-            if matches!(resp.status, 400 | 401) && !nonce_retried {
-                if let Some(nonce) = resp.header("dpop-nonce") {
-                    self.dpop.set_nonce(nonce);
-                    nonce_retried = true;
-                    continue;
-                }
             }
             return Err(resource_error(&resp, &self.name, what));
         }
@@ -136,7 +137,7 @@ impl Client {
             .header("content-type", OMIT_CREDENTIALS)
             .header(AUTHORIZATION, auth);
         if is_dpop {
-            let nonce = self.dpop.nonce();
+            let nonce = self.dpop.nonce(true);
             let proof = self
                 .dpop
                 .key

@@ -175,3 +175,24 @@ async fn a_redirect_is_not_followed_with_credentials() {
     assert!(err.to_string().contains("redirect"), "{err}");
     assert!(other.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_resource_server_nonce_is_taken_up_without_a_token_refresh() {
+    let org = OktaOrg::builder()
+        .users(450)
+        .require_resource_nonce(true)
+        .start()
+        .await
+        .unwrap();
+    let okta = org.provider().unwrap();
+    assert!(okta
+        .snapshot()
+        .await
+        .unwrap()
+        .same_directory(&org.ground_truth()));
+    assert_eq!(
+        okta.token_fetches(),
+        1,
+        "a nonce 401 is not a token problem"
+    );
+}

@@ -42,6 +42,8 @@ pub(crate) struct AuthServer {
     pub(crate) token_lifetime: Duration,
     /// Tokens die this much earlier than `expires_in` says (clock skew).
     pub(crate) expires_early: Duration,
+    /// Whether resource calls need the current nonce in their proofs.
+    pub(crate) resource_nonce: bool,
     nonce: String,
     tokens: Mutex<HashMap<String, Issued>>,
     used_jti: Mutex<HashSet<String>>,
@@ -98,6 +100,7 @@ impl AuthServer {
             dpop_required,
             token_lifetime,
             expires_early: Duration::ZERO,
+            resource_nonce: false,
             nonce: format!("n-{}", uuid::Uuid::new_v4().simple()),
             tokens: Mutex::new(HashMap::new()),
             used_jti: Mutex::new(HashSet::new()),
@@ -110,6 +113,11 @@ impl AuthServer {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+
+    /// The nonce resource calls must carry (differs from the token endpoint's).
+    fn resource_nonce_value(&self) -> &str {
+        "resource-nonce-1"
     }
 
     /// Every token currently valid.
@@ -442,6 +450,18 @@ impl AuthServer {
         }
         if claims.ath.as_deref() != Some(ath(token).as_str()) {
             return Err(fail("'ath' claim in the DPoP proof JWT is invalid."));
+        }
+        if self.resource_nonce && claims.nonce.as_deref() != Some(self.resource_nonce_value()) {
+            let mut r = www(
+                401,
+                "DPoP",
+                "use_dpop_nonce",
+                "Resource server requires nonce in DPoP proof.",
+                scope,
+            );
+            r.headers
+                .push(("dpop-nonce", self.resource_nonce_value().to_string()));
+            return Err(r);
         }
         Ok(())
     }

@@ -65,6 +65,7 @@ pub struct OktaOrgBuilder {
     dpop_required: bool,
     token_lifetime: Duration,
     expires_early: Duration,
+    resource_nonce: bool,
     rsa: bool,
 }
 
@@ -83,6 +84,7 @@ impl Default for OktaOrgBuilder {
             dpop_required: true,
             token_lifetime: Duration::from_secs(3600),
             expires_early: Duration::ZERO,
+            resource_nonce: false,
             rsa: false,
         }
     }
@@ -175,6 +177,12 @@ impl OktaOrgBuilder {
         self.expires_early = d;
         self
     }
+    /// Resource calls must carry a DPoP nonce (401 `use_dpop_nonce` with a
+    /// `DPoP-Nonce` header otherwise), as some Okta deployments ask.
+    pub fn require_resource_nonce(mut self, on: bool) -> Self {
+        self.resource_nonce = on;
+        self
+    }
     /// Give the app an RSA key (RS256) instead of an EC key (ES256).
     pub fn rsa_key(mut self, on: bool) -> Self {
         self.rsa = on;
@@ -219,6 +227,7 @@ impl OktaOrgBuilder {
             self.token_lifetime,
         );
         auth.expires_early = self.expires_early;
+        auth.resource_nonce = self.resource_nonce;
         let data = self.data.unwrap_or_else(|| data::generate(&self.shape));
         let shared = Arc::new(Shared::new(
             base.clone(),
