@@ -280,3 +280,77 @@ async fn okta_a_rate_limit_reset_far_in_the_future_does_not_park_the_sync() {
         Err(_) => panic!("the sync was parked waiting for a reset ten years away"),
     }
 }
+
+/// Okta, on the simulated org with real DPoP tokens: a 302 from the API to
+/// another host is an error, and that host sees nothing.
+#[tokio::test]
+async fn okta_a_redirect_on_the_simulated_org_is_not_followed() {
+    use okta_directory::testkit::{Fault, FaultKind};
+    let other = other_host().await;
+    let sim = Sim::start(Kind::Okta).await;
+    let Sim::Okta(org) = &sim else { unreachable!() };
+    let to = format!("{}/api/v1/users?after=x", other.uri());
+    org.inject(
+        Fault::new(FaultKind::Redirect(to))
+            .on_path("/api/v1/users")
+            .after(1),
+    );
+    let e = crate::orgs::sync(sim.provider().as_ref())
+        .await
+        .expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(
+        e.to_string().contains(&other.uri()),
+        "names where it pointed: {e}"
+    );
+    assert_untouched(&other).await;
+}
+
+/// Entra has two configured hosts: the login authority gets the client
+/// secret and never a Graph request; Graph gets the bearer token and never
+/// the secret, even when a Graph next link points at the login host.
+#[tokio::test]
+async fn azure_each_configured_host_gets_only_its_own_credential() {
+    let (login, graph) = (WireApi::start(Kind::Azure).await, MockServer::start().await);
+    let next = format!("{}/v1.0/users?$skiptoken=2", login.server.uri());
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(serde_json::json!({"value": [], "@odata.nextLink": next})),
+        )
+        .mount(&graph)
+        .await;
+    let p = AzureDirectory::builder()
+        .tenant_id(TENANT)
+        .client_id("0f3c5a7e-1111-4abc-9def-0123456789ab")
+        .client_secret(crate::wire::AZURE_SECRET)
+        .service_principal_id(crate::wire::SP)
+        .authority_host(login.server.uri())
+        .graph_endpoint(graph.uri())
+        .allow_insecure_http(true)
+        .retry(quick_retry())
+        .build()
+        .expect("provider builds");
+    let e = first_users_error(&p).await;
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    let to_login = login.server.received_requests().await.unwrap_or_default();
+    assert!(
+        to_login.iter().all(|r| r.method.as_str() == "POST"),
+        "no Graph call to login"
+    );
+    assert!(to_login
+        .iter()
+        .all(|r| !r.headers.contains_key("authorization")));
+    let to_graph = graph.received_requests().await.unwrap_or_default();
+    assert!(!to_graph.is_empty());
+    for r in to_graph {
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(!body.contains(crate::wire::AZURE_SECRET) && !r.url.as_str().contains("secret"));
+        let auth = r.headers.get("authorization").and_then(|v| v.to_str().ok());
+        assert_eq!(
+            auth,
+            Some(format!("Bearer {}", crate::wire::AZURE_TOKEN).as_str())
+        );
+    }
+}
