@@ -133,7 +133,7 @@ impl OktaTokenSource {
         };
         let resp = self
             .http
-            .execute("Okta token request", make, &OktaWaitHint)
+            .execute("Okta token request", make, &OktaWaitHint::default())
             .await
             .map_err(|e| unreachable_org(e, &self.token_url, &self.provider))?;
         if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {

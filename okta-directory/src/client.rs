@@ -103,8 +103,14 @@ impl Client {
 
     async fn send(&self, what: &str, url: &Url, token: &AccessToken) -> Result<HttpResponse> {
         let failure: Mutex<Option<Error>> = Mutex::new(None);
+        let hint = OktaWaitHint::default();
         let make = || match self.request(url, token) {
-            Ok(req) => req,
+            Ok(req) => match hint.retry_headers() {
+                Some((count, id)) => req
+                    .header("x-okta-retry-for", id)
+                    .header("x-okta-retry-count", count.to_string()),
+                None => req,
+            },
             Err(e) => {
                 *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                 self.http.reqwest().get(url.clone())
@@ -112,7 +118,7 @@ impl Client {
         };
         let resp = self
             .http
-            .execute(what, make, &OktaWaitHint)
+            .execute(what, make, &hint)
             .await
             .map_err(|e| e.with_provider(&self.name))?;
         match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {

@@ -69,7 +69,8 @@
 //!   answers `invalid_dpop_proof` the provider switches to DPoP: proofs are
 //!   signed with a P-256 key made for this provider (separate from the
 //!   client key, as Okta requires), the `use_dpop_nonce` answer and the
-//!   `DPoP-Nonce` header are followed, and each request gets a new proof
+//!   `DPoP-Nonce` header are followed (nonces kept per server, token
+//!   endpoint and resource server apart), and each request gets a new proof
 //!   (`htm`, `htu` without query, `ath`, unique `jti`) with
 //!   `Authorization: DPoP`. The token is cached by directory-core's
 //!   `TokenCache`, refreshed five minutes before expiry and once on a 401.
@@ -80,7 +81,8 @@
 //!   `DEPROVISIONED` users, so `users()` follows it with a filtered listing.
 //! * **Rate limits.** A 429 waits until `X-Rate-Limit-Reset` by the server's
 //!   `Date` (plus a second); a concurrency 429 (limit and remaining both 0)
-//!   backs off instead. Requests in flight stay below the org's concurrency
+//!   backs off instead; the retry names the refused request in
+//!   `X-Okta-Retry-For` and `X-Okta-Retry-Count`. Requests in flight stay below the org's concurrency
 //!   limit, and a configurable share of every bucket and of the concurrency
 //!   limit is left for the customer's other integrations.
 //! * **Errors** say what the admin must fix, keep Okta's `errorCode` (or

@@ -41,11 +41,33 @@ pub(crate) fn is_concurrency_429(rl: &RateLimitHeaders) -> bool {
 /// measured against the server's `Date` (plus one second, as the date has
 /// whole seconds); on a concurrency 429 (limit and remaining 0, reset only an
 /// estimate) use the computed backoff; on 5xx honour `Retry-After`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct OktaWaitHint;
+///
+/// One hint serves one request: it remembers the `X-Okta-Request-Id` of the
+/// last 429 so the retry can name it in `X-Okta-Retry-For`, with
+/// `X-Okta-Retry-Count`, as Okta's SDKs do.
+#[derive(Debug, Default)]
+pub(crate) struct OktaWaitHint {
+    retry: Mutex<(u32, Option<String>)>,
+}
+
+impl OktaWaitHint {
+    /// The headers a retry after a 429 carries: `(count, request id)`.
+    pub(crate) fn retry_headers(&self) -> Option<(u32, String)> {
+        let r = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        r.1.clone().map(|id| (r.0, id))
+    }
+}
 
 impl WaitHint for OktaWaitHint {
     fn wait(&self, resp: &HttpResponse) -> Option<Duration> {
+        if resp.status == 429 {
+            let mut r = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+            r.0 += 1;
+            r.1 = resp
+                .header("x-okta-request-id")
+                .map(str::to_string)
+                .or(r.1.take());
+        }
         if resp.status != 429 {
             return resp
                 .header("retry-after")
@@ -186,7 +208,9 @@ mod tests {
 
     #[test]
     fn rate_limit_429_waits_for_the_reset_by_the_server_clock() {
-        let w = OktaWaitHint.wait(&resp(429, &date_plus(10))).unwrap();
+        let w = OktaWaitHint::default()
+            .wait(&resp(429, &date_plus(10)))
+            .unwrap();
         assert!(
             w >= Duration::from_secs(10) && w <= Duration::from_secs(12),
             "{w:?}"
@@ -197,8 +221,8 @@ mod tests {
     fn concurrency_429_is_told_apart() {
         let mut h = date_plus(100);
         h[1].1 = "0".into();
-        assert_eq!(OktaWaitHint.wait(&resp(429, &h)), None);
-        assert!(OktaWaitHint.is_retryable(&resp(429, &h)));
+        assert_eq!(OktaWaitHint::default().wait(&resp(429, &h)), None);
+        assert!(OktaWaitHint::default().is_retryable(&resp(429, &h)));
     }
 
     #[test]

@@ -222,3 +222,49 @@ async fn group_members_page_through_the_after_cursor() {
     );
     assert_eq!(org.requests("groups/id"), 3);
 }
+
+#[tokio::test]
+async fn a_retry_after_429_names_the_refused_request() {
+    let server = MockServer::start().await;
+    token_endpoint(&server).await;
+    let now = std::time::SystemTime::now();
+    let reset = now.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .set_body_json(json!({"errorCode": "E0000047", "errorSummary": "API call exceeded rate limit due to too many requests."}))
+                .append_header("x-okta-request-id", "req-429")
+                .append_header("date", httpdate::fmt_http_date(now).as_str())
+                .append_header("x-rate-limit-limit", "600")
+                .append_header("x-rate-limit-remaining", "0")
+                .append_header("x-rate-limit-reset", reset.to_string().as_str()),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users"))
+        .respond_with(page(&["00u1"], None))
+        .mount(&server)
+        .await;
+    let okta = OktaDirectory::builder()
+        .domain(server.uri())
+        .client_id("0oa1")
+        .private_jwk(OktaOrg::builder().start().await.unwrap().private_jwk())
+        .allow_insecure_http(true)
+        .include_deprovisioned(false)
+        .build()
+        .unwrap();
+    assert_eq!(okta.all_users().await.unwrap().len(), 1);
+    let requests = server.received_requests().await.unwrap();
+    let users: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/v1/users")
+        .collect();
+    assert_eq!(users.len(), 2);
+    assert!(users[0].headers.get("x-okta-retry-for").is_none());
+    assert_eq!(users[1].headers["x-okta-retry-for"], "req-429");
+    assert_eq!(users[1].headers["x-okta-retry-count"], "1");
+}
