@@ -79,9 +79,16 @@
 //!   cycles end; devices and service principals are skipped. App assignment
 //!   to a group covers its direct members only, as in Entra.
 //! * **Throttling** (429/503 with `Retry-After`) goes through the one retry
-//!   loop of `directory-core`; concurrency is bounded.
+//!   loop of `directory-core`; concurrency is bounded. With
+//!   [`AzureDirectoryBuilder::resource_unit_budget`] the client also paces
+//!   itself by Graph's resource-unit costs ([`resource_units`]) so it stays
+//!   under the tenant's limit instead of recovering from 429s.
 //! * **Delta** keeps the nested-group edges in the state, so applying a delta
-//!   recomputes transitive memberships without fetching every group.
+//!   recomputes transitive memberships without fetching every group. A first
+//!   `delta_sync(None)` is usually a cheaper full sync too: `groups/delta` with
+//!   `members@delta` brings every membership without a request per group.
+//! * **Decoding** is public for tests and benchmarks: [`decode_users_page`],
+//!   [`decode_groups_page`], [`decode_members_page`].
 //!
 //! ## Feature flags
 //!

@@ -110,7 +110,7 @@ mod tests {
         }
         let took = start.elapsed();
         assert!(
-            took >= Duration::from_millis(190) && took < Duration::from_millis(600),
+            took >= Duration::from_millis(190) && took < Duration::from_secs(3),
             "{took:?}"
         );
     }

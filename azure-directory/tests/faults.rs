@@ -258,20 +258,23 @@ async fn nested_groups_resolve_to_users_and_a_cycle_terminates() {
 
 #[tokio::test]
 async fn clock_skew_on_token_expiry_is_survived_or_reported() {
-    // Tokens die 2 s before their `expires_in` says: the 401 refreshes once.
+    // Tokens die 7 s before their `expires_in` (10 s) says. The client would
+    // refresh after 5 s; at 3.5 s Graph already answers 401 and the client
+    // refreshes once.
     let t = SimulatedTenant::builder()
         .seed(3)
         .users(20)
-        .token_lifetime(Duration::from_secs(4))
-        .token_clock_skew(Duration::from_secs(2))
+        .token_lifetime(Duration::from_secs(10))
+        .token_clock_skew(Duration::from_secs(7))
         .start()
         .await
         .unwrap();
     let azure = t.provider().unwrap();
     azure.all_users().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     azure.all_users().await.unwrap();
     assert_eq!(t.tokens_issued(), 2);
+    assert_eq!(t.requests().endpoint("users"), 3, "one 401, then the retry");
     // Tokens already expired when issued: a clear error after one refresh, no loop.
     t.set_token_clock_skew(Duration::from_secs(3600));
     t.revoke_tokens();

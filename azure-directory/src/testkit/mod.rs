@@ -10,6 +10,18 @@
 //! counts requests, changes between syncs on demand ([`TenantHandle::mutate`])
 //! and injects faults ([`Fault`]) and misconfigurations ([`Misconfig`]).
 //!
+//! Typical set-ups:
+//!
+//! * tests: `SimulatedTenant::builder().seed(7).users(500).groups(20).start()`,
+//!   then [`TenantHandle::provider_builder`] (client secret) or
+//!   [`TenantHandle::provider_builder_with_certificate`];
+//! * benchmarks: `.users(100_000).groups(2_000).app_users(5_000)
+//!   .latency(Duration::from_millis(20))`, counting with
+//!   [`TenantHandle::requests`] (`throttled` is the number of 429s served);
+//! * fault suites: [`TenantHandle::inject`] a [`Fault`], or
+//!   [`TenantHandle::misconfigure`] with a [`Misconfig`] for each `check()`
+//!   error; [`TenantHandle::mutate`] between two syncs.
+//!
 //! ```
 //! use azure_directory::testkit::{Fault, SimulatedTenant};
 //! use directory_core::DirectoryProviderExt;
