@@ -115,3 +115,40 @@ async fn awkward_data_survives_the_round_trip() {
         .as_deref()
         .is_some_and(|n| !n.is_ascii())));
 }
+
+#[tokio::test]
+async fn uneven_groups_and_everyone_page_their_members() {
+    let org = OktaOrg::builder()
+        .users(2_500)
+        .groups(30)
+        .group_skew(2.0)
+        .everyone_group(true)
+        .start()
+        .await
+        .unwrap();
+    let truth = org.ground_truth();
+    let everyone = truth.groups.iter().find(|g| g.name == "Everyone").unwrap();
+    assert_eq!(everyone.kind, directory_core::GroupKind::BuiltIn);
+    let size = |id: &str| {
+        truth
+            .memberships
+            .iter()
+            .filter(|m| m.group_id == id)
+            .count()
+    };
+    assert_eq!(size(&everyone.id), 2_500);
+    assert!(
+        size(&truth.groups[0].id) > 4 * size(&truth.groups[29].id),
+        "skewed sizes"
+    );
+    let okta = org.provider().unwrap();
+    assert!(okta.snapshot().await.unwrap().same_directory(&truth));
+    // 30 groups in one page each, except Everyone (3 pages of 1,000) and any
+    // other group over 1,000 members.
+    let expected: usize = truth
+        .groups
+        .iter()
+        .map(|g| size(&g.id).div_ceil(1_000).max(1))
+        .sum();
+    assert_eq!(org.requests("groups/id") as usize, expected);
+}

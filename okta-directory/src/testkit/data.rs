@@ -24,6 +24,11 @@ pub(crate) struct Shape {
     /// provisioned, locked out, password expired, recovery.
     pub(crate) inactive_share: f64,
     pub(crate) awkward: bool,
+    /// 0 for groups of even size; higher values make the first groups much
+    /// larger than the last (memberships drawn as `u^(1 + skew)`).
+    pub(crate) group_skew: f64,
+    /// Add Okta's built-in `Everyone` group holding every user.
+    pub(crate) everyone: bool,
 }
 
 impl Default for Shape {
@@ -37,6 +42,8 @@ impl Default for Shape {
             direct_share: 0.4,
             inactive_share: 0.1,
             awkward: true,
+            group_skew: 0.0,
+            everyone: false,
         }
     }
 }
@@ -95,11 +102,23 @@ fn time(rng: &mut StdRng) -> DateTime<Utc> {
 pub(crate) fn generate(shape: &Shape) -> DirectoryData {
     let mut rng = StdRng::seed_from_u64(shape.seed);
     let users: Vec<DirectoryUser> = (0..shape.users).map(|i| user(i, shape, &mut rng)).collect();
-    let groups: Vec<DirectoryGroup> = (0..shape.groups)
+    let mut groups: Vec<DirectoryGroup> = (0..shape.groups)
         .map(|i| group(i, shape, &mut rng))
         .collect();
-    let memberships = memberships(&users, &groups, shape, &mut rng);
+    let mut memberships = memberships(&users, &groups, shape, &mut rng);
     let app_assignments = assignments(&users, &memberships, shape, &mut rng);
+    if shape.everyone {
+        let mut everyone = group(shape.groups, shape, &mut rng);
+        everyone.name = "Everyone".to_string();
+        everyone.description = Some("All users in your organization".to_string());
+        everyone.kind = GroupKind::BuiltIn;
+        memberships.extend(
+            users
+                .iter()
+                .map(|u| Membership::direct(everyone.id.clone(), u.id.clone())),
+        );
+        groups.push(everyone);
+    }
     DirectoryData {
         users,
         groups,
@@ -208,8 +227,10 @@ fn memberships(
     let mut picked: Vec<usize> = Vec::with_capacity(per_user);
     for u in users {
         picked.clear();
+        let mut tries = 0;
         while picked.len() < per_user {
-            let g = rng.gen_range(0..groups.len());
+            tries += 1;
+            let g = pick_group(groups.len(), shape.group_skew, tries, rng);
             if !picked.contains(&g) {
                 picked.push(g);
             }
@@ -219,6 +240,16 @@ fn memberships(
         }
     }
     out
+}
+
+/// A group index, skewed towards the first groups; uniform once a user's
+/// draws keep colliding.
+fn pick_group(n: usize, skew: f64, tries: u32, rng: &mut StdRng) -> usize {
+    if skew <= 0.0 || tries > 20 {
+        return rng.gen_range(0..n);
+    }
+    let u: f64 = rng.gen();
+    ((u.powf(1.0 + skew) * n as f64) as usize).min(n - 1)
 }
 
 /// Every `users/app_users`-th user is assigned: directly, or through one of

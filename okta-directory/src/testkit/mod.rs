@@ -131,6 +131,17 @@ impl OktaOrgBuilder {
         self.shape.awkward = on;
         self
     }
+    /// Uneven group sizes: 0 (default) for even sizes, 1 to 3 for a few
+    /// large groups and many small ones.
+    pub fn group_skew(mut self, skew: f64) -> Self {
+        self.shape.group_skew = skew;
+        self
+    }
+    /// Add Okta's built-in `Everyone` group with every user in it.
+    pub fn everyone_group(mut self, on: bool) -> Self {
+        self.shape.everyone = on;
+        self
+    }
     /// Serve this directory instead of a generated one.
     pub fn data(mut self, data: DirectoryData) -> Self {
         self.data = Some(data);
