@@ -55,7 +55,8 @@ use server::{Limits, Shared};
 /// Sets up a simulated org. Defaults: 500 users, 20 groups, 3 memberships
 /// per user, 100 app users (40% direct), 10% non-active statuses, awkward
 /// data on, DPoP required, tokens valid for an hour, generous rate limits
-/// (10,000 per bucket per minute) and a concurrency limit of 75.
+/// (100,000 per bucket per minute, so repeated benchmark runs are not
+/// throttled; set real ones with `rate_limit`) and a concurrency limit of 75.
 #[derive(Debug, Clone)]
 pub struct OktaOrgBuilder {
     shape: Shape,
@@ -76,7 +77,7 @@ impl Default for OktaOrgBuilder {
             data: None,
             latency: Duration::ZERO,
             limits: Limits {
-                per_window: 10_000,
+                per_window: 100_000,
                 buckets: HashMap::new(),
                 window_secs: 60,
                 concurrency: 75,
