@@ -3,16 +3,12 @@
 //! properties kept as custom attributes. A body that does not fit at all is
 //! an error naming the JSON path (`Error::decode_json`).
 
-use std::collections::BTreeMap;
-
-use directory_core::{
-    Address, DirectoryGroup, DirectoryUser, Email, GroupKind, PersonName, PhoneNumber, UserStatus,
-};
-use directory_core::{Error, Result};
+use directory_core::{DirectoryGroup, DirectoryUser, Error, GroupKind, Result};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::client::GraphPage;
+use crate::user::WireUser;
 
 /// The user properties requested with `$select` (default properties omit
 /// `accountEnabled`, `employeeId`, `userType`...; `$select` also lowers the
@@ -62,63 +58,6 @@ pub const MEMBER_SELECT: &[&str] = &["id"];
 
 /// The `appRoleId` that means "default access, no specific role".
 pub const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
-
-/// A user as Graph sends it.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct WireUser {
-    pub id: String,
-    #[serde(default)]
-    user_principal_name: Option<String>,
-    #[serde(default)]
-    mail: Option<String>,
-    #[serde(default)]
-    display_name: Option<String>,
-    #[serde(default)]
-    given_name: Option<String>,
-    #[serde(default)]
-    surname: Option<String>,
-    #[serde(default)]
-    job_title: Option<String>,
-    #[serde(default)]
-    department: Option<String>,
-    #[serde(default)]
-    mobile_phone: Option<String>,
-    #[serde(default)]
-    business_phones: Option<Vec<Option<String>>>,
-    #[serde(default)]
-    employee_id: Option<String>,
-    #[serde(default)]
-    company_name: Option<String>,
-    #[serde(default)]
-    account_enabled: Option<bool>,
-    #[serde(default)]
-    other_mails: Option<Vec<Option<String>>>,
-    #[serde(default)]
-    user_type: Option<String>,
-    #[serde(default)]
-    on_premises_immutable_id: Option<String>,
-    #[serde(default)]
-    preferred_language: Option<String>,
-    #[serde(default)]
-    street_address: Option<String>,
-    #[serde(default)]
-    city: Option<String>,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    postal_code: Option<String>,
-    #[serde(default)]
-    country: Option<String>,
-    #[serde(default)]
-    on_premises_extension_attributes: Option<BTreeMap<String, Value>>,
-    /// Set on delta pages for a removed user.
-    #[serde(default, rename = "@removed")]
-    pub removed: Option<Value>,
-    /// Everything else: `officeLocation`, `proxyAddresses`, `extension_*`...
-    #[serde(flatten)]
-    rest: BTreeMap<String, Value>,
-}
 
 /// A group as Graph sends it (delta pages add `members@delta`).
 #[derive(Debug, Deserialize)]
@@ -202,124 +141,6 @@ pub(crate) struct WireServicePrincipal {
     pub id: String,
     #[serde(default)]
     pub display_name: Option<String>,
-}
-
-impl WireUser {
-    /// The model user.
-    pub fn into_model(self) -> DirectoryUser {
-        let mut u = DirectoryUser::new(self.id.clone(), String::new());
-        u.user_name = self
-            .user_principal_name
-            .clone()
-            .or_else(|| self.mail.clone())
-            .unwrap_or_else(|| self.id.clone());
-        u.external_id = self.on_premises_immutable_id.clone();
-        u.display_name = self.display_name.clone();
-        u.name = PersonName {
-            given_name: self.given_name.clone(),
-            family_name: self.surname.clone(),
-            ..PersonName::default()
-        };
-        u.emails = self.emails();
-        u.phone_numbers = self.phones();
-        u.addresses = self.address().into_iter().collect();
-        u.title = self.job_title.clone();
-        u.user_type = self.user_type.clone();
-        u.preferred_language = self.preferred_language.clone();
-        u.employee_number = self.employee_id.clone();
-        u.organization = self.company_name.clone();
-        u.department = self.department.clone();
-        u.status = match self.account_enabled {
-            Some(true) => UserStatus::Active,
-            Some(false) => UserStatus::Disabled,
-            None => UserStatus::Other("unknown".into()),
-        };
-        u.custom_attributes = self.custom();
-        u
-    }
-
-    fn emails(&self) -> Vec<Email> {
-        let mut out: Vec<Email> = self
-            .mail
-            .iter()
-            .map(|m| Email {
-                value: m.clone(),
-                kind: Some("work".into()),
-                primary: true,
-            })
-            .collect();
-        for other in self.other_mails.iter().flatten().flatten() {
-            if !out.iter().any(|e| e.value.eq_ignore_ascii_case(other)) {
-                out.push(Email {
-                    value: other.clone(),
-                    kind: Some("other".into()),
-                    primary: false,
-                });
-            }
-        }
-        out
-    }
-
-    fn phones(&self) -> Vec<PhoneNumber> {
-        let mut out: Vec<PhoneNumber> = self
-            .business_phones
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|p| PhoneNumber {
-                value: p.clone(),
-                kind: Some("work".into()),
-                primary: false,
-            })
-            .collect();
-        out.extend(self.mobile_phone.iter().map(|p| PhoneNumber {
-            value: p.clone(),
-            kind: Some("mobile".into()),
-            primary: false,
-        }));
-        if let Some(first) = out.first_mut() {
-            first.primary = true;
-        }
-        out
-    }
-
-    fn address(&self) -> Option<Address> {
-        let any = [
-            &self.street_address,
-            &self.city,
-            &self.state,
-            &self.postal_code,
-            &self.country,
-        ]
-        .iter()
-        .any(|f| f.is_some());
-        any.then(|| Address {
-            kind: Some("work".into()),
-            street_address: self.street_address.clone(),
-            locality: self.city.clone(),
-            region: self.state.clone(),
-            postal_code: self.postal_code.clone(),
-            country: self.country.clone(),
-            primary: true,
-            ..Address::default()
-        })
-    }
-
-    fn custom(self) -> BTreeMap<String, Value> {
-        let mut out: BTreeMap<String, Value> = self
-            .rest
-            .into_iter()
-            .filter(|(k, v)| {
-                !k.starts_with('@') && !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())
-            })
-            .collect();
-        for (k, v) in self.on_premises_extension_attributes.into_iter().flatten() {
-            if !v.is_null() {
-                out.insert(k, v);
-            }
-        }
-        out
-    }
 }
 
 /// Decodes one Graph users page (`/users` or `/users/delta`) into model
@@ -420,6 +241,7 @@ fn flag(v: Option<bool>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use directory_core::UserStatus;
     use proptest::prelude::*;
 
     const PAGE: &str = r##"{"value":[

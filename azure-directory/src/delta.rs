@@ -18,8 +18,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{is_delta_reset, Permission};
-use crate::decode::{MemberKind, WireAssignment, WireGroup, WireUser, GROUP_SELECT};
+use crate::decode::{MemberKind, WireAssignment, WireGroup, GROUP_SELECT};
 use crate::provider::{AzureDirectory, Inner, PERM_APPS, PERM_GROUPS, PERM_USERS};
+use crate::user::WireUser;
 
 /// What a host keeps between delta syncs: the two delta links and the nested
 /// group edges (which a [`directory_core::Snapshot`] does not hold). It

@@ -108,6 +108,7 @@ mod delta;
 mod members;
 mod provider;
 mod throttle;
+mod user;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -19,7 +19,8 @@ use crate::builder::{AzureDirectoryBuilder, Config};
 use crate::client::{GraphClient, Permission};
 use crate::cloud::default_scope;
 use crate::credential::{ClientCertificate, ClientCredential};
-use crate::decode::{WireGroup, WireUser, GROUP_SELECT, MEMBER_SELECT, USER_SELECT};
+use crate::decode::{WireGroup, GROUP_SELECT, MEMBER_SELECT, USER_SELECT};
+use crate::user::WireUser;
 
 /// Permissions named when Graph answers 403.
 pub(crate) const PERM_USERS: Permission = "User.Read.All";
