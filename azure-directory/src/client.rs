@@ -4,9 +4,10 @@
 
 use std::time::SystemTime;
 
+use directory_core::http::reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use directory_core::http::url::Url;
 use directory_core::http::{
-    parse_retry_after, HttpClient, HttpResponse, OriginGuard, RetryAfter, TokenCache,
+    parse_retry_after, AccessToken, HttpClient, HttpResponse, OriginGuard, RetryAfter, TokenCache,
 };
 use directory_core::{Error, ErrorKind, Result};
 use serde::de::DeserializeOwned;
@@ -94,29 +95,20 @@ impl GraphClient {
     /// GET `url` with a bearer token, refreshing the token once if Graph
     /// answers 401; returns the final response whatever its status.
     pub async fn get_any(&self, what: &str, url: &Url) -> Result<HttpResponse> {
+        let cost = crate::throttle::resource_units(url.path(), url.query().unwrap_or_default());
         let mut refreshed = false;
         loop {
             if let Some(b) = &self.budget {
-                b.pace(crate::throttle::resource_units(
-                    url.path(),
-                    url.query().unwrap_or_default(),
-                ))
-                .await;
+                b.pace(cost).await;
             }
             let token = self.tokens.get().await?;
+            let auth = self.bearer(&token)?;
             let make = || {
-                let mut auth = directory_core::http::reqwest::header::HeaderValue::from_str(
-                    &format!("Bearer {}", token.secret.expose_secret()),
-                )
-                .unwrap_or_else(|_| {
-                    directory_core::http::reqwest::header::HeaderValue::from_static("")
-                });
-                auth.set_sensitive(true);
                 self.http
                     .reqwest()
                     .get(url.clone())
-                    .header("authorization", auth)
-                    .header("accept", "application/json")
+                    .header(AUTHORIZATION, auth.clone())
+                    .header(ACCEPT, "application/json")
             };
             let resp = self
                 .http
@@ -131,6 +123,19 @@ impl GraphClient {
             }
             return Ok(resp);
         }
+    }
+
+    /// The `Authorization` header, marked sensitive so it is never printed.
+    fn bearer(&self, token: &AccessToken) -> Result<HeaderValue> {
+        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.secret.expose_secret()))
+            .map_err(|_| {
+                Error::invalid_response(
+                    "the token endpoint returned an access token that cannot be sent in a header",
+                )
+                .with_provider(&self.provider)
+            })?;
+        value.set_sensitive(true);
+        Ok(value)
     }
 
     /// Turns a Graph error response into an error that says what to fix.

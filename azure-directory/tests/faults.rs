@@ -317,3 +317,29 @@ async fn a_resource_unit_budget_keeps_the_client_under_the_limit() {
         "paced below the tenant's budget: no 429"
     );
 }
+
+#[tokio::test]
+async fn redirects_are_not_followed_with_credentials() {
+    let (t, azure) = setup(10, 999).await;
+    t.inject(
+        Fault::new(FaultKind::Redirect(
+            "https://collector.evil.example/steal".into(),
+        ))
+        .on_path("/v1.0/users"),
+    );
+    let e = azure.all_users().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+    assert!(
+        e.message().contains("collector.evil.example") && e.message().contains("not followed"),
+        "{e}"
+    );
+    t.inject(
+        Fault::new(FaultKind::Redirect(
+            "https://login.evil.example/token".into(),
+        ))
+        .on(azure_directory::testkit::FaultTarget::TokenEndpoint),
+    );
+    let fresh = t.provider_builder().retry(quick_retry()).build().unwrap();
+    let e = fresh.all_users().await.unwrap_err();
+    assert!(e.message().contains("login.evil.example"), "{e}");
+}

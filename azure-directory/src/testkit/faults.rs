@@ -28,6 +28,9 @@ pub enum FaultKind {
     CyclingNextLink,
     /// Send a next link on another host.
     ForeignNextLink,
+    /// Answer `307 Temporary Redirect` to this URL (a client must not
+    /// follow it with its credentials).
+    Redirect(String),
     /// Revoke every access token issued so far, then answer normally (the
     /// request itself then gets 401: a token expiring mid-sync).
     ExpireTokens,

@@ -547,3 +547,16 @@ impl TenantHandle {
         self.sim.sp_deleted.store(false, Ordering::SeqCst);
     }
 }
+
+/// A Graph users page body exactly as the simulated tenant serves it, with
+/// the provider's default `$select`: for decode benchmarks and tests.
+pub fn users_page_body(users: &[SimUser]) -> Vec<u8> {
+    let select: Vec<String> = crate::USER_SELECT.iter().map(|s| s.to_string()).collect();
+    let value: Vec<serde_json::Value> =
+        users.iter().map(|u| graph::user_json(u, &select)).collect();
+    let body = serde_json::json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
+        "value": value,
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}

@@ -266,6 +266,7 @@ async fn pre_fault(sim: &Sim, fault: Option<&FaultKind>) -> Option<Reply> {
                 None => r,
             })
         }
+        FaultKind::Redirect(to) => Some(Reply::json(307, json!({})).header("location", to.clone())),
         FaultKind::Delay(d) => {
             tokio::time::sleep(*d).await;
             None
