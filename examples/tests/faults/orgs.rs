@@ -284,13 +284,6 @@ impl Sim {
             Sim::Azure(t) => t.revoke_tokens(),
         }
     }
-
-    pub fn set_latency(&self, d: Duration) {
-        match self {
-            Sim::Okta(org) => org.set_latency(d),
-            Sim::Azure(t) => t.set_latency(d),
-        }
-    }
 }
 
 fn okta_path(t: &Target) -> String {
