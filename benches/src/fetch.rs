@@ -65,6 +65,8 @@ pub struct FetchFigures {
     pub chain: u64,
     /// Peak heap while collecting, above what was live before.
     pub peak_bytes: usize,
+    /// Heap still held right after collection: the snapshot itself.
+    pub retained_bytes: usize,
     /// The snapshot's JSON size.
     pub json_bytes: usize,
     /// 429s the organisation served.
@@ -91,7 +93,7 @@ fn pages(items: usize, page: usize) -> u64 {
 async fn measured_collect<P: directory_core::DirectoryProvider>(
     provider: &P,
     peak: &PeakAlloc,
-) -> (Snapshot, Duration, usize) {
+) -> (Snapshot, Duration, usize, usize) {
     let base = peak.current_usage();
     peak.reset_peak_usage();
     let start = Instant::now();
@@ -101,7 +103,8 @@ async fn measured_collect<P: directory_core::DirectoryProvider>(
     };
     let wall = start.elapsed();
     let peak_bytes = peak.peak_usage().saturating_sub(base);
-    (snapshot, wall, peak_bytes)
+    let retained = peak.current_usage().saturating_sub(base);
+    (snapshot, wall, peak_bytes, retained)
 }
 
 fn json_len(snapshot: &Snapshot) -> usize {
@@ -155,7 +158,7 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
         chain + pages(truth.groups.len(), 10_000) + member_pages + pages(app_users.len(), 500);
 
     let before = org.total_requests() - org.requests("token");
-    let (snapshot, wall, peak_bytes) = measured_collect(&provider, peak).await;
+    let (snapshot, wall, peak_bytes, retained_bytes) = measured_collect(&provider, peak).await;
     assert!(
         snapshot.same_directory(&truth),
         "the Okta snapshot differs from the org"
@@ -172,6 +175,7 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
         concurrency,
         chain,
         peak_bytes,
+        retained_bytes,
         json_bytes: json_len(&snapshot),
         throttled: org.rate_limited(),
         users: snapshot.users.len(),
@@ -232,7 +236,7 @@ pub async fn azure(
         chain + pages(data.groups.len(), 999) + member_pages + pages(data.assignments.len(), 999);
 
     tenant.reset_requests();
-    let (snapshot, wall, peak_bytes) = measured_collect(&provider, peak).await;
+    let (snapshot, wall, peak_bytes, retained_bytes) = measured_collect(&provider, peak).await;
     assert!(
         snapshot.same_directory(&truth),
         "the Entra snapshot differs from the tenant"
@@ -247,6 +251,7 @@ pub async fn azure(
         concurrency,
         chain,
         peak_bytes,
+        retained_bytes,
         json_bytes: json_len(&snapshot),
         throttled: stats.throttled,
         users: snapshot.users.len(),

@@ -75,7 +75,11 @@ fn provider_rows(f: &FetchFigures) -> Vec<Row> {
         },
         Row {
             figure: format!("{} fetch: peak heap while collecting", f.provider),
-            measured: mib(f.peak_bytes),
+            measured: format!(
+                "{} (the snapshot itself: {})",
+                mib(f.peak_bytes),
+                mib(f.retained_bytes)
+            ),
             floor: format!("{} snapshot JSON", mib(f.json_bytes)),
             ratio: format!("{mem_ratio:.2}x"),
             goal: "< 2x".into(),

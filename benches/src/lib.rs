@@ -3,6 +3,8 @@
 
 #![warn(missing_docs)]
 
+pub mod decode;
+pub mod decode_table;
 pub mod fetch;
 pub mod fetch_table;
 pub mod reconcile;

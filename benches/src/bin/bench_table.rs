@@ -6,7 +6,7 @@
 
 use directory_sync_benches::fetch::OrgSize;
 use directory_sync_benches::table::{machine, render};
-use directory_sync_benches::{fetch_table, reconcile_table};
+use directory_sync_benches::{decode_table, fetch_table, reconcile_table};
 use peak_alloc::PeakAlloc;
 
 #[global_allocator]
@@ -33,6 +33,7 @@ fn main() {
         Err(e) => panic!("tokio runtime: {e}"),
     };
     let mut rows = runtime.block_on(fetch_table::rows(size, &PEAK));
+    rows.extend(runtime.block_on(decode_table::rows()));
     if std::env::var("BENCH_FETCH_ONLY").is_err() {
         rows.extend(reconcile_table::rows(&PEAK));
     }
