@@ -17,7 +17,7 @@ use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::both_orgs;
-use crate::orgs::{quick_retry, Kind, Sim};
+use crate::orgs::{quick_retry, within_limit, Kind, Sim};
 use crate::wire::{drain_all, okta_jwk, WireApi, TENANT};
 
 both_orgs!(
@@ -285,6 +285,10 @@ async fn okta_a_rate_limit_reset_far_in_the_future_does_not_park_the_sync() {
 /// another host is an error, and that host sees nothing.
 #[tokio::test]
 async fn okta_a_redirect_on_the_simulated_org_is_not_followed() {
+    within_limit("okta redirect", okta_redirect_on_the_simulated_org()).await;
+}
+
+async fn okta_redirect_on_the_simulated_org() {
     use okta_directory::testkit::{Fault, FaultKind};
     let other = other_host().await;
     let sim = Sim::start(Kind::Okta).await;
@@ -311,6 +315,10 @@ async fn okta_a_redirect_on_the_simulated_org_is_not_followed() {
 /// the secret, even when a Graph next link points at the login host.
 #[tokio::test]
 async fn azure_each_configured_host_gets_only_its_own_credential() {
+    within_limit("azure hosts", azure_credentials_per_host()).await;
+}
+
+async fn azure_credentials_per_host() {
     let (login, graph) = (WireApi::start(Kind::Azure).await, MockServer::start().await);
     let next = format!("{}/v1.0/users?$skiptoken=2", login.server.uri());
     Mock::given(method("GET"))
