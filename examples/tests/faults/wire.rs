@@ -65,6 +65,15 @@ impl WireApi {
         self.mount_token().await;
     }
 
+    /// Forgets every mock; the token endpoint answers with `resp`.
+    pub async fn serve_token(&self, resp: ResponseTemplate) {
+        self.server.reset().await;
+        Mock::given(method("POST"))
+            .respond_with(resp)
+            .mount(&self.server)
+            .await;
+    }
+
     async fn mount_token(&self) {
         let (token_path, token) = match self.kind {
             Kind::Okta => ("/oauth2/v1/token".to_string(), OKTA_TOKEN),
