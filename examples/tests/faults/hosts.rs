@@ -26,6 +26,7 @@ both_orgs!(
     a_next_link_to_another_host_sends_nothing_there,
     http_endpoints_are_refused_outside_test_mode,
     a_server_failing_every_request_gets_a_bounded_number,
+    a_server_refusing_every_token_gets_one_refresh_per_request,
     an_oversized_page_is_refused,
     #[ignore = "directory-core bug: paginate follows empty pages with fresh cursors forever \
                 (80,000 requests in 10 s); reported to the directory-core owner"]
@@ -160,6 +161,32 @@ async fn a_server_failing_every_request_gets_a_bounded_number(kind: Kind) {
     // `max_attempts` times, and the first failure stops the rest.
     let most = 3 * quick_retry().max_attempts;
     assert!(gets <= most, "{gets} requests, at most {most}");
+}
+
+/// Every API call answers 401: each request refreshes the token once, then
+/// the sync fails with `Unauthenticated`; no loop of refreshes.
+async fn a_server_refusing_every_token_gets_one_refresh_per_request(kind: Kind) {
+    let api = WireApi::start(kind).await;
+    let refused = ResponseTemplate::new(401)
+        .insert_header("www-authenticate", "Bearer error=\"invalid_token\"")
+        .set_body_json(serde_json::json!({
+            "errorCode": "E0000011", "errorSummary": "Invalid token provided",
+            "error": {"code": "InvalidAuthenticationToken", "message": "Access token has expired."}
+        }));
+    api.serve_every_get(refused).await;
+    let p = api.provider().await;
+    let e = crate::orgs::sync(p.as_ref()).await.expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    let got = api.server.received_requests().await.unwrap_or_default();
+    let (gets, posts) = got
+        .iter()
+        .fold((0, 0), |(g, p), r| match r.method.as_str() {
+            "GET" => (g + 1, p),
+            _ => (g, p + 1),
+        });
+    // Three listings start at once; each GET is retried once after a refresh.
+    assert!(gets <= 6, "{gets} GETs");
+    assert!(posts <= 4, "{posts} token requests");
 }
 
 async fn an_oversized_page_is_refused(kind: Kind) {

@@ -127,3 +127,28 @@ async fn a_connection_cut_on_every_attempt_is_transient(kind: Kind) {
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::Transient);
     assert!(e.to_string().contains("gave up after"), "{e}");
 }
+
+/// Okta's concurrency limit: 429s with limit and remaining 0 (and a reset
+/// only an estimate a minute ahead) are backed off, not waited out.
+#[tokio::test]
+async fn okta_a_concurrency_429_storm_is_backed_off() {
+    use okta_directory::testkit::{Fault as OktaFault, FaultKind};
+    crate::orgs::within_limit("okta concurrency storm", async {
+        let sim = Sim::start(Kind::Okta).await;
+        let Sim::Okta(org) = &sim else { unreachable!() };
+        org.inject(
+            OktaFault::new(FaultKind::ConcurrencyLimited)
+                .on_path("/api/v1/")
+                .times(6),
+        );
+        let started = std::time::Instant::now();
+        assert_complete(&sim, sync(sim.provider().as_ref()).await);
+        assert_eq!(org.rate_limited(), 6);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    })
+    .await;
+}
