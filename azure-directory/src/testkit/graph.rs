@@ -99,12 +99,18 @@ pub(crate) fn serve(sim: &Sim, segs: &[String], raw_query: &str, roles: &[String
     let tenant = lock(&sim.tenant);
     let data = &tenant.data;
     match s.as_slice() {
-        ["users"] => list(sim, "users", &q, data.users.len(), |i| {
-            user_json(&data.users[i], &q.select(USER_DEFAULT))
-        }),
-        ["groups"] => list(sim, "groups", &q, data.groups.len(), |i| {
-            group_json(&data.groups[i], &q.select(GROUP_DEFAULT))
-        }),
+        ["users"] => {
+            let select = q.select(USER_DEFAULT);
+            list(sim, "users", &q, data.users.len(), |i| {
+                user_json(&data.users[i], &select)
+            })
+        }
+        ["groups"] => {
+            let select = q.select(GROUP_DEFAULT);
+            list(sim, "groups", &q, data.groups.len(), |i| {
+                group_json(&data.groups[i], &select)
+            })
+        }
         ["users", "delta"] | ["groups", "delta"] => {
             drop(tenant);
             super::deltas::serve(sim, s[0], &q)
