@@ -389,3 +389,43 @@ async fn azure_credentials_per_host() {
         );
     }
 }
+
+/// Okta with DPoP: a server answering every call with a 401 and a fresh
+/// `DPoP-Nonce` gets one nonce retry and one token refresh per request, then
+/// a typed error; never an endless nonce dance.
+#[tokio::test]
+async fn okta_a_fresh_dpop_nonce_on_every_401_is_bounded() {
+    within_limit("okta nonce dance", okta_nonce_dance()).await;
+}
+
+struct FreshNonce(AtomicU64);
+
+impl Respond for FreshNonce {
+    fn respond(&self, _req: &Request) -> ResponseTemplate {
+        let n = self.0.fetch_add(1, Ordering::SeqCst);
+        ResponseTemplate::new(401)
+            .insert_header("dpop-nonce", format!("nonce-{n}").as_str())
+            .insert_header("www-authenticate", "DPoP error=\"use_dpop_nonce\"")
+    }
+}
+
+async fn okta_nonce_dance() {
+    let api = WireApi::start(Kind::Okta).await;
+    let token = serde_json::json!({
+        "access_token": "wire-dpop-token-0001", "token_type": "DPoP", "expires_in": 3600,
+        "scope": "okta.users.read okta.groups.read okta.apps.read",
+    });
+    api.serve_token(ResponseTemplate::new(200).set_body_json(token))
+        .await;
+    api.serve_every_get(FreshNonce(AtomicU64::new(0))).await;
+    let p = api.provider().await;
+    let e = first_users_error(p.as_ref()).await;
+    assert_eq!(e.kind(), ErrorKind::Unauthenticated, "{e}");
+    let got = api.server.received_requests().await.unwrap_or_default();
+    let gets = got.iter().filter(|r| r.method.as_str() == "GET").count();
+    assert!(gets <= 3, "{gets} GETs for one page");
+    assert!(got
+        .iter()
+        .filter(|r| r.method.as_str() == "GET")
+        .all(|r| r.headers.contains_key("dpop")));
+}

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use okta_directory::testkit::OktaOrg;
 use okta_directory::OktaDirectory;
 use wiremock::matchers::{method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::{Mock, MockServer, Respond, ResponseTemplate};
 
 use crate::orgs::{quick_retry, Kind, ATTEMPT_TIMEOUT};
 
@@ -101,7 +101,7 @@ impl WireApi {
     }
 
     /// Every GET under the API answers with `resp`.
-    pub async fn serve_every_get(&self, resp: ResponseTemplate) {
+    pub async fn serve_every_get(&self, resp: impl Respond + 'static) {
         let api = match self.kind {
             Kind::Okta => "^/api/",
             Kind::Azure => "^/v1.0/",
