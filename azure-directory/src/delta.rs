@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use directory_core::http::url::Url;
-use directory_core::{AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Result};
+use directory_core::{
+    AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Result, Snapshot,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -144,6 +146,21 @@ impl AzureDirectory {
             }
             other => other,
         }
+    }
+}
+
+impl AzureDirectory {
+    /// [`AzureDirectory::delta_sync`] and [`DeltaOutcome::apply`] in one:
+    /// the new complete snapshot and the outcome (keep `outcome.state` and
+    /// the snapshot for next time). Without a previous pair this is a full
+    /// sync, usually with far fewer requests than the per-group streams.
+    pub async fn delta_snapshot(
+        &self,
+        previous: Option<(&Snapshot, &DeltaState)>,
+    ) -> Result<(Snapshot, DeltaOutcome)> {
+        let outcome = self.delta_sync(previous.map(|(_, state)| state)).await?;
+        let snapshot = outcome.apply(previous.map(|(snap, _)| snap))?;
+        Ok((snapshot, outcome))
     }
 }
 

@@ -14,7 +14,8 @@
 //!   [`Cloud`] (global, US Gov L4, US Gov L5 DoD, China, or custom endpoints).
 //! * [`AzureDirectory::delta_sync`] with [`DeltaState`] (kept by the host as
 //!   JSON) and [`DeltaOutcome`] ([`DeltaOutcome::apply`] gives the new
-//!   complete [`directory_core::Snapshot`]).
+//!   complete [`directory_core::Snapshot`]); [`AzureDirectory::delta_snapshot`]
+//!   does both.
 //! * [`ClientCertificate`] / [`ClientCredential`]: the two ways to sign in.
 //! * `testkit` (feature `testkit`): a simulated Entra tenant and Graph on
 //!   127.0.0.1 for tests, demos and benchmarks.

@@ -19,6 +19,7 @@ async fn conformance_suite_passes_against_the_simulated_tenant() {
         .unwrap();
     let azure = tenant.provider_builder().page_size(40).build().unwrap();
     let expected = tenant.ground_truth();
+    assert_eq!(azure.to_string(), format!("azure({})", tenant.tenant_id()));
     let report = run_conformance(&azure, &expected, 6).await;
     assert!(report.user_pages >= 7, "{report:?}");
     assert!(!expected.app_assignments.is_empty());

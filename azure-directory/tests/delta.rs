@@ -210,3 +210,29 @@ async fn group_membership_and_nesting_changes_are_applied() {
         .iter()
         .any(|m| m.group_id == g_parent && m.kind == MembershipKind::Transitive));
 }
+
+#[tokio::test]
+async fn delta_snapshot_is_a_cheaper_full_sync_and_then_an_incremental_one() {
+    let (t, azure) = tenant(3_000, 60).await;
+    let (full, outcome) = azure.delta_snapshot(None).await.unwrap();
+    assert!(full.same_directory(&t.ground_truth()));
+    let delta_requests = t.requests().graph();
+    t.reset_requests();
+    let streamed = directory_core::DirectoryProviderExt::snapshot(&azure)
+        .await
+        .unwrap();
+    assert!(streamed.same_directory(&full));
+    assert!(
+        delta_requests < t.requests().graph(),
+        "{delta_requests} delta requests vs {} streamed",
+        t.requests().graph()
+    );
+    let id = t.data().users[1].id.clone();
+    t.mutate(|m| m.update_user(&id, |u| u.job_title = Some("Chief".into())));
+    let (next, _) = azure
+        .delta_snapshot(Some((&full, &outcome.state)))
+        .await
+        .unwrap();
+    assert_eq!(next.user(&id).unwrap().title.as_deref(), Some("Chief"));
+    assert!(next.same_directory(&t.ground_truth()));
+}
