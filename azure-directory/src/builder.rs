@@ -23,6 +23,7 @@ pub struct AzureDirectoryBuilder {
     client_secret: Option<SecretString>,
     certificate_pem: Option<String>,
     certificate_key: Option<SecretString>,
+    certificate_pss: bool,
     pub(crate) service_principal_id: Option<String>,
     cloud: Cloud,
     authority_host: Option<String>,
@@ -45,6 +46,7 @@ impl Default for AzureDirectoryBuilder {
             client_secret: None,
             certificate_pem: None,
             certificate_key: None,
+            certificate_pss: false,
             service_principal_id: None,
             cloud: Cloud::Global,
             authority_host: None,
@@ -113,6 +115,13 @@ impl AzureDirectoryBuilder {
     pub fn client_certificate(mut self, pem: impl Into<String>, key: Option<SecretString>) -> Self {
         self.certificate_pem = Some(pem.into());
         self.certificate_key = key;
+        self
+    }
+
+    /// Sign certificate assertions with PS256 instead of RS256 (see
+    /// [`ClientCertificate::with_pss`]); `AZURE_CLIENT_CERTIFICATE_PSS=true`.
+    pub fn certificate_pss(mut self, pss: bool) -> Self {
+        self.certificate_pss = pss;
         self
     }
 
@@ -239,6 +248,8 @@ impl AzureDirectoryBuilder {
             cloud,
             authority_host: get("AZURE_AUTHORITY_HOST"),
             graph_endpoint: get("AZURE_GRAPH_ENDPOINT"),
+            certificate_pss: get("AZURE_CLIENT_CERTIFICATE_PSS")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
             ..Self::default()
         })
     }
@@ -325,10 +336,12 @@ impl AzureDirectoryBuilder {
             )),
             (Some(s), None) if s.is_blank() => Err(Error::config("client_secret", "is empty")),
             (Some(s), None) => Ok(ClientCredential::Secret(s.clone())),
-            (None, Some(pem)) => Ok(ClientCredential::Certificate(ClientCertificate::from_pem(
-                pem,
-                self.certificate_key.as_ref(),
-            )?)),
+            (None, Some(pem)) => {
+                let cert = ClientCertificate::from_pem(pem, self.certificate_key.as_ref())?;
+                Ok(ClientCredential::Certificate(
+                    cert.with_pss(self.certificate_pss),
+                ))
+            }
             (None, None) => Err(Error::config(
                 "client_secret",
                 "no credential: set a client secret or a client certificate with its key",

@@ -59,6 +59,7 @@ pub struct ClientCertificate {
     subject: String,
     not_after: Option<DateTime<Utc>>,
     key: EncodingKey,
+    pss: bool,
 }
 
 impl fmt::Debug for ClientCertificate {
@@ -67,6 +68,7 @@ impl fmt::Debug for ClientCertificate {
             .field("subject", &self.subject)
             .field("thumbprint", &self.thumbprint())
             .field("not_after", &self.not_after)
+            .field("pss", &self.pss)
             .field("private_key", &"[redacted]")
             .finish()
     }
@@ -100,8 +102,17 @@ impl ClientCertificate {
             subject: cert.tbs_certificate.subject.to_string(),
             not_after: not_after(&cert),
             key: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
+            pss: false,
             der,
         })
+    }
+
+    /// Signs assertions with PS256 (RSA-PSS) instead of RS256, as Microsoft's
+    /// newer certificate-credential document recommends; both thumbprints
+    /// stay in the header. Use it if a tenant refuses RS256 assertions.
+    pub fn with_pss(mut self, pss: bool) -> Self {
+        self.pss = pss;
+        self
     }
 
     /// The SHA-1 thumbprint in upper-case hex, as the Azure portal shows it.
@@ -133,7 +144,11 @@ impl ClientCertificate {
     /// endpoint `audience`: RS256, `x5t` and `x5t#S256`, `iss = sub =
     /// client_id`, a unique `jti`, valid for 10 minutes.
     pub fn assertion(&self, client_id: &str, audience: &str) -> Result<String> {
-        let mut header = Header::new(Algorithm::RS256);
+        let mut header = Header::new(if self.pss {
+            Algorithm::PS256
+        } else {
+            Algorithm::RS256
+        });
         header.typ = Some("JWT".into());
         header.x5t = Some(URL_SAFE_NO_PAD.encode(self.sha1));
         header.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(self.sha256));
@@ -250,6 +265,21 @@ mod tests {
         let header = jsonwebtoken::decode_header(&jwt).unwrap();
         assert_eq!(header.alg, Algorithm::RS256);
         assert!(header.x5t.is_some() && header.x5t_s256.is_some());
+    }
+
+    #[test]
+    fn pss_assertions_use_ps256() {
+        let key = SecretString::new(KEY);
+        let cert = ClientCertificate::from_pem(CERT, Some(&key))
+            .unwrap()
+            .with_pss(true);
+        let jwt = cert
+            .assertion("11111111-1111-1111-1111-111111111111", "https://x.test/t")
+            .unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&jwt).unwrap().alg,
+            Algorithm::PS256
+        );
     }
 
     #[test]

@@ -56,6 +56,7 @@
 //! | `AZURE_CLIENT_SECRET` | a client secret's *Value*, or: |
 //! | `AZURE_CLIENT_CERTIFICATE_PEM` / `AZURE_CLIENT_CERTIFICATE_FILE` | the certificate PEM (may include the key) |
 //! | `AZURE_CLIENT_CERTIFICATE_KEY_PEM` / `AZURE_CLIENT_CERTIFICATE_KEY_FILE` | its RSA private key PEM, if not in the certificate file |
+//! | `AZURE_CLIENT_CERTIFICATE_PSS` | `true` to sign assertions with PS256 instead of RS256 |
 //! | `AZURE_SERVICE_PRINCIPAL_ID` | Object ID of the SSO app's enterprise application (optional) |
 //! | `AZURE_CLOUD` | `global` (default), `usgov`, `usgov-dod`, `china` |
 //! | `AZURE_AUTHORITY_HOST` / `AZURE_GRAPH_ENDPOINT` | custom endpoints (override the cloud) |

@@ -84,3 +84,21 @@ async fn snapshot_of_10000_users_equals_the_ground_truth() {
         "generation took {generated:?}"
     );
 }
+
+#[tokio::test]
+async fn ps256_certificate_assertions_are_accepted_too() {
+    let tenant = SimulatedTenant::builder()
+        .seed(6)
+        .users(30)
+        .groups(4)
+        .start()
+        .await
+        .unwrap();
+    let azure = tenant
+        .provider_builder_with_certificate()
+        .certificate_pss(true)
+        .build()
+        .unwrap();
+    let snapshot = azure.snapshot().await.unwrap();
+    assert!(snapshot.same_directory(&tenant.ground_truth()));
+}
