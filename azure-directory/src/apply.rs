@@ -49,7 +49,6 @@ impl DeltaOutcome {
         let direct = self.direct_members(base, &user_ids, &group_ids);
         let memberships = with_transitive(&direct, &self.state.nested_groups, &group_ids);
         let assignments = expand_assignments(&c.assigned, &direct);
-        drop((user_ids, group_ids));
         Ok(Snapshot::from_parts(
             self.provider.clone(),
             users,
