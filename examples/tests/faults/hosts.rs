@@ -283,6 +283,14 @@ async fn okta_a_rate_limit_reset_far_in_the_future_does_not_park_the_sync() {
         .with_priority(1)
         .mount(&api.server)
         .await;
+    // The second listing (deprovisioned users) is one empty page.
+    Mock::given(method("GET"))
+        .and(path("/api/v1/users"))
+        .and(query_param("filter", "status eq \"DEPROVISIONED\""))
+        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .with_priority(1)
+        .mount(&api.server)
+        .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/users"))
         .respond_with(
