@@ -202,19 +202,20 @@ async fn short_lived_tokens_are_refreshed_before_expiry() {
     let t = SimulatedTenant::builder()
         .seed(2)
         .users(30)
-        .token_lifetime(Duration::from_secs(2))
+        .token_lifetime(Duration::from_secs(6))
         .start()
         .await
         .unwrap();
     let azure = t.provider().unwrap();
     azure.all_users().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     azure.all_users().await.unwrap();
     assert_eq!(
         t.tokens_issued(),
         2,
         "refreshed at half its life, before Graph said 401"
     );
+    assert_eq!(t.requests().endpoint("users"), 2, "no 401 was needed");
 }
 
 #[tokio::test]
