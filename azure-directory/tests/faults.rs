@@ -29,7 +29,7 @@ async fn setup(users: usize, page: u32) -> (TenantHandle, AzureDirectory) {
         .provider_builder()
         .page_size(page)
         .retry(quick_retry())
-        .timeout(Duration::from_millis(500))
+        .timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
     (t, azure)
@@ -114,7 +114,7 @@ async fn server_errors_cut_connections_and_stalls_are_retried() {
             .on_path("/v1.0/users")
             .after(1),
     );
-    t.inject(Fault::new(FaultKind::Delay(Duration::from_secs(2))).on_path("/v1.0/groups"));
+    t.inject(Fault::new(FaultKind::Delay(Duration::from_secs(4))).on_path("/v1.0/groups"));
     t.inject(Fault::status(502).on_path("/members"));
     let snap = azure.snapshot().await.unwrap();
     assert!(snap.same_directory(&t.ground_truth()));
