@@ -236,3 +236,27 @@ async fn delta_snapshot_is_a_cheaper_full_sync_and_then_an_incremental_one() {
     assert_eq!(next.user(&id).unwrap().title.as_deref(), Some("Chief"));
     assert!(next.same_directory(&t.ground_truth()));
 }
+
+#[tokio::test]
+async fn large_groups_come_in_member_slices_that_are_merged() {
+    let t = SimulatedTenant::builder()
+        .seed(31)
+        .users(1_300)
+        .groups(2)
+        .memberships_per_user(2)
+        .nested_groups(false)
+        .start()
+        .await
+        .unwrap();
+    assert!(
+        t.data().members.values().any(|m| m.len() > 1_000),
+        "a group spans several slices"
+    );
+    let azure = t.provider().unwrap();
+    let (first, snap) = first_sync(&azure).await;
+    assert!(snap.same_directory(&t.ground_truth()));
+    assert!(
+        first.changes.groups_changed.len() == 2,
+        "each group once, however many slices"
+    );
+}
