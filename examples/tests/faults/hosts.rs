@@ -18,7 +18,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::both_orgs;
 use crate::orgs::{quick_retry, within_limit, Kind, Sim};
-use crate::wire::{drain_all, okta_jwk, WireApi, TENANT};
+use crate::wire::{drain_all, fresh_server, okta_jwk, WireApi, TENANT};
 
 both_orgs!(
     a_redirect_of_the_api_is_not_followed,
@@ -35,7 +35,7 @@ both_orgs!(
 
 /// "Another host": answers everything, records what it gets.
 async fn other_host() -> MockServer {
-    let s = MockServer::start().await;
+    let s = fresh_server().await;
     Mock::given(wiremock::matchers::any())
         .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
         .mount(&s)
@@ -45,7 +45,22 @@ async fn other_host() -> MockServer {
 
 async fn assert_untouched(other: &MockServer) {
     let got = other.received_requests().await.unwrap_or_default();
-    assert!(got.is_empty(), "another host got {} requests", got.len());
+    let seen: Vec<String> = got
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} auth={}",
+                r.method,
+                r.url,
+                r.headers.contains_key("authorization")
+            )
+        })
+        .collect();
+    assert!(
+        got.is_empty(),
+        "another host got {} requests: {seen:?}",
+        got.len()
+    );
 }
 
 async fn a_redirect_of_the_api_is_not_followed(kind: Kind) {
@@ -354,7 +369,7 @@ async fn azure_each_configured_host_gets_only_its_own_credential() {
 }
 
 async fn azure_credentials_per_host() {
-    let (login, graph) = (WireApi::start(Kind::Azure).await, MockServer::start().await);
+    let (login, graph) = (WireApi::start(Kind::Azure).await, fresh_server().await);
     let next = format!("{}/v1.0/users?$skiptoken=2", login.server.uri());
     Mock::given(method("GET"))
         .and(path("/v1.0/users"))

@@ -43,6 +43,13 @@ pub async fn okta_jwk() -> String {
     JWK.get_or_init(|| jwk).clone()
 }
 
+/// A wiremock server of its own, never one from wiremock's pool: a pooled
+/// server can receive requests still in flight from the test that used it
+/// before, which would look like credentials sent to "another host".
+pub async fn fresh_server() -> MockServer {
+    MockServer::builder().start().await
+}
+
 /// A wiremock server speaking enough of one API for a provider to sign in.
 pub struct WireApi {
     pub kind: Kind,
@@ -53,7 +60,7 @@ impl WireApi {
     pub async fn start(kind: Kind) -> WireApi {
         let api = WireApi {
             kind,
-            server: MockServer::start().await,
+            server: fresh_server().await,
         };
         api.mount_token().await;
         api
