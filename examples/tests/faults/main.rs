@@ -14,12 +14,21 @@
 //! * `safety`: an empty directory, and a fault on the last page of group
 //!   memberships: no plan, no record deactivated.
 //! * `parsers`: property tests that nothing a server sends panics a parser.
-//! * `secrets`: no secret in any output, no credential to another host,
-//!   `http://` refused outside test mode, bounded requests.
+//! * `secrets`: no secret in any `Debug`, `Display`, error or TRACE output.
+//! * `hosts`: no credential to another host (redirects, next links), each
+//!   configured host gets only its own credential, `http://` refused
+//!   outside test mode.
+//! * `bounds`: a misbehaving server gets a bounded number of requests, and
+//!   an oversized page is refused.
+//!
+//! `orgs` adapts both simulated orgs to one interface, `world` is a small
+//! directory both orgs serve (and every way it can change), `host` the host
+//! side of a sync, `wire` either API faked by wiremock.
 
 mod orgs;
 
 mod auth;
+mod bounds;
 mod changes;
 mod host;
 mod hosts;

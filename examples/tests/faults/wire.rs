@@ -183,3 +183,14 @@ async fn drain(mut pages: futures::stream::BoxStream<'static, Result<usize>>) ->
     }
     Ok(n)
 }
+
+/// The first error of the user listing (it must end in one).
+pub async fn first_users_error(p: &dyn DirectoryProvider) -> directory_core::Error {
+    let mut pages = p.users();
+    while let Some(page) = pages.next().await {
+        if let Err(e) = page {
+            return e;
+        }
+    }
+    panic!("the listing ended without an error");
+}
