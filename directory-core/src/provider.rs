@@ -40,6 +40,17 @@ pub trait DirectoryProvider: fmt::Display + Send + Sync + 'static {
     /// Runs every probe a sync will need and reports all problems at once.
     async fn check(&self) -> CheckReport;
 
+    /// Optionally, every listed group's user memberships in one stream, for
+    /// [`Snapshot::collect`]. The default, `None`, has collection run
+    /// [`DirectoryProvider::group_members`] per group. A provider whose
+    /// per-group walks would read the same pages more than once (nested
+    /// groups: a child group is walked again under every parent) returns a
+    /// stream that reads each group once and resolves nesting locally.
+    fn memberships(&self, group_ids: Vec<String>) -> Option<Pages<Membership>> {
+        let _ = group_ids;
+        None
+    }
+
     /// How many group-member streams may run at once without crossing the
     /// provider's rate limits.
     fn member_concurrency(&self) -> usize {
@@ -63,6 +74,9 @@ impl<P: DirectoryProvider + ?Sized> DirectoryProvider for Arc<P> {
     }
     async fn check(&self) -> CheckReport {
         (**self).check().await
+    }
+    fn memberships(&self, group_ids: Vec<String>) -> Option<Pages<Membership>> {
+        (**self).memberships(group_ids)
     }
     fn member_concurrency(&self) -> usize {
         (**self).member_concurrency()

@@ -295,6 +295,13 @@ async fn collect_members<P: DirectoryProvider + ?Sized>(
     groups: &[DirectoryGroup],
     opts: &CollectOptions,
 ) -> Result<Vec<Membership>> {
+    if let Some(pages) = provider.memberships(groups.iter().map(|g| g.id.clone()).collect()) {
+        let tally = Tally::new(ResourceKind::Memberships, &opts.progress, None);
+        let mut out = Vec::new();
+        drain(pages, &tally, &mut out).await?;
+        tally.report(true);
+        return Ok(out);
+    }
     let concurrency = opts
         .member_concurrency
         .unwrap_or_else(|| provider.member_concurrency())

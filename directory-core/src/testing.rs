@@ -93,6 +93,16 @@ pub async fn run_conformance<P: DirectoryProvider>(
         );
     }
 
+    let ids: Vec<String> = expected.groups.iter().map(|g| g.id.clone()).collect();
+    if let Some(pages) = provider.memberships(ids) {
+        let mut got = pages_of(pages, "memberships", &mut 0, &mut report.empty_pages).await;
+        got.sort();
+        assert_eq!(
+            got, expected.memberships,
+            "{provider}: the bulk memberships stream differs from the expected memberships"
+        );
+    }
+
     let mut got: Vec<AppAssignment> = pages_of(
         provider.app_assignments(),
         "app assignments",

@@ -143,3 +143,55 @@ async fn mutation_between_syncs_is_seen() {
     assert_eq!(after.users.len(), 4);
     assert!(after.user("u0003").is_none());
 }
+
+/// A provider that offers the bulk memberships stream: collection uses it
+/// instead of one walk per group.
+struct Bulk(InMemoryDirectory);
+
+impl std::fmt::Display for Bulk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bulk({})", self.0)
+    }
+}
+
+#[async_trait::async_trait]
+impl DirectoryProvider for Bulk {
+    fn users(&self) -> directory_core::Pages<DirectoryUser> {
+        self.0.users()
+    }
+    fn groups(&self) -> directory_core::Pages<DirectoryGroup> {
+        self.0.groups()
+    }
+    fn group_members(&self, _group_id: &str) -> directory_core::Pages<Membership> {
+        Box::pin(futures::stream::once(async {
+            Err(directory_core::Error::new(
+                ErrorKind::Rejected,
+                "per-group walk used",
+            ))
+        }))
+    }
+    fn app_assignments(&self) -> directory_core::Pages<AppAssignment> {
+        self.0.app_assignments()
+    }
+    async fn check(&self) -> directory_core::CheckReport {
+        self.0.check().await
+    }
+    fn memberships(&self, group_ids: Vec<String>) -> Option<directory_core::Pages<Membership>> {
+        let all: Vec<Membership> = self
+            .0
+            .data()
+            .memberships
+            .into_iter()
+            .filter(|m| group_ids.contains(&m.group_id))
+            .collect();
+        Some(Box::pin(futures::stream::iter(vec![Ok(all)])))
+    }
+}
+
+#[tokio::test]
+async fn collection_uses_the_bulk_memberships_stream_when_offered() {
+    let dir = org(25, 10);
+    let expected = expected(&dir);
+    let snap = Bulk(dir).snapshot().await.unwrap();
+    assert!(snap.same_directory(&expected));
+}
