@@ -212,3 +212,149 @@ pub(crate) fn app_assignments(inner: Arc<Inner>) -> Pages<AppAssignment> {
     })
     .boxed()
 }
+
+/// One group's direct members, as read from `/members`.
+#[derive(Default)]
+struct DirectMembers {
+    users: Vec<String>,
+    groups: Vec<String>,
+}
+
+async fn read_direct(inner: Arc<Inner>, group_id: String) -> Result<(String, DirectMembers)> {
+    let mut pages = raw_members(&inner, &group_id);
+    let mut direct = DirectMembers::default();
+    while let Some(page) = pages.next().await {
+        for m in page? {
+            match m.kind() {
+                MemberKind::User => direct.users.push(m.id),
+                MemberKind::Group => direct.groups.push(m.id),
+                _ => {}
+            }
+        }
+    }
+    Ok((group_id, direct))
+}
+
+type Reads = futures::stream::BoxStream<'static, Result<(String, DirectMembers)>>;
+
+fn reads(inner: &Arc<Inner>, ids: Vec<String>) -> Reads {
+    let inner = inner.clone();
+    let concurrency = inner.member_concurrency.max(1);
+    stream::iter(ids)
+        .map(move |id| read_direct(inner.clone(), id))
+        .buffer_unordered(concurrency)
+        .boxed()
+}
+
+/// The bulk path of snapshot collection: every group's direct members are
+/// read once (`member_concurrency` groups at a time) and yielded as they
+/// arrive; nested groups are then resolved locally, so a child group is not
+/// read again under each parent. The result equals one [`group_members`]
+/// walk per group: a group's own users are `Direct`, users reached through
+/// nested groups `Transitive`, each once, cycles ending.
+pub(crate) fn all_memberships(inner: Arc<Inner>, group_ids: Vec<String>) -> Pages<Membership> {
+    struct Bulk {
+        inner: Arc<Inner>,
+        roots: HashSet<String>,
+        reads: Option<Reads>,
+        direct: std::collections::HashMap<String, DirectMembers>,
+    }
+    let roots: HashSet<String> = group_ids.iter().cloned().collect();
+    let state = Bulk {
+        reads: Some(reads(&inner, group_ids)),
+        inner,
+        roots,
+        direct: Default::default(),
+    };
+    stream::unfold(state, |mut st| async move {
+        loop {
+            let reading = st.reads.as_mut()?;
+            match reading.next().await {
+                Some(Ok((gid, d))) => {
+                    let page = if st.roots.contains(&gid) {
+                        direct_page(&gid, &d)
+                    } else {
+                        Vec::new()
+                    };
+                    st.direct.insert(gid, d);
+                    return Some((Ok(page), st));
+                }
+                Some(Err(e)) => {
+                    st.reads = None;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    // Nested groups outside the listed ones (created since the
+                    // group list was read) are read too, once, then nesting is
+                    // resolved.
+                    let missing: Vec<String> = st
+                        .direct
+                        .values()
+                        .flat_map(|d| d.groups.iter())
+                        .filter(|g| !st.direct.contains_key(*g))
+                        .cloned()
+                        .collect::<HashSet<_>>()
+                        .into_iter()
+                        .collect();
+                    if missing.is_empty() {
+                        st.reads = None;
+                        let page = transitive(&st.roots, &st.direct);
+                        return Some((Ok(page), st));
+                    }
+                    st.reads = Some(reads(&st.inner, missing));
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+fn direct_page(group_id: &str, d: &DirectMembers) -> Vec<Membership> {
+    let mut seen = HashSet::new();
+    d.users
+        .iter()
+        .filter(|u| seen.insert(u.as_str()))
+        .map(|u| Membership {
+            group_id: group_id.to_string(),
+            user_id: u.clone(),
+            kind: MembershipKind::Direct,
+        })
+        .collect()
+}
+
+/// Users reached through nested groups, breadth first from each root, each
+/// user once per root and never one who is a direct member.
+fn transitive(
+    roots: &HashSet<String>,
+    direct: &std::collections::HashMap<String, DirectMembers>,
+) -> Vec<Membership> {
+    let mut out = Vec::new();
+    for root in roots {
+        let Some(own) = direct.get(root) else {
+            continue;
+        };
+        if own.groups.is_empty() {
+            continue;
+        }
+        let mut seen: HashSet<&str> = own.users.iter().map(String::as_str).collect();
+        let mut visited: HashSet<&str> = HashSet::from([root.as_str()]);
+        let mut queue: VecDeque<&str> = own.groups.iter().map(String::as_str).collect();
+        while let Some(g) = queue.pop_front() {
+            if !visited.insert(g) {
+                continue;
+            }
+            let Some(d) = direct.get(g) else { continue };
+            for u in &d.users {
+                if seen.insert(u.as_str()) {
+                    out.push(Membership {
+                        group_id: root.clone(),
+                        user_id: u.clone(),
+                        kind: MembershipKind::Transitive,
+                    });
+                }
+            }
+            queue.extend(d.groups.iter().map(String::as_str));
+        }
+    }
+    out
+}

@@ -213,6 +213,13 @@ impl DirectoryProvider for AzureDirectory {
         crate::members::app_assignments(self.inner.clone())
     }
 
+    fn memberships(&self, group_ids: Vec<String>) -> Option<Pages<Membership>> {
+        Some(crate::members::all_memberships(
+            self.inner.clone(),
+            group_ids,
+        ))
+    }
+
     async fn check(&self) -> CheckReport {
         crate::check::run(&self.inner).await
     }

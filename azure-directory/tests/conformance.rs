@@ -102,3 +102,30 @@ async fn ps256_certificate_assertions_are_accepted_too() {
     let snapshot = azure.snapshot().await.unwrap();
     assert!(snapshot.same_directory(&tenant.ground_truth()));
 }
+
+#[tokio::test]
+async fn a_snapshot_reads_each_groups_members_once_even_when_nested() {
+    let tenant = SimulatedTenant::builder()
+        .seed(5)
+        .users(400)
+        .groups(30)
+        .app_users(0)
+        .nested_groups(true)
+        .start()
+        .await
+        .unwrap();
+    let data = tenant.data();
+    let nested_parents = data
+        .members
+        .values()
+        .filter(|m| m.iter().any(|x| x.kind == azure_directory::testkit::MemberType::Group))
+        .count();
+    assert!(nested_parents > 0, "the tenant must nest groups for this test");
+    let azure = tenant.provider_builder().build().unwrap();
+    tenant.reset_requests();
+    let snap = azure.snapshot().await.unwrap();
+    assert!(snap.same_directory(&tenant.ground_truth()));
+    // One members page per group (every group is smaller than a page):
+    // nested groups are not read again under their parents.
+    assert_eq!(tenant.requests().endpoint("groups/members"), data.groups.len() as u64);
+}
