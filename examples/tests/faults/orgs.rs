@@ -80,6 +80,11 @@ pub enum Target {
     Members,
     /// One group's member listing (by the org's group id).
     MembersOf(String),
+    /// The group listing (the first request under the groups path: members
+    /// are only fetched once the groups are known).
+    Groups,
+    /// The SSO app's assignments.
+    Apps,
     /// The token endpoint.
     Token,
     /// Every resource (API) request, whatever the listing.
@@ -292,6 +297,8 @@ fn okta_path(t: &Target) -> String {
         // `/api/v1/groups/` is only in member paths (`/api/v1/groups/{id}/users`).
         Target::Members => "/api/v1/groups/".into(),
         Target::MembersOf(g) => format!("/api/v1/groups/{g}/users"),
+        Target::Groups => "/api/v1/groups".into(),
+        Target::Apps => "/api/v1/apps/".into(),
         Target::Token => "/oauth2/v1/token".into(),
         Target::Api => "/api/v1/".into(),
     }
@@ -337,6 +344,8 @@ fn azure_fault(i: &Injection) -> azure_kit::Fault {
         Target::Users => FaultTarget::PathContains("/v1.0/users".into()),
         Target::Members => FaultTarget::PathContains("/members".into()),
         Target::MembersOf(g) => FaultTarget::PathContains(format!("/groups/{g}/members")),
+        Target::Groups => FaultTarget::PathContains("/v1.0/groups".into()),
+        Target::Apps => FaultTarget::PathContains("/appRoleAssignedTo".into()),
         Target::Token => FaultTarget::TokenEndpoint,
         Target::Api => FaultTarget::Graph,
     };

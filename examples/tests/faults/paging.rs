@@ -14,6 +14,8 @@ both_orgs!(
     an_empty_member_page_is_followed,
     a_next_link_that_cycles_is_refused,
     a_next_link_to_another_host_is_refused,
+    a_truncated_page_of_each_listing_is_an_invalid_response,
+    a_malformed_page_of_each_listing_fails_the_sync,
 );
 
 async fn truncated_json_is_an_invalid_response(kind: Kind) {
@@ -78,4 +80,58 @@ async fn a_next_link_to_another_host_is_refused(kind: Kind) {
         text.contains(&sim.base_url()),
         "names the allowed origin: {text}"
     );
+}
+
+/// Users, groups, members and app assignments: a truncated page in any
+/// of them fails the whole sync.
+async fn a_truncated_page_of_each_listing_is_an_invalid_response(kind: Kind) {
+    for target in [Target::Users, Target::Groups, Target::Members, Target::Apps] {
+        let e = broken_sync(kind, Fault::TruncatedJson, target.clone()).await;
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{target:?}: {e}");
+    }
+}
+
+/// A well-formed page of the wrong shape fails the sync with a typed error.
+/// Each org serves one malformed body (a user whose login is a list; Graph:
+/// an object whose id is a number) for every listing. Okta's is only wrong
+/// as a user: as a group it decodes to a group that then does not exist
+/// (a typed error too), as a member or app user it is a valid one.
+async fn a_malformed_page_of_each_listing_fails_the_sync(kind: Kind) {
+    let targets = match kind {
+        Kind::Okta => vec![Target::Users, Target::Groups],
+        Kind::Azure => vec![Target::Users, Target::Groups, Target::Members],
+    };
+    for target in targets {
+        broken_sync(kind, Fault::MalformedJson, target).await;
+    }
+}
+
+/// Entra: app role assignments without `principalId` / `principalType`
+/// (which Graph always sends) are a malformed page, not "no assignments".
+#[tokio::test]
+#[ignore = "azure-directory bug: members.rs Assigned::assignments skips assignment rows \
+            without principalId/principalType, so a malformed page yields a snapshot \
+            missing the app's assignments"]
+async fn azure_a_malformed_app_assignment_page_fails_the_sync() {
+    crate::orgs::within_limit("azure malformed assignments", async {
+        let e = broken_sync(Kind::Azure, Fault::MalformedJson, Target::Apps).await;
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    })
+    .await;
+}
+
+/// A sync of a fresh org with `fault` once on `target`: it must fail. A
+/// fresh org each time, as requests of an aborted sync still in flight
+/// would take the next fault.
+async fn broken_sync(kind: Kind, fault: Fault, target: Target) -> directory_core::Error {
+    let sim = Sim::start(kind).await;
+    sim.inject(Injection::new(fault.clone(), target.clone()));
+    match sync(sim.provider().as_ref()).await {
+        Err(e) => e,
+        Ok(s) => panic!(
+            "{kind:?} {target:?} {fault:?}: a snapshot of {} users, {} assignments despite a broken page",
+            s.users.len(),
+            s.app_assignments.len()
+        ),
+    }
 }

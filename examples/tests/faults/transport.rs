@@ -18,6 +18,7 @@ both_orgs!(
     status_503_is_retried,
     status_504_is_retried,
     a_5xx_outlasting_the_retries_is_transient,
+    a_5xx_and_a_cut_on_each_listing_are_retried,
     a_stall_past_the_timeout_is_retried,
     a_stall_on_every_attempt_is_transient,
     a_connection_cut_mid_body_is_retried,
@@ -71,6 +72,19 @@ async fn status_503_is_retried(kind: Kind) {
 }
 async fn status_504_is_retried(kind: Kind) {
     status_is_retried(kind, 504).await;
+}
+
+/// Users, groups, members, app assignments and the token endpoint each get
+/// a 503 and a cut connection once: one sync survives them all.
+async fn a_5xx_and_a_cut_on_each_listing_are_retried(kind: Kind) {
+    let sim = Sim::start(kind).await;
+    let p = sim.provider();
+    for target in [Target::Users, Target::Groups, Target::Members, Target::Apps] {
+        sim.inject(Injection::new(Fault::Status(503), target.clone()));
+        sim.inject(Injection::new(Fault::CutBody, target).after(1));
+    }
+    sim.inject(Injection::new(Fault::Status(503), Target::Token));
+    assert_complete(&sim, sync(p.as_ref()).await);
 }
 
 async fn a_5xx_outlasting_the_retries_is_transient(kind: Kind) {
