@@ -389,6 +389,29 @@ pub fn assert_complete(sim: &Sim, got: Result<Snapshot>) {
     );
 }
 
+/// Requests a clean sync of the org makes (by a fresh provider, so the
+/// token requests count too).
+pub async fn clean_sync_requests(sim: &Sim) -> u64 {
+    let before = sim.total_requests();
+    assert_complete(sim, sync(sim.provider().as_ref()).await);
+    sim.total_requests() - before
+}
+
+/// Syncs with `p` (fresh: no token yet) and asserts the sync is complete
+/// and cost more requests than a clean one: the injected faults fired and
+/// were survived, not missed.
+pub async fn assert_survived(sim: &Sim, clean: u64, p: &dyn DirectoryProvider) {
+    let before = sim.total_requests();
+    let got = sync(p).await;
+    let used = sim.total_requests() - before;
+    assert_complete(sim, got);
+    assert!(
+        used > clean,
+        "{:?}: {used} requests, {clean} for a clean sync: no fault fired",
+        sim.kind()
+    );
+}
+
 /// Asserts the sync failed with `kind` (no snapshot, partial or not).
 #[track_caller]
 pub fn assert_error(sim: &Sim, got: Result<Snapshot>, kind: ErrorKind) -> directory_core::Error {

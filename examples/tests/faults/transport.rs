@@ -8,7 +8,10 @@ use std::time::Duration;
 use directory_core::ErrorKind;
 
 use crate::both_orgs;
-use crate::orgs::{assert_complete, assert_error, sync, Fault, Injection, Kind, Sim, Target};
+use crate::orgs::{
+    assert_complete, assert_error, assert_survived, clean_sync_requests, sync, Fault, Injection,
+    Kind, Sim, Target,
+};
 
 both_orgs!(
     a_429_storm_on_every_request_is_waited_out,
@@ -51,6 +54,7 @@ async fn a_429_storm_outlasting_the_retry_deadline_is_rate_limited(kind: Kind) {
 async fn status_is_retried(kind: Kind, status: u16) {
     let sim = Sim::start(kind).await;
     let p = sim.provider();
+    let clean = clean_sync_requests(&sim).await;
     // Twice in a row on the second users page, and once on a member page.
     sim.inject(
         Injection::new(Fault::Status(status), Target::Users)
@@ -58,7 +62,7 @@ async fn status_is_retried(kind: Kind, status: u16) {
             .times(2),
     );
     sim.inject(Injection::new(Fault::Status(status), Target::Members).after(2));
-    assert_complete(&sim, sync(p.as_ref()).await);
+    assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn status_500_is_retried(kind: Kind) {
@@ -79,12 +83,13 @@ async fn status_504_is_retried(kind: Kind) {
 async fn a_5xx_and_a_cut_on_each_listing_are_retried(kind: Kind) {
     let sim = Sim::start(kind).await;
     let p = sim.provider();
+    let clean = clean_sync_requests(&sim).await;
     for target in [Target::Users, Target::Groups, Target::Members, Target::Apps] {
         sim.inject(Injection::new(Fault::Status(503), target.clone()));
         sim.inject(Injection::new(Fault::CutBody, target).after(1));
     }
     sim.inject(Injection::new(Fault::Status(503), Target::Token));
-    assert_complete(&sim, sync(p.as_ref()).await);
+    assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn a_5xx_outlasting_the_retries_is_transient(kind: Kind) {
@@ -106,8 +111,9 @@ async fn a_5xx_outlasting_the_retries_is_transient(kind: Kind) {
 async fn a_stall_past_the_timeout_is_retried(kind: Kind) {
     let sim = Sim::start(kind).await;
     let p = sim.provider();
+    let clean = clean_sync_requests(&sim).await;
     sim.inject(Injection::new(Fault::Stall, Target::Users).after(1));
-    assert_complete(&sim, sync(p.as_ref()).await);
+    assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn a_stall_on_every_attempt_is_transient(kind: Kind) {
@@ -125,9 +131,10 @@ async fn a_stall_on_every_attempt_is_transient(kind: Kind) {
 async fn a_connection_cut_mid_body_is_retried(kind: Kind) {
     let sim = Sim::start(kind).await;
     let p = sim.provider();
+    let clean = clean_sync_requests(&sim).await;
     sim.inject(Injection::new(Fault::CutBody, Target::Users).after(1));
     sim.inject(Injection::new(Fault::CutBody, Target::Members).after(4));
-    assert_complete(&sim, sync(p.as_ref()).await);
+    assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn a_connection_cut_on_every_attempt_is_transient(kind: Kind) {
