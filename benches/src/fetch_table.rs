@@ -10,20 +10,29 @@ use crate::table::{mib, secs, Row};
 /// handful of requests in flight per app).
 pub const CONCURRENCY: usize = 8;
 
+/// Requests in flight for this run: [`CONCURRENCY`], or `BENCH_CONCURRENCY`.
+pub fn concurrency() -> usize {
+    std::env::var("BENCH_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(CONCURRENCY)
+}
+
 /// Both providers at `size`, with the Entra delta round.
 pub async fn rows(size: OrgSize, peak: &PeakAlloc) -> Vec<Row> {
     let mut rows = Vec::new();
+    let concurrency = concurrency();
     eprintln!(
         "fetch: okta, {} users at {:?} per request...",
         size.users, size.latency
     );
-    let okta = fetch::okta(size, CONCURRENCY, peak).await;
+    let okta = fetch::okta(size, concurrency, peak).await;
     rows.extend(provider_rows(&okta));
     eprintln!(
         "fetch: azure, {} users at {:?} per request...",
         size.users, size.latency
     );
-    let (azure, delta) = fetch::azure(size, CONCURRENCY, peak).await;
+    let (azure, delta) = fetch::azure(size, concurrency, peak).await;
     rows.extend(provider_rows(&azure));
     rows.push(Row {
         figure: "azure second sync of an unchanged tenant by delta".into(),

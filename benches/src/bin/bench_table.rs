@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release -p directory-sync-benches --bin bench-table`
 //! (set `BENCH_SCALE=1` for the 1,000,000 x 10 streaming case,
-//! `BENCH_SMALL=1` for a 10,000-user fetch, `BENCH_FETCH_ONLY=1` to skip reconcile).
+//! `BENCH_SMALL=1` for a 10,000-user fetch, `BENCH_FETCH_ONLY=1` to skip reconcile,
+//! `BENCH_LATENCY_MS` and `BENCH_CONCURRENCY` to vary the fetch).
 
 use directory_sync_benches::fetch::OrgSize;
 use directory_sync_benches::table::{machine, render};
@@ -23,6 +24,16 @@ fn main() {
         }
     } else {
         OrgSize::issue()
+    };
+    let size = match std::env::var("BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        Some(ms) => OrgSize {
+            latency: std::time::Duration::from_millis(ms),
+            ..size
+        },
+        None => size,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
