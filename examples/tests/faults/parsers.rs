@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use directory_core::http::reqwest::header::{HeaderMap, HeaderValue};
 use directory_core::http::{
-    next_link, parse_retry_after, server_now, RateLimitHeaders, RetryPolicy,
+    next_link, parse_retry_after, server_now, OriginGuard, RateLimitHeaders, RetryPolicy,
 };
 use directory_core::ErrorKind;
 use proptest::prelude::*;
@@ -36,6 +36,15 @@ proptest! {
         let got = next_link(values.iter().map(String::as_str));
         if let Some(link) = got {
             prop_assert!(values.iter().any(|v| v.contains(&link)), "{link} came from the input");
+        }
+    }
+
+    #[test]
+    fn the_origin_guard_never_panics_and_keeps_the_origin(link in prop_oneof![link_like(), url_like()]) {
+        let base = directory_core::http::url::Url::parse("https://acme.okta.com").unwrap();
+        let guard = OriginGuard::new(&base);
+        if let Ok(url) = guard.check(&link) {
+            prop_assert_eq!(url.origin(), base.origin());
         }
     }
 
@@ -72,6 +81,10 @@ fn link_like() -> impl Strategy<Value = String> {
         ("[ -~]{0,40}", "(next|self|prev|NEXT| next )", "[ -~]{0,10}")
             .prop_map(|(u, rel, tail)| format!("<{u}>; rel=\"{rel}\"{tail}")),
     ]
+}
+
+fn url_like() -> impl Strategy<Value = String> {
+    "(https?|HTTPS|ftp)://(acme\\.okta\\.com|ACME\\.okta\\.com|evil\\.test|acme\\.okta\\.com\\.evil\\.test|u:p@acme\\.okta\\.com)(:[0-9]{1,5})?(/[ -~]{0,20})?"
 }
 
 fn retry_after_like() -> impl Strategy<Value = String> {
