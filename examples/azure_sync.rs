@@ -12,21 +12,9 @@
 //! `okta_sync`: check, collect, plan, write, apply unless `--dry-run`.
 
 use azure_directory::AzureDirectory;
-use directory_sync_examples::run::{run_sync, SyncArgs, SyncOutcome};
+use directory_sync_examples::run::{exit_on_error, sync_from_env};
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
-    let args = SyncArgs::from_env_and_args(std::env::args().skip(1))?;
-    let provider = AzureDirectory::from_env()?;
-    match run_sync(&provider, &args).await? {
-        SyncOutcome::CheckFailed(_) => std::process::exit(2),
-        SyncOutcome::Planned { .. } => Ok(()),
-    }
+    exit_on_error(sync_from_env(AzureDirectory::from_env).await);
 }

@@ -14,10 +14,7 @@ use directory_sync_examples::demo::{run_demo, DemoSize};
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    directory_sync_examples::run::exit_on_error(run().await);
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -11,22 +11,10 @@
 //! `directory-sync.sqlite`), writes the plan (`SYNC_PLAN`, default
 //! `plan.json`) and applies it in one transaction unless `--dry-run`.
 
-use directory_sync_examples::run::{run_sync, SyncArgs, SyncOutcome};
+use directory_sync_examples::run::{exit_on_error, sync_from_env};
 use okta_directory::OktaDirectory;
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
-    let args = SyncArgs::from_env_and_args(std::env::args().skip(1))?;
-    let provider = OktaDirectory::from_env()?;
-    match run_sync(&provider, &args).await? {
-        SyncOutcome::CheckFailed(_) => std::process::exit(2),
-        SyncOutcome::Planned { .. } => Ok(()),
-    }
+    exit_on_error(sync_from_env(OktaDirectory::from_env).await);
 }

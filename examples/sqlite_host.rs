@@ -11,10 +11,7 @@ use directory_sync_examples::host_demo::run_host_demo;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    if let Err(e) = run().await {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
-    }
+    directory_sync_examples::run::exit_on_error(run().await);
 }
 
 async fn run() -> anyhow::Result<()> {

@@ -157,3 +157,26 @@ pub fn plan_host(snapshot: &Snapshot, policy: &Policy, host: &SqliteHost) -> Res
     }
     Ok(reconciler.finish(locations, &host.users()?))
 }
+
+/// Ends an example: on error, prints the error chain (no backtrace noise
+/// for a configuration mistake) and exits with status 1.
+pub fn exit_on_error(result: Result<()>) {
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The whole of `okta_sync` and `azure_sync`: arguments and environment in,
+/// the provider from `provider`, then [`run_sync`]. Exits with status 2 when
+/// `check()` found problems (they are printed with their fixes).
+pub async fn sync_from_env<P: DirectoryProvider>(
+    provider: impl FnOnce() -> directory_core::Result<P>,
+) -> Result<()> {
+    let args = SyncArgs::from_env_and_args(std::env::args().skip(1))?;
+    let provider = provider()?;
+    match run_sync(&provider, &args).await? {
+        SyncOutcome::CheckFailed(_) => std::process::exit(2),
+        SyncOutcome::Planned { .. } => Ok(()),
+    }
+}
