@@ -2,6 +2,7 @@
 //!
 //! * The header parsers in directory-core (`Link`, `Retry-After` in seconds
 //!   and as an HTTP date, `X-Rate-Limit-*`, `Date`), called directly.
+//! * Both providers' exported page decoders, called directly (many cases).
 //! * Both providers' page decoders (users, groups, members, app
 //!   assignments), driven through the real providers by a wiremock server
 //!   that answers every GET with arbitrary bytes, arbitrary JSON, or a real
@@ -71,6 +72,39 @@ proptest! {
         let rl = RateLimitHeaders::parse(&h);
         let _ = rl.wait_until_reset(server_now(&h));
         let _ = rl.wait_until_reset(SystemTime::now());
+    }
+}
+
+proptest! {
+    #![proptest_config(Config { cases: 256, failure_persistence: None, ..Config::default() })]
+
+    /// The providers' exported page decoders, called directly: whatever the
+    /// bytes, an error is `InvalidResponse`, never a panic.
+    #[test]
+    fn okta_page_decoders_never_panic_on_any_body(body in body(Kind::Okta)) {
+        use okta_directory::decode::{app_users_page, groups_page, members_page, users_page};
+        let kinds = [
+            users_page(&body).err().map(|e| e.kind()),
+            groups_page(&body).err().map(|e| e.kind()),
+            members_page("00g1", &body).err().map(|e| e.kind()),
+            app_users_page(&body).err().map(|e| e.kind()),
+        ];
+        for k in kinds.into_iter().flatten() {
+            prop_assert_eq!(k, ErrorKind::InvalidResponse);
+        }
+    }
+
+    #[test]
+    fn azure_page_decoders_never_panic_on_any_body(body in body(Kind::Azure)) {
+        use azure_directory::{decode_groups_page, decode_members_page, decode_users_page};
+        let kinds = [
+            decode_users_page(&body).err().map(|e| e.kind()),
+            decode_groups_page(&body).err().map(|e| e.kind()),
+            decode_members_page(&body).err().map(|e| e.kind()),
+        ];
+        for k in kinds.into_iter().flatten() {
+            prop_assert_eq!(k, ErrorKind::InvalidResponse);
+        }
     }
 }
 
