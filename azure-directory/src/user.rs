@@ -3,6 +3,7 @@
 //! custom attributes). Nulls are tolerated everywhere; a wrong type is an
 //! error that names its JSON path.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -35,7 +36,7 @@ pub(crate) struct WireUser {
     state: Option<String>,
     postal_code: Option<String>,
     country: Option<String>,
-    on_premises_extension_attributes: Option<BTreeMap<String, Value>>,
+    on_premises_extension_attributes: Option<NonNull>,
     /// Set on delta pages for a removed user.
     pub removed: Option<Value>,
     /// Everything else: `officeLocation`, `proxyAddresses`, `extension_*`...
@@ -50,6 +51,66 @@ impl<'de> Deserialize<'de> for WireUser {
 
 struct UserVisitor;
 
+/// An object key, borrowed from the input when it has no escapes (the common
+/// case), so known keys cost no allocation.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+/// An object's non-null members; null members are skipped without
+/// allocating their names (`onPremisesExtensionAttributes` is mostly nulls).
+#[derive(Debug, Default)]
+struct NonNull(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for NonNull {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NonNull;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NonNull, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                    let v: Value = map.next_value()?;
+                    if !v.is_null() {
+                        out.push((k.into_owned(), v));
+                    }
+                }
+                Ok(NonNull(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a property name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(v)))
+    }
+}
+
 impl<'de> Visitor<'de> for UserVisitor {
     type Value = WireUser;
 
@@ -60,8 +121,8 @@ impl<'de> Visitor<'de> for UserVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<WireUser, A::Error> {
         let mut u = WireUser::default();
         let mut id: Option<String> = None;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            match key.as_ref() {
                 "id" => id = Some(map.next_value()?),
                 "userPrincipalName" => u.user_principal_name = map.next_value()?,
                 "mail" => u.mail = map.next_value()?,
@@ -90,7 +151,7 @@ impl<'de> Visitor<'de> for UserVisitor {
                 "@removed" => u.removed = map.next_value()?,
                 _ => {
                     let v: Value = map.next_value()?;
-                    u.rest.insert(key, v);
+                    u.rest.insert(key.into_owned(), v);
                 }
             }
         }
@@ -100,30 +161,30 @@ impl<'de> Visitor<'de> for UserVisitor {
 }
 
 impl WireUser {
-    /// The model user.
-    pub fn into_model(self) -> DirectoryUser {
-        let mut u = DirectoryUser::new(self.id.clone(), String::new());
-        u.user_name = self
+    /// The model user. Fields are moved, not copied.
+    pub fn into_model(mut self) -> DirectoryUser {
+        let user_name = self
             .user_principal_name
-            .clone()
+            .take()
             .or_else(|| self.mail.clone())
             .unwrap_or_else(|| self.id.clone());
-        u.external_id = self.on_premises_immutable_id.clone();
-        u.display_name = self.display_name.clone();
+        let mut u = DirectoryUser::new(std::mem::take(&mut self.id), user_name);
+        u.external_id = self.on_premises_immutable_id.take();
+        u.display_name = self.display_name.take();
         u.name = PersonName {
-            given_name: self.given_name.clone(),
-            family_name: self.surname.clone(),
+            given_name: self.given_name.take(),
+            family_name: self.surname.take(),
             ..PersonName::default()
         };
         u.emails = self.emails();
         u.phone_numbers = self.phones();
         u.addresses = self.address().into_iter().collect();
-        u.title = self.job_title.clone();
-        u.user_type = self.user_type.clone();
-        u.preferred_language = self.preferred_language.clone();
-        u.employee_number = self.employee_id.clone();
-        u.organization = self.company_name.clone();
-        u.department = self.department.clone();
+        u.title = self.job_title.take();
+        u.user_type = self.user_type.take();
+        u.preferred_language = self.preferred_language.take();
+        u.employee_number = self.employee_id.take();
+        u.organization = self.company_name.take();
+        u.department = self.department.take();
         u.status = match self.account_enabled {
             Some(true) => UserStatus::Active,
             Some(false) => UserStatus::Disabled,
@@ -133,20 +194,21 @@ impl WireUser {
         u
     }
 
-    fn emails(&self) -> Vec<Email> {
+    fn emails(&mut self) -> Vec<Email> {
         let mut out: Vec<Email> = self
             .mail
-            .iter()
+            .take()
+            .into_iter()
             .map(|m| Email {
-                value: m.clone(),
+                value: m,
                 kind: Some("work".into()),
                 primary: true,
             })
             .collect();
-        for other in self.other_mails.iter().flatten().flatten() {
-            if !out.iter().any(|e| e.value.eq_ignore_ascii_case(other)) {
+        for other in self.other_mails.take().into_iter().flatten().flatten() {
+            if !out.iter().any(|e| e.value.eq_ignore_ascii_case(&other)) {
                 out.push(Email {
-                    value: other.clone(),
+                    value: other,
                     kind: Some("other".into()),
                     primary: false,
                 });
@@ -155,30 +217,28 @@ impl WireUser {
         out
     }
 
-    fn phones(&self) -> Vec<PhoneNumber> {
+    fn phones(&mut self) -> Vec<PhoneNumber> {
+        let phone = |value: String, kind: &str| PhoneNumber {
+            value,
+            kind: Some(kind.into()),
+            primary: false,
+        };
         let mut out: Vec<PhoneNumber> = self
             .business_phones
-            .iter()
+            .take()
+            .into_iter()
             .flatten()
             .flatten()
-            .map(|p| PhoneNumber {
-                value: p.clone(),
-                kind: Some("work".into()),
-                primary: false,
-            })
+            .map(|p| phone(p, "work"))
             .collect();
-        out.extend(self.mobile_phone.iter().map(|p| PhoneNumber {
-            value: p.clone(),
-            kind: Some("mobile".into()),
-            primary: false,
-        }));
+        out.extend(self.mobile_phone.take().map(|p| phone(p, "mobile")));
         if let Some(first) = out.first_mut() {
             first.primary = true;
         }
         out
     }
 
-    fn address(&self) -> Option<Address> {
+    fn address(&mut self) -> Option<Address> {
         let any = [
             &self.street_address,
             &self.city,
@@ -190,11 +250,11 @@ impl WireUser {
         .any(|f| f.is_some());
         any.then(|| Address {
             kind: Some("work".into()),
-            street_address: self.street_address.clone(),
-            locality: self.city.clone(),
-            region: self.state.clone(),
-            postal_code: self.postal_code.clone(),
-            country: self.country.clone(),
+            street_address: self.street_address.take(),
+            locality: self.city.take(),
+            region: self.state.take(),
+            postal_code: self.postal_code.take(),
+            country: self.country.take(),
             primary: true,
             ..Address::default()
         })
@@ -208,10 +268,13 @@ impl WireUser {
                 !k.starts_with('@') && !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty())
             })
             .collect();
-        for (k, v) in self.on_premises_extension_attributes.into_iter().flatten() {
-            if !v.is_null() {
-                out.insert(k, v);
-            }
+        for (k, v) in self
+            .on_premises_extension_attributes
+            .map(|m| m.0)
+            .into_iter()
+            .flatten()
+        {
+            out.insert(k, v);
         }
         out
     }

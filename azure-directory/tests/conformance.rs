@@ -118,14 +118,23 @@ async fn a_snapshot_reads_each_groups_members_once_even_when_nested() {
     let nested_parents = data
         .members
         .values()
-        .filter(|m| m.iter().any(|x| x.kind == azure_directory::testkit::MemberType::Group))
+        .filter(|m| {
+            m.iter()
+                .any(|x| x.kind == azure_directory::testkit::MemberType::Group)
+        })
         .count();
-    assert!(nested_parents > 0, "the tenant must nest groups for this test");
+    assert!(
+        nested_parents > 0,
+        "the tenant must nest groups for this test"
+    );
     let azure = tenant.provider_builder().build().unwrap();
     tenant.reset_requests();
     let snap = azure.snapshot().await.unwrap();
     assert!(snap.same_directory(&tenant.ground_truth()));
     // One members page per group (every group is smaller than a page):
     // nested groups are not read again under their parents.
-    assert_eq!(tenant.requests().endpoint("groups/members"), data.groups.len() as u64);
+    assert_eq!(
+        tenant.requests().endpoint("groups/members"),
+        data.groups.len() as u64
+    );
 }
