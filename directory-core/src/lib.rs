@@ -52,6 +52,10 @@
 //!   this cursor" and [`paginate`] makes the stream (refusing cursors that
 //!   repeat). With `http`, [`http::HttpClient::execute`] is the one retry loop;
 //!   a provider only says what a response means for waiting.
+//! * **Memberships once.** Collection walks `group_members` per group, a
+//!   bounded number at a time; a provider with nested groups can offer
+//!   [`DirectoryProvider::memberships`] instead, reading each group once and
+//!   resolving nesting locally (the conformance suite checks both agree).
 //! * **No HTTP unless asked.** Without the `http` feature this crate compiles
 //!   no reqwest or tokio, so a host that only reconciles stays small.
 //!
