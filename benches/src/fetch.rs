@@ -188,6 +188,10 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
 pub struct DeltaFigures {
     /// Graph requests of the second sync.
     pub requests: u64,
+    /// The fewest possible: one users/delta and one groups/delta round trip
+    /// with no changes, and the app's assignments in full (Graph has no
+    /// delta for them).
+    pub min_requests: u64,
     /// Its wall time.
     pub wall: Duration,
     /// Whether it found no changes.
@@ -270,6 +274,7 @@ pub async fn azure(
     };
     let delta = DeltaFigures {
         requests: tenant.requests().graph(),
+        min_requests: 2 + pages(data.assignments.len(), 999),
         wall: start.elapsed(),
         empty: second.changes.is_empty(),
     };
