@@ -5,7 +5,7 @@
 # builds and starts `scim_server` on a free port with its token in a file,
 # runs the checks, stops the server, and exits non-zero on any failure.
 # Environment: PYTHON (default python3), SCIM2_TESTER_VERSION (pip spec,
-# default unpinned), SCIM_PORT (default 0: a free port).
+# default ==0.5.2, the version CI was checked with), SCIM_PORT (default 0: a free port).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -29,7 +29,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "scim2-tester[httpx2]${SCIM2_TESTER_VERSION:-}"
+    "scim2-tester[httpx2]${SCIM2_TESTER_VERSION:-==0.5.2}"
 
 cargo build --quiet -p scim-directory --example scim_server --features axum
 server="$target/debug/examples/scim_server"
