@@ -373,3 +373,28 @@ async fn tokens_are_refreshed_before_they_expire() {
     cache.get().await.unwrap();
     assert_eq!(cache.fetches(), 2);
 }
+
+#[tokio::test]
+async fn a_request_that_cannot_be_built_fails_before_anything_is_sent() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&server)
+        .await;
+    let c = client(quick_policy());
+    let err = c
+        .try_execute(
+            "GET signed",
+            || {
+                Err(directory_core::Error::new(
+                    ErrorKind::InvalidCredential,
+                    "the key cannot sign",
+                ))
+            },
+            &RetryAfter,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidCredential);
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

@@ -190,11 +190,28 @@ impl HttpClient {
         make: impl Fn() -> RequestBuilder,
         hint: &dyn WaitHint,
     ) -> Result<HttpResponse> {
+        self.try_execute(what, || Ok(make()), hint).await
+    }
+
+    /// Like [`HttpClient::execute`], for requests whose building can fail
+    /// (each attempt signs a fresh client assertion or DPoP proof): a build
+    /// error ends the call before anything is sent, and is retried only if
+    /// it is itself retryable.
+    pub async fn try_execute(
+        &self,
+        what: &str,
+        make: impl Fn() -> Result<RequestBuilder>,
+        hint: &dyn WaitHint,
+    ) -> Result<HttpResponse> {
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let (last, wait) = match self.attempt(what, make(), hint).await {
+            let outcome = match make() {
+                Ok(req) => self.attempt(what, req, hint).await,
+                Err(e) => Attempt::Failed(e),
+            };
+            let (last, wait) = match outcome {
                 Attempt::Done(resp) => return Ok(resp),
                 Attempt::Retry(resp, wait) => (Ok(resp), wait),
                 Attempt::Failed(e) if e.is_retryable() => (Err(e), None),
