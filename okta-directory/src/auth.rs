@@ -123,23 +123,14 @@ impl OktaTokenSource {
     /// One token request, retried by core on 429/5xx. Each attempt carries a
     /// fresh client assertion and (with DPoP) a fresh proof.
     async fn post(&self, use_dpop: bool) -> Result<HttpResponse> {
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
-        let make = || match self.request(use_dpop) {
-            Ok(req) => req,
-            Err(e) => {
-                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                self.http.reqwest().post(self.token_url.clone())
-            }
-        };
-        let resp = self
-            .http
-            .execute("Okta token request", make, &OktaWaitHint::default())
+        self.http
+            .try_execute(
+                "Okta token request",
+                || self.request(use_dpop),
+                &OktaWaitHint::default(),
+            )
             .await
-            .map_err(|e| unreachable_org(e, &self.token_url, &self.provider))?;
-        if let Some(e) = failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            return Err(e);
-        }
-        Ok(resp)
+            .map_err(|e| unreachable_org(e, &self.token_url, &self.provider))
     }
 
     fn request(&self, use_dpop: bool) -> Result<RequestBuilder> {

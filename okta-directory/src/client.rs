@@ -2,7 +2,7 @@
 //! cache, a DPoP proof per request, the rate-limit budget, one refresh on a
 //! 401, and Okta's error bodies turned into typed errors.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use directory_core::http::reqwest::header::{HeaderValue, AUTHORIZATION};
@@ -102,29 +102,20 @@ impl Client {
     }
 
     async fn send(&self, what: &str, url: &Url, token: &AccessToken) -> Result<HttpResponse> {
-        let failure: Mutex<Option<Error>> = Mutex::new(None);
         let hint = OktaWaitHint::default();
-        let make = || match self.request(url, token) {
-            Ok(req) => match hint.retry_headers() {
+        let make = || {
+            let req = self.request(url, token)?;
+            Ok(match hint.retry_headers() {
                 Some((count, id)) => req
                     .header("x-okta-retry-for", id)
                     .header("x-okta-retry-count", count.to_string()),
                 None => req,
-            },
-            Err(e) => {
-                *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
-                self.http.reqwest().get(url.clone())
-            }
+            })
         };
-        let resp = self
-            .http
-            .execute(what, make, &hint)
+        self.http
+            .try_execute(what, make, &hint)
             .await
-            .map_err(|e| e.with_provider(&self.name))?;
-        match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
-            Some(e) => Err(e),
-            None => Ok(resp),
-        }
+            .map_err(|e| e.with_provider(&self.name))
     }
 
     /// One GET with `Authorization: Bearer|DPoP <token>` (marked sensitive)
