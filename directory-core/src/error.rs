@@ -127,6 +127,26 @@ impl Error {
         })
     }
 
+    /// Like [`Error::decode_json`] but without the snippet: for bodies that
+    /// carry secrets (token responses), the error names the JSON path and
+    /// what was wrong, never the body.
+    pub fn decode_json_secret<T: serde::de::DeserializeOwned>(
+        what: &str,
+        body: &[u8],
+    ) -> Result<T> {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de).map_err(|err| {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            Self::invalid_response(format!(
+                "could not decode {what} at $.{path}: {} at line {} column {}",
+                classify(&inner),
+                inner.line(),
+                inner.column()
+            ))
+        })
+    }
+
     /// Sets the provider name shown in the message (`okta(acme.okta.com)`).
     pub fn with_provider(mut self, provider: impl fmt::Display) -> Self {
         self.inner.provider = Some(provider.to_string());
@@ -264,6 +284,16 @@ impl std::error::Error for Error {
     }
 }
 
+/// What kind of JSON error, without serde's message (which can quote input).
+fn classify(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "malformed JSON",
+        serde_json::error::Category::Data => "unexpected value",
+        serde_json::error::Category::Eof => "the body ends too early",
+    }
+}
+
 /// At most 120 characters of `body` around the 1-based `line`/`column` a JSON
 /// error points at, lossily decoded; never the whole body.
 fn snippet(body: &[u8], column: usize, line: usize) -> String {
@@ -315,6 +345,25 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::InvalidResponse);
         assert!(e.message().contains("Okta users page"));
         assert!(e.message().len() < 400, "{}", e.message());
+    }
+
+    #[test]
+    fn secret_decode_errors_never_quote_the_body() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Token {
+            access_token: String,
+            expires_in: u64,
+        }
+        for body in [
+            &br#"{"access_token":"eyJsecret-token-value","expires_in":"soon"}"#[..],
+            &br#"{"access_token":"eyJsecret-token-value"#[..],
+            &br#"{"access_token":"eyJsecret-token-value","expires_in":3600,}"#[..],
+        ] {
+            let e = Error::decode_json_secret::<Token>("token response", body).unwrap_err();
+            assert!(!e.to_string().contains("secret-token"), "{e}");
+            assert!(!format!("{e:?}").contains("secret-token"), "{e:?}");
+        }
     }
 
     #[test]

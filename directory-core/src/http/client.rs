@@ -46,6 +46,12 @@ impl HttpResponse {
     pub fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
         Error::decode_json(what, &self.body)
     }
+
+    /// Decodes a body that carries secrets (a token response): errors name
+    /// the JSON path but never quote the body.
+    pub fn json_secret<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
+        Error::decode_json_secret(what, &self.body)
+    }
 }
 
 /// Settings for [`HttpClient`].
