@@ -51,12 +51,18 @@ struct AadError {
 #[async_trait]
 impl TokenSource for AadTokenSource {
     async fn fetch_token(&self) -> Result<AccessToken> {
-        let form = self.form()?;
+        // A fresh form (and client assertion, with its own jti) per attempt.
         let resp = self
             .http
-            .execute(
+            .try_execute(
                 "token request",
-                || self.http.reqwest().post(self.token_url.clone()).form(&form),
+                || {
+                    Ok(self
+                        .http
+                        .reqwest()
+                        .post(self.token_url.clone())
+                        .form(&self.form()?))
+                },
                 &RetryAfter,
             )
             .await
@@ -65,7 +71,7 @@ impl TokenSource for AadTokenSource {
             return Err(self.token_error(&resp));
         }
         let body: TokenResponse = resp
-            .json("token response")
+            .json_secret("token response")
             .map_err(|e| e.with_provider(&self.provider))?;
         let expires_in = body
             .expires_in
