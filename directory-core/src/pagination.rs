@@ -27,12 +27,20 @@ impl<T, C> Page<T, C> {
     }
 }
 
+/// How many empty pages in a row a stream follows before it decides the
+/// server is looping with fresh cursors and ends with an error. Real APIs
+/// send an empty page now and then (Graph delta rounds, a filter that
+/// matched nothing on one page), never hundreds in a row.
+pub const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
+
 /// Turns `fetch(cursor) -> Page` into a lazy `'static` stream of pages.
 ///
 /// The first call gets `first`. The stream ends after the page with no next
 /// cursor, or after the first error. A next cursor that was already fetched
 /// (a server that loops) ends the stream with an
-/// [`crate::ErrorKind::InvalidResponse`] error instead of looping forever.
+/// [`crate::ErrorKind::InvalidResponse`] error instead of looping forever,
+/// and so do more than [`MAX_EMPTY_PAGES_IN_A_ROW`] empty pages in a row
+/// (a server handing out fresh cursors for nothing).
 /// `fetch` usually owns an `Arc` of the client.
 pub fn paginate<T, C, F, Fut>(first: C, fetch: F) -> Pages<T>
 where
@@ -44,11 +52,13 @@ where
     struct State<C, F> {
         next: Option<C>,
         seen: HashSet<C>,
+        empty_in_a_row: usize,
         fetch: F,
     }
     let state = State {
         next: Some(first),
         seen: HashSet::new(),
+        empty_in_a_row: 0,
         fetch,
     };
     stream::unfold(state, |mut st| async move {
@@ -62,6 +72,19 @@ where
         }
         match (st.fetch)(cursor).await {
             Ok(page) => {
+                st.empty_in_a_row = if page.items.is_empty() {
+                    st.empty_in_a_row + 1
+                } else {
+                    0
+                };
+                if st.empty_in_a_row > MAX_EMPTY_PAGES_IN_A_ROW && page.next.is_some() {
+                    let err = Error::invalid_response(format!(
+                        "the server sent {} empty pages in a row, each with a new next-page \
+                         cursor; stopping instead of following it forever",
+                        st.empty_in_a_row
+                    ));
+                    return Some((Err(err), st));
+                }
                 st.next = page.next;
                 Some((Ok(page.items), st))
             }
@@ -105,6 +128,35 @@ mod tests {
         let err = pages.try_concat().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert!(err.message().contains("repeats"));
+    }
+
+    #[tokio::test]
+    async fn endless_empty_pages_with_fresh_cursors_end_with_an_error() {
+        let pages = paginate(0u64, |c| async move {
+            Ok(Page::<u8, u64>::new(vec![], Some(c + 1)))
+        });
+        let err = pages.try_concat().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert!(err.message().contains("empty pages in a row"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn many_empty_pages_then_items_are_fine() {
+        let pages = paginate(0usize, |c| async move {
+            let items = if c == MAX_EMPTY_PAGES_IN_A_ROW {
+                vec![c]
+            } else {
+                vec![]
+            };
+            Ok(Page::new(
+                items,
+                (c < MAX_EMPTY_PAGES_IN_A_ROW).then_some(c + 1),
+            ))
+        });
+        assert_eq!(
+            pages.try_concat().await.unwrap(),
+            vec![MAX_EMPTY_PAGES_IN_A_ROW]
+        );
     }
 
     #[tokio::test]

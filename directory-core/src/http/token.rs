@@ -28,14 +28,18 @@ pub struct AccessToken {
 }
 
 impl AccessToken {
-    /// A token valid for `expires_in` from now.
+    /// The longest lifetime a token is believed: servers that claim more
+    /// (or send nonsense) get this, and a 401 refreshes earlier anyway.
+    pub const MAX_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+    /// A token valid for `expires_in` from now (at most [`Self::MAX_LIFETIME`]).
     pub fn new(secret: SecretString, token_type: impl Into<String>, expires_in: Duration) -> Self {
         let now = Instant::now();
         Self {
             secret,
             token_type: token_type.into(),
             issued_at: now,
-            expires_at: now + expires_in,
+            expires_at: now + expires_in.min(Self::MAX_LIFETIME),
             granted: Vec::new(),
         }
     }
@@ -142,5 +146,17 @@ impl<S> fmt::Debug for TokenCache<S> {
         f.debug_struct("TokenCache")
             .field("margin", &self.margin)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absurd_lifetimes_are_capped_not_a_panic() {
+        let t = AccessToken::new(SecretString::new("t"), "Bearer", Duration::MAX);
+        assert!(t.is_fresh(Duration::from_secs(60)));
+        assert!(t.expires_at - t.issued_at <= AccessToken::MAX_LIFETIME);
     }
 }
