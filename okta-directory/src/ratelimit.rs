@@ -152,6 +152,18 @@ impl Budget {
         let Some(wait) = rl.wait_until_reset(server_now(&resp.headers)) else {
             return;
         };
+        if wait > MAX_BUDGET_WAIT {
+            // Okta's windows are one minute: a reset further away is not a
+            // window this budget can wait out, so the headers are not used
+            // (a 429 with such a reset still ends in a RateLimited error
+            // through the retry deadline).
+            tracing::warn!(
+                bucket,
+                reset_in_s = wait.as_secs(),
+                "X-Rate-Limit-Reset is further away than a rate-limit window; ignored"
+            );
+            return;
+        }
         let reset_at = Instant::now() + wait + Duration::from_secs(1);
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(
@@ -223,6 +235,14 @@ mod tests {
         h[1].1 = "0".into();
         assert_eq!(OktaWaitHint::default().wait(&resp(429, &h)), None);
         assert!(OktaWaitHint::default().is_retryable(&resp(429, &h)));
+    }
+
+    #[test]
+    fn a_reset_beyond_a_window_is_not_waited_for() {
+        let budget = Budget::new(0.2);
+        // Remaining 0, reset ten years away.
+        budget.observe("users", &resp(200, &date_plus(10 * 365 * 24 * 3600)));
+        assert_eq!(budget.reserve_wait("users"), None);
     }
 
     #[test]
