@@ -119,12 +119,18 @@ struct Assigned {
 }
 
 impl Assigned {
-    fn assignments(&mut self, page: Vec<WireAssignment>) -> Vec<AppAssignment> {
+    /// Users assigned directly; assigned groups are queued for expansion.
+    /// A row that names no principal is malformed: dropping it would make a
+    /// snapshot without that assignment, so it is an error.
+    fn assignments(&mut self, page: Vec<WireAssignment>) -> Result<Vec<AppAssignment>> {
         let mut out = Vec::new();
         for a in page {
             let role = a.role();
             let (Some(id), Some(kind)) = (a.principal_id, a.principal_type) else {
-                continue;
+                return Err(directory_core::Error::invalid_response(
+                    "an appRoleAssignment of the SSO app has no principalId or principalType",
+                )
+                .with_provider(&self.inner.name));
             };
             if kind.eq_ignore_ascii_case("User") {
                 out.push(AppAssignment {
@@ -136,7 +142,7 @@ impl Assigned {
                 self.groups.push_back((id, role));
             }
         }
-        out
+        Ok(out)
     }
 
     async fn next(&mut self) -> Option<Result<Vec<AppAssignment>>> {
@@ -145,9 +151,10 @@ impl Assigned {
         }
         loop {
             let item = match &mut self.phase {
-                Phase::Assignments(p) => {
-                    p.next().await.map(|r| r.map(|page| self.assignments(page)))
-                }
+                Phase::Assignments(p) => p
+                    .next()
+                    .await
+                    .map(|r| r.and_then(|page| self.assignments(page))),
                 Phase::Group(gid, role, p) => {
                     let (gid, role) = (gid.clone(), role.clone());
                     p.next()
