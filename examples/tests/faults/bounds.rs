@@ -20,8 +20,6 @@ both_orgs!(
     a_server_failing_every_request_gets_a_bounded_number,
     a_server_refusing_every_token_gets_one_refresh_per_request,
     an_oversized_page_is_refused,
-    #[ignore = "directory-core bug: paginate follows empty pages with fresh cursors forever \
-                (80,000 requests in 10 s); reported to the directory-core owner"]
     endless_empty_pages_with_fresh_cursors_end,
 );
 
@@ -127,13 +125,12 @@ async fn endless_empty_pages_with_fresh_cursors_end(kind: Kind) {
     let e =
         got.unwrap_or_else(|_| panic!("still listing after {limit:?} and {served} empty pages"));
     assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(served <= 110, "stopped after {served} empty pages");
 }
 
 /// Okta: a 200 saying the bucket is spent until a reset years away must not
 /// park the sync until then.
 #[tokio::test]
-#[ignore = "okta-directory bug: ratelimit.rs Budget waits for any X-Rate-Limit-Reset, \
-            however far away (61 s at a time, forever); reported to the Okta engineer"]
 async fn okta_a_rate_limit_reset_far_in_the_future_does_not_park_the_sync() {
     let api = WireApi::start(Kind::Okta).await;
     let years = SystemTime::now() + Duration::from_secs(10 * 365 * 24 * 3600);

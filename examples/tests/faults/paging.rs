@@ -113,9 +113,6 @@ async fn a_malformed_page_of_each_listing_fails_the_sync(kind: Kind) {
 /// Entra: app role assignments without `principalId` / `principalType`
 /// (which Graph always sends) are a malformed page, not "no assignments".
 #[tokio::test]
-#[ignore = "azure-directory bug: members.rs Assigned::assignments skips assignment rows \
-            without principalId/principalType, so a malformed page yields a snapshot \
-            missing the app's assignments"]
 async fn azure_a_malformed_app_assignment_page_fails_the_sync() {
     crate::orgs::within_limit("azure malformed assignments", async {
         let e = broken_sync(Kind::Azure, Fault::MalformedJson, Target::Apps).await;
