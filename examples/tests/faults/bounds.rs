@@ -21,6 +21,10 @@ both_orgs!(
     a_server_refusing_every_token_gets_one_refresh_per_request,
     an_oversized_page_is_refused,
     endless_empty_pages_with_fresh_cursors_end,
+    #[ignore = "directory-core: paginate follows a page repeated under ever-new cursors \
+                forever (110,000 pages in 10 s, and Snapshot::collect keeps them all); \
+                reported to the directory-core owner"]
+    endless_repeated_pages_with_fresh_cursors_end,
 );
 
 async fn a_server_failing_every_request_gets_a_bounded_number(kind: Kind) {
@@ -83,6 +87,8 @@ struct EndlessEmpty {
     kind: Kind,
     base: String,
     served: Arc<AtomicU64>,
+    /// Each page repeats the same user instead of being empty.
+    repeat: bool,
 }
 
 impl Respond for EndlessEmpty {
@@ -90,13 +96,23 @@ impl Respond for EndlessEmpty {
         let n = self.served.fetch_add(1, Ordering::SeqCst) + 1;
         match self.kind {
             Kind::Okta => ResponseTemplate::new(200)
-                .set_body_string("[]")
+                .set_body_json(if self.repeat {
+                    serde_json::json!([{"id": "00u1", "status": "ACTIVE",
+                        "profile": {"login": "ada@acme.test", "email": "ada@acme.test"}}])
+                } else {
+                    serde_json::json!([])
+                })
                 .insert_header(
                     "link",
                     format!("<{}/api/v1/users?after=p{n}>; rel=\"next\"", self.base).as_str(),
                 ),
             Kind::Azure => ResponseTemplate::new(200).set_body_json(serde_json::json!({
-                "value": [],
+                "value": if self.repeat {
+                    serde_json::json!([{"id": "87d349ed-44d7-43e1-9a83-5f2406dee5bd",
+                        "userPrincipalName": "ada@acme.test", "accountEnabled": true}])
+                } else {
+                    serde_json::json!([])
+                },
                 "@odata.nextLink": format!("{}/v1.0/users?$skiptoken=p{n}", self.base),
             })),
         }
@@ -106,12 +122,22 @@ impl Respond for EndlessEmpty {
 /// A server that never ends a listing (an empty page with a new cursor,
 /// forever) must not keep a sync running and sending forever.
 async fn endless_empty_pages_with_fresh_cursors_end(kind: Kind) {
+    endless_pages_end(kind, false).await;
+}
+
+/// The same, with every page repeating the same user.
+async fn endless_repeated_pages_with_fresh_cursors_end(kind: Kind) {
+    endless_pages_end(kind, true).await;
+}
+
+async fn endless_pages_end(kind: Kind, repeat: bool) {
     let api = WireApi::start(kind).await;
     let served = Arc::new(AtomicU64::new(0));
     let endless = EndlessEmpty {
         kind,
         base: api.server.uri(),
         served: served.clone(),
+        repeat,
     };
     Mock::given(method("GET"))
         .and(path(api.users_path()))
@@ -122,10 +148,9 @@ async fn endless_empty_pages_with_fresh_cursors_end(kind: Kind) {
     let limit = Duration::from_secs(10);
     let got = tokio::time::timeout(limit, first_users_error(p.as_ref())).await;
     let served = served.load(Ordering::SeqCst);
-    let e =
-        got.unwrap_or_else(|_| panic!("still listing after {limit:?} and {served} empty pages"));
+    let e = got.unwrap_or_else(|_| panic!("still listing after {limit:?} and {served} pages"));
     assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
-    assert!(served <= 110, "stopped after {served} empty pages");
+    assert!(served <= 110, "stopped after {served} pages");
 }
 
 /// Okta: a 200 saying the bucket is spent until a reset years away must not
