@@ -81,7 +81,7 @@ pub(crate) struct WireGroup {
 }
 
 /// A directory object in a members list or in `members@delta`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub(crate) struct WireMember {
     pub id: String,
     #[serde(default, rename = "@odata.type")]
@@ -114,7 +114,7 @@ impl WireMember {
 }
 
 /// One `appRoleAssignment` of the SSO app's service principal.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WireAssignment {
     #[serde(default)]

@@ -163,7 +163,7 @@ pub(crate) fn list<W, T>(
 ) -> Pages<T>
 where
     W: DeserializeOwned + Send + 'static,
-    T: Send + 'static,
+    T: Clone + PartialEq + Send + 'static,
 {
     let first = match first {
         Ok(u) => u.to_string(),

@@ -85,7 +85,7 @@ pub use model::{
     Address, AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind, Manager,
     Membership, MembershipKind, PersonName, PhoneNumber, UserStatus,
 };
-pub use pagination::{paginate, Page, MAX_EMPTY_PAGES_IN_A_ROW};
+pub use pagination::{paginate, Page, MAX_EMPTY_PAGES_IN_A_ROW, MAX_REPEATED_PAGES};
 pub use provider::{
     flatten_pages, CheckReport, DirectoryProvider, DirectoryProviderExt, Pages, Probe,
 };

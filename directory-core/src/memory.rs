@@ -202,7 +202,7 @@ impl InMemoryDirectory {
     /// Pages over whatever `select` picks from the data at fetch time.
     fn pages<T, S>(&self, kind: ResourceKind, group: Option<String>, select: S) -> Pages<T>
     where
-        T: Clone + Send + 'static,
+        T: Clone + PartialEq + Send + 'static,
         S: Fn(&DirectoryData) -> Result<Vec<T>> + Send + Sync + 'static,
     {
         let this = self.clone();

@@ -33,6 +33,11 @@ impl<T, C> Page<T, C> {
 /// matched nothing on one page), never hundreds in a row.
 pub const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 
+/// How many times in a row a stream accepts a page that repeats the one
+/// before it (same length, same first and last item) under a new cursor,
+/// before it ends with an error instead of collecting the same items forever.
+pub const MAX_REPEATED_PAGES: usize = 10;
+
 /// Turns `fetch(cursor) -> Page` into a lazy `'static` stream of pages.
 ///
 /// The first call gets `first`. The stream ends after the page with no next
@@ -40,25 +45,30 @@ pub const MAX_EMPTY_PAGES_IN_A_ROW: usize = 100;
 /// (a server that loops) ends the stream with an
 /// [`crate::ErrorKind::InvalidResponse`] error instead of looping forever,
 /// and so do more than [`MAX_EMPTY_PAGES_IN_A_ROW`] empty pages in a row
-/// (a server handing out fresh cursors for nothing).
+/// (a server handing out fresh cursors for nothing) and more than
+/// [`MAX_REPEATED_PAGES`] repeats of the same page under fresh cursors.
 /// `fetch` usually owns an `Arc` of the client.
 pub fn paginate<T, C, F, Fut>(first: C, fetch: F) -> Pages<T>
 where
-    T: Send + 'static,
+    T: Clone + PartialEq + Send + 'static,
     C: Clone + Eq + Hash + Send + Sync + std::fmt::Debug + 'static,
     F: FnMut(C) -> Fut + Send + 'static,
     Fut: Future<Output = Result<Page<T, C>>> + Send + 'static,
 {
-    struct State<C, F> {
+    struct State<T, C, F> {
         next: Option<C>,
         seen: HashSet<C>,
         empty_in_a_row: usize,
+        last_page: Option<(usize, T, T)>,
+        repeats: usize,
         fetch: F,
     }
     let state = State {
         next: Some(first),
         seen: HashSet::new(),
         empty_in_a_row: 0,
+        last_page: None,
+        repeats: 0,
         fetch,
     };
     stream::unfold(state, |mut st| async move {
@@ -77,6 +87,23 @@ where
                 } else {
                     0
                 };
+                if let (Some(first), Some(last)) = (page.items.first(), page.items.last()) {
+                    let signature = (page.items.len(), first.clone(), last.clone());
+                    st.repeats = if st.last_page.as_ref() == Some(&signature) {
+                        st.repeats + 1
+                    } else {
+                        0
+                    };
+                    st.last_page = Some(signature);
+                }
+                if st.repeats > MAX_REPEATED_PAGES && page.next.is_some() {
+                    let err = Error::invalid_response(format!(
+                        "the server sent the same page {} times in a row under new next-page \
+                         cursors; stopping instead of collecting it forever",
+                        st.repeats + 1
+                    ));
+                    return Some((Err(err), st));
+                }
                 if st.empty_in_a_row > MAX_EMPTY_PAGES_IN_A_ROW && page.next.is_some() {
                     let err = Error::invalid_response(format!(
                         "the server sent {} empty pages in a row, each with a new next-page \
@@ -138,6 +165,25 @@ mod tests {
         let err = pages.try_concat().await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidResponse);
         assert!(err.message().contains("empty pages in a row"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_page_repeated_under_fresh_cursors_ends_with_an_error() {
+        let pages = paginate(0u64, |c| async move {
+            Ok(Page::new(vec![1u8, 2, 3], Some(c + 1)))
+        });
+        let err = pages.try_concat().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidResponse);
+        assert!(err.message().contains("same page"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn pages_that_only_look_alike_are_fine() {
+        // Same length and first item, different last item: real paging.
+        let pages = paginate(0u8, |c| async move {
+            Ok(Page::new(vec![0u8, c], (c < 50).then_some(c + 1)))
+        });
+        assert_eq!(pages.try_concat().await.unwrap().len(), 102);
     }
 
     #[tokio::test]

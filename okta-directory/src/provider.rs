@@ -134,7 +134,7 @@ impl OktaDirectory {
     fn list<W, T>(&self, firsts: Vec<Url>, what: &'static str, map: fn(W) -> T) -> Pages<T>
     where
         W: DeserializeOwned + Send + 'static,
-        T: Send + 'static,
+        T: Clone + PartialEq + Send + 'static,
     {
         self.list_with(firsts, what, map)
     }
@@ -147,7 +147,7 @@ impl OktaDirectory {
     ) -> Pages<T>
     where
         W: DeserializeOwned + Send + 'static,
-        T: Send + 'static,
+        T: Clone + PartialEq + Send + 'static,
     {
         let mut queue: VecDeque<String> = firsts.into_iter().map(String::from).collect();
         let Some(first) = queue.pop_front() else {

@@ -72,7 +72,7 @@ impl ScimDirectory {
 
     fn pages<T, F>(&self, rt: ResourceType, map: F) -> Pages<T>
     where
-        T: Send + 'static,
+        T: Clone + PartialEq + Send + 'static,
         F: Fn(&StoredResource) -> Option<T> + Send + Sync + 'static,
     {
         let (store, tenant, size) = (self.store.clone(), self.tenant.clone(), self.page_size);
