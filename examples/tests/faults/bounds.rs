@@ -21,9 +21,6 @@ both_orgs!(
     a_server_refusing_every_token_gets_one_refresh_per_request,
     an_oversized_page_is_refused,
     endless_empty_pages_with_fresh_cursors_end,
-    #[ignore = "directory-core: paginate follows a page repeated under ever-new cursors \
-                forever (110,000 pages in 10 s, and Snapshot::collect keeps them all); \
-                reported to the directory-core owner"]
     endless_repeated_pages_with_fresh_cursors_end,
 );
 
