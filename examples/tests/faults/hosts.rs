@@ -234,3 +234,63 @@ async fn azure_credentials_per_host() {
         );
     }
 }
+
+both_orgs!(
+    #[ignore = "providers: a next link is checked for its origin only; one to another \
+                listing's path on the same host is followed, and its items are filed \
+                under the listing that was asked for (reported)"]
+    a_next_link_to_another_listing_is_refused,
+);
+
+/// A member listing whose next link leads to another group's members on the
+/// same host: following it would file those people under the wrong group
+/// (and so the wrong location).
+async fn a_next_link_to_another_listing_is_refused(kind: Kind) {
+    let api = WireApi::start(kind).await;
+    let base = api.server.uri();
+    let (asked, other, next, page) = match kind {
+        Kind::Okta => (
+            "/api/v1/groups/00gasked/users".to_string(),
+            "/api/v1/groups/00gother/users",
+            format!("<{base}/api/v1/groups/00gother/users?after=x>; rel=\"next\""),
+            ResponseTemplate::new(200).set_body_string("[]"),
+        ),
+        Kind::Azure => (
+            "/v1.0/groups/00gasked/members".to_string(),
+            "/v1.0/groups/00gother/members",
+            String::new(),
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "value": [],
+                "@odata.nextLink": format!("{base}/v1.0/groups/00gother/members?$skiptoken=x"),
+            })),
+        ),
+    };
+    let page = if next.is_empty() {
+        page
+    } else {
+        page.insert_header("link", next.as_str())
+    };
+    Mock::given(method("GET"))
+        .and(path(asked))
+        .respond_with(page)
+        .mount(&api.server)
+        .await;
+    let stranger = match kind {
+        Kind::Okta => serde_json::json!([{"id": "00ustranger"}]),
+        Kind::Azure => serde_json::json!({"value": [
+            {"id": "3f2c9b1e-7a41-4c0d-9e55-0b8f6d2a1c77", "@odata.type": "#microsoft.graph.user"}
+        ]}),
+    };
+    Mock::given(method("GET"))
+        .and(path(other))
+        .respond_with(ResponseTemplate::new(200).set_body_json(stranger))
+        .mount(&api.server)
+        .await;
+    let p = api.provider().await;
+    use futures::TryStreamExt;
+    let got = p.group_members("00gasked").try_concat().await;
+    match got {
+        Err(e) => assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}"),
+        Ok(members) => panic!("{kind:?}: followed to another listing: {members:?}"),
+    }
+}
