@@ -71,6 +71,14 @@ impl GraphClient {
             .map_err(|e| e.with_provider(&self.provider))
     }
 
+    /// Checks a next link of the listing that started at `listing`: the
+    /// same origin and the same path.
+    pub fn follow_listing(&self, link: &str, listing: &Url) -> Result<Url> {
+        self.guard
+            .check_listing(link, listing)
+            .map_err(|e| e.with_provider(&self.provider))
+    }
+
     /// GET `url` and decode one page; non-2xx answers are typed errors.
     pub async fn page<T: DeserializeOwned>(
         &self,

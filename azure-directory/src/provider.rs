@@ -165,15 +165,17 @@ where
     W: DeserializeOwned + Send + 'static,
     T: Clone + PartialEq + Send + 'static,
 {
-    let first = match first {
-        Ok(u) => u.to_string(),
+    let listing = match first {
+        Ok(u) => Arc::new(u),
         Err(e) => return stream::once(async move { Err(e) }).boxed(),
     };
-    paginate(first, move |cursor: String| {
+    paginate(listing.to_string(), move |cursor: String| {
         let inner = inner.clone();
         let what = what.clone();
+        let listing = listing.clone();
         async move {
-            let url = inner.client.follow(&cursor)?;
+            // Next links stay on this listing: same origin and same path.
+            let url = inner.client.follow_listing(&cursor, &listing)?;
             let page = inner.client.page::<W>(&what, &url, need).await?;
             let items = page.value.into_iter().filter_map(map).collect();
             Ok(Page::new(items, page.next_link))

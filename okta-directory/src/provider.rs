@@ -156,8 +156,19 @@ impl OktaDirectory {
         let queue = Arc::new(Mutex::new(queue));
         let client = self.client.clone();
         let map = Arc::new(map);
+        // Every listing of one stream has the same path (users and the
+        // deprovisioned search both read /api/v1/users); next links must
+        // stay on it.
+        let listing = match Url::parse(&first) {
+            Ok(u) => Arc::new(u),
+            Err(e) => {
+                let err = Error::invalid_response(format!("bad listing URL: {e}"));
+                return Box::pin(futures::stream::once(async move { Err(err) }));
+            }
+        };
         paginate(first, move |cursor: String| {
             let (client, queue, map) = (client.clone(), queue.clone(), map.clone());
+            let listing = listing.clone();
             async move {
                 let url = client.guard.check(&cursor)?;
                 let resp = client.get(what, &url).await?;
@@ -167,7 +178,7 @@ impl OktaDirectory {
                     Some(link) => Some(
                         client
                             .guard
-                            .check(&link)
+                            .check_listing(&link, &listing)
                             .map_err(|e| e.with_provider(&client.name))?
                             .to_string(),
                     ),

@@ -90,6 +90,25 @@ impl OriginGuard {
     }
 }
 
+impl OriginGuard {
+    /// Like [`OriginGuard::check`], and the link must also stay on the
+    /// listing it continues (the same path as `listing`, only the query may
+    /// change): a next link from one group's members to another group's
+    /// would file people under the wrong group.
+    pub fn check_listing(&self, link: &str, listing: &Url) -> Result<Url> {
+        let url = self.check(link)?;
+        if url.path() != listing.path() {
+            return Err(Error::invalid_response(format!(
+                "refused to follow a next-page link to another listing ({}) than the one \
+                 being read ({}); no request was sent there",
+                url.path(),
+                listing.path()
+            )));
+        }
+        Ok(url)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +124,30 @@ mod tests {
         assert!(parse_endpoint("domain", "https://x.test/?a=1", false).is_err());
         assert!(parse_endpoint("domain", "ftp://x.test", true).is_err());
         assert!(parse_endpoint("domain", "not a url", true).is_err());
+    }
+
+    #[test]
+    fn next_links_stay_on_their_listing() {
+        let listing =
+            Url::parse("https://acme.okta.com/api/v1/groups/00g1/users?limit=1000").unwrap();
+        let g = OriginGuard::new(&listing);
+        assert!(g
+            .check_listing(
+                "https://acme.okta.com/api/v1/groups/00g1/users?after=x&limit=1000",
+                &listing
+            )
+            .is_ok());
+        let e = g
+            .check_listing(
+                "https://acme.okta.com/api/v1/groups/00g2/users?after=x",
+                &listing,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse);
+        assert!(e.message().contains("another listing"), "{e}");
+        assert!(g
+            .check_listing("https://evil.test/api/v1/groups/00g1/users", &listing)
+            .is_err());
     }
 
     #[test]
