@@ -235,12 +235,7 @@ async fn azure_credentials_per_host() {
     }
 }
 
-both_orgs!(
-    #[ignore = "providers: a next link is checked for its origin only; one to another \
-                listing's path on the same host is followed, and its items are filed \
-                under the listing that was asked for (reported)"]
-    a_next_link_to_another_listing_is_refused,
-);
+both_orgs!(a_next_link_to_another_listing_is_refused,);
 
 /// A member listing whose next link leads to another group's members on the
 /// same host: following it would file those people under the wrong group
