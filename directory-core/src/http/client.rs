@@ -303,7 +303,13 @@ impl HttpClient {
                     buf.extend_from_slice(&chunk);
                 }
                 Ok(None) => return Ok(Bytes::from(buf)),
-                Err(e) => return Err(network_error(what, e)),
+                Err(e) => {
+                    return Err(Error::new(
+                        ErrorKind::Transient,
+                        format!("{what}: the connection broke while reading the response"),
+                    )
+                    .with_source(e.without_url()))
+                }
             }
         }
     }
