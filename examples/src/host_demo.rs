@@ -2,11 +2,12 @@
 //! the example prints: a CSV import, a directory sync that applies in one
 //! transaction, a second sync with nothing to do, and the ownership rules.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use directory_core::{DirectoryProviderExt, DirectoryUser, InMemoryDirectory, UserStatus};
-use recipient_reconcile::{plan_csv, read_csv, Attribute, Location, Mapping, Policy};
+use recipient_reconcile::{plan_csv, read_csv, Attribute, Location, Mapping, Operation, Policy};
 
 use crate::report;
 use crate::run::plan_host;
@@ -167,31 +168,26 @@ pub async fn run_host_demo(db: &Path, csv_dir: &Path) -> Result<HostDemoOutcome>
     let later = csv_dir.join("later.csv");
     std::fs::write(&later, LATER_CSV)?;
     let import = read_csv(std::fs::File::open(&later)?, &locations, None)?;
-    let csv_plan = plan_csv(&import, &adopting, &host.host_data()?.locations);
+    let before = host.host_data()?;
+    let csv_plan = plan_csv(&import, &adopting, &before.locations);
     print!("{}", report::plan_summary(&csv_plan.plan, 5));
-    out.csv_after_sync_updates = csv_plan
-        .plan
+    let directory_owned: HashSet<&str> = before
         .locations
         .iter()
-        .flat_map(|l| &l.operations)
-        .filter(|op| matches!(op, recipient_reconcile::Operation::Update(c) if c.record_id.starts_with("rcp-") && is_directory_owned(&host, &c.record_id)))
+        .flat_map(|l| &l.records)
+        .filter(|r| r.directory_owned())
+        .map(|r| r.id.as_str())
+        .collect();
+    out.csv_after_sync_updates = csv_plan
+        .plan
+        .operations()
+        .filter(|op| matches!(op, Operation::Update(c) if directory_owned.contains(c.record_id.as_str())))
         .count() as u64;
     out.csv_after_sync_skips = csv_plan.plan.counts.skips;
     host.apply(&csv_plan.plan, "csv")?;
     out.runs = host.runs()?;
     println!("\nrecords by (source, active): {:?}", host.census()?);
     Ok(out)
-}
-
-fn is_directory_owned(host: &SqliteHost, record_id: &str) -> bool {
-    host.host_data()
-        .map(|h| {
-            h.locations
-                .iter()
-                .flat_map(|l| &l.records)
-                .any(|r| r.id == record_id && r.directory_owned())
-        })
-        .unwrap_or(false)
 }
 
 /// One sync: snapshot, plan location by location, apply. Returns the

@@ -98,11 +98,10 @@ pub enum SyncOutcome {
 pub async fn run_sync<P: DirectoryProvider>(provider: &P, args: &SyncArgs) -> Result<SyncOutcome> {
     let name = provider.to_string();
     let check = provider.check().await;
-    println!("{}", report::check_report(&name, &check));
+    let check_text = report::check_report(&name, &check);
+    println!("{check_text}");
     if !check.is_ok() {
-        return Ok(SyncOutcome::CheckFailed(report::check_report(
-            &name, &check,
-        )));
+        return Ok(SyncOutcome::CheckFailed(check_text));
     }
     let bars = FetchBars::new(&name);
     let snapshot = Snapshot::collect(provider, &bars.options())
