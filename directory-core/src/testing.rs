@@ -191,3 +191,23 @@ fn assert_same<T: PartialEq + std::fmt::Debug>(
         assert_eq!(got_map[k], *w, "{provider}: {what} {k} differs");
     }
 }
+
+/// Waits `latency` as a network would: to within the OS timer's precision.
+///
+/// For simulated servers that add latency to every request. Tokio's timer
+/// wheel rounds every sleep up to the next millisecond tick, which turns
+/// 20 ms into 21.3 ms on average and would be charged to the client under
+/// test; a blocking-pool thread's sleep overshoots by about 0.2 ms.
+#[cfg(feature = "http")]
+pub async fn network_delay(latency: std::time::Duration) {
+    if latency.is_zero() {
+        return;
+    }
+    if tokio::task::spawn_blocking(move || std::thread::sleep(latency))
+        .await
+        .is_err()
+    {
+        // The blocking pool is shutting down: fall back to the timer wheel.
+        tokio::time::sleep(latency).await;
+    }
+}

@@ -4,6 +4,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::needs;
@@ -101,8 +103,9 @@ pub(crate) fn serve(sim: &Sim, segs: &[String], raw_query: &str, roles: &[String
     match s.as_slice() {
         ["users"] => {
             let select = q.select(USER_DEFAULT);
-            list(sim, "users", &q, data.users.len(), |i| {
-                user_json(&data.users[i], &select)
+            list(sim, "users", &q, data.users.len(), |i| UserView {
+                user: &data.users[i],
+                select: &select,
             })
         }
         ["groups"] => {
@@ -169,7 +172,13 @@ fn service_principal_by_app_id(sim: &Sim, data: &TenantData, seg: &str) -> Reply
 
 /// One page of a collection: `$top` (1..=999, default 100) items from the
 /// offset in `$skiptoken`, with a next link while more remain.
-fn list(sim: &Sim, what: &str, q: &Query, len: usize, item: impl Fn(usize) -> Value) -> Reply {
+fn list<T: Serialize>(
+    sim: &Sim,
+    what: &str,
+    q: &Query,
+    len: usize,
+    item: impl Fn(usize) -> T,
+) -> Reply {
     let top = match q.get("$top").map(str::parse::<usize>) {
         None => 100,
         Some(Ok(n)) if (1..=999).contains(&n) => n,
@@ -188,20 +197,35 @@ fn list(sim: &Sim, what: &str, q: &Query, len: usize, item: impl Fn(usize) -> Va
         return graph_error(400, "Request_BadRequest", "The specified page token value has expired and can no longer be included in your request.");
     };
     let end = (offset + top).min(len);
-    let value: Vec<Value> = (offset.min(end)..end).map(item).collect();
-    let mut body =
-        json!({ "@odata.context": format!("{}/v1.0/$metadata#{what}", sim.base), "value": value });
-    if end < len {
+    let next = (end < len).then(|| {
         let rest = q.without_skiptoken();
         let sep = if rest.is_empty() { "" } else { "&" };
         let path = what.split('?').next().unwrap_or(what);
-        body["@odata.nextLink"] = json!(format!(
+        format!(
             "{}/v1.0/{path}?{rest}{sep}$skiptoken={}",
             sim.base,
             encode_offset(end)
-        ));
+        )
+    });
+    let page = Page {
+        context: format!("{}/v1.0/$metadata#{what}", sim.base),
+        value: (offset.min(end)..end).map(item).collect(),
+        next,
+    };
+    match serde_json::to_string(&page) {
+        Ok(text) => Reply::text(200, text),
+        Err(e) => graph_error(500, "InternalServerError", &e.to_string()),
     }
-    Reply::json(200, body)
+}
+
+/// One page of a collection as Graph writes it.
+#[derive(Serialize)]
+pub(crate) struct Page<T> {
+    #[serde(rename = "@odata.context")]
+    pub context: String,
+    pub value: Vec<T>,
+    #[serde(rename = "@odata.nextLink", skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 fn encode_offset(n: usize) -> String {
@@ -217,50 +241,90 @@ fn decode_offset(tok: &str) -> Option<usize> {
         .ok()
 }
 
-/// A user with the selected properties (unset ones as `null`, like Graph).
-pub(crate) fn user_json(u: &SimUser, select: &[String]) -> Value {
-    let mut m = Map::new();
-    for name in select {
-        let v = match name.as_str() {
-            "id" => json!(u.id),
-            "userPrincipalName" => json!(u.user_principal_name),
-            "mail" => json!(u.mail),
-            "displayName" => json!(u.display_name),
-            "givenName" => json!(u.given_name),
-            "surname" => json!(u.surname),
-            "jobTitle" => json!(u.job_title),
-            "department" => json!(u.department),
-            "officeLocation" => json!(u.office_location),
-            "mobilePhone" => json!(u.mobile_phone),
-            "businessPhones" => json!(u.business_phones),
-            "employeeId" => json!(u.employee_id),
-            "accountEnabled" => json!(u.account_enabled),
-            "otherMails" => json!(u.other_mails),
-            "proxyAddresses" => json!(u.proxy_addresses),
-            "userType" => json!(u.user_type),
-            "onPremisesImmutableId" => json!(u.on_premises_immutable_id),
-            "preferredLanguage" => json!(u.preferred_language),
-            "city" => json!(u.city),
-            "country" => json!(u.country),
-            "onPremisesExtensionAttributes" => extension_attributes(u),
-            other => u.extensions.get(other).cloned().unwrap_or(Value::Null),
-        };
-        m.insert(name.clone(), v);
-    }
-    Value::Object(m)
+/// A user with the selected properties (unset ones as `null`, like Graph),
+/// serialized straight from the stored user: a page of 999 users is written
+/// without building a `Value` tree first.
+pub(crate) struct UserView<'a> {
+    pub user: &'a SimUser,
+    pub select: &'a [String],
 }
 
-fn extension_attributes(u: &SimUser) -> Value {
-    let mut m = Map::new();
-    for i in 1..=15 {
-        let v = if i == 1 {
-            json!(u.extension_attribute1)
-        } else {
-            Value::Null
-        };
-        m.insert(format!("extensionAttribute{i}"), v);
+impl Serialize for UserView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let u = self.user;
+        let mut m = s.serialize_map(Some(self.select.len()))?;
+        for name in self.select {
+            let key = name.as_str();
+            match key {
+                "id" => m.serialize_entry(key, &u.id)?,
+                "userPrincipalName" => m.serialize_entry(key, &u.user_principal_name)?,
+                "mail" => m.serialize_entry(key, &u.mail)?,
+                "displayName" => m.serialize_entry(key, &u.display_name)?,
+                "givenName" => m.serialize_entry(key, &u.given_name)?,
+                "surname" => m.serialize_entry(key, &u.surname)?,
+                "jobTitle" => m.serialize_entry(key, &u.job_title)?,
+                "department" => m.serialize_entry(key, &u.department)?,
+                "officeLocation" => m.serialize_entry(key, &u.office_location)?,
+                "mobilePhone" => m.serialize_entry(key, &u.mobile_phone)?,
+                "businessPhones" => m.serialize_entry(key, &u.business_phones)?,
+                "employeeId" => m.serialize_entry(key, &u.employee_id)?,
+                "accountEnabled" => m.serialize_entry(key, &u.account_enabled)?,
+                "otherMails" => m.serialize_entry(key, &u.other_mails)?,
+                "proxyAddresses" => m.serialize_entry(key, &u.proxy_addresses)?,
+                "userType" => m.serialize_entry(key, &u.user_type)?,
+                "onPremisesImmutableId" => m.serialize_entry(key, &u.on_premises_immutable_id)?,
+                "preferredLanguage" => m.serialize_entry(key, &u.preferred_language)?,
+                "city" => m.serialize_entry(key, &u.city)?,
+                "country" => m.serialize_entry(key, &u.country)?,
+                "onPremisesExtensionAttributes" => {
+                    m.serialize_entry(key, &ExtensionAttributes(u))?
+                }
+                other => m.serialize_entry(key, u.extensions.get(other).unwrap_or(&Value::Null))?,
+            }
+        }
+        m.end()
     }
-    Value::Object(m)
+}
+
+/// `onPremisesExtensionAttributes`: all fifteen, unset ones `null`.
+struct ExtensionAttributes<'a>(&'a SimUser);
+
+impl Serialize for ExtensionAttributes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        const NAMES: [&str; 15] = [
+            "extensionAttribute1",
+            "extensionAttribute2",
+            "extensionAttribute3",
+            "extensionAttribute4",
+            "extensionAttribute5",
+            "extensionAttribute6",
+            "extensionAttribute7",
+            "extensionAttribute8",
+            "extensionAttribute9",
+            "extensionAttribute10",
+            "extensionAttribute11",
+            "extensionAttribute12",
+            "extensionAttribute13",
+            "extensionAttribute14",
+            "extensionAttribute15",
+        ];
+        let mut m = s.serialize_map(Some(NAMES.len()))?;
+        for (i, name) in NAMES.iter().enumerate() {
+            let v = if i == 0 {
+                self.0.extension_attribute1.as_deref()
+            } else {
+                None
+            };
+            m.serialize_entry(name, &v)?;
+        }
+        m.end()
+    }
+}
+
+/// A user with the selected properties, as a `Value` (delta pages, which
+/// are small and edited after rendering).
+pub(crate) fn user_json(u: &SimUser, select: &[String]) -> Value {
+    serde_json::to_value(UserView { user: u, select }).unwrap_or(Value::Null)
 }
 
 /// A group with the selected properties.

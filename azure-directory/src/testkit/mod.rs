@@ -266,7 +266,7 @@ impl SimulatedTenant {
             inflight: AtomicUsize::new(0),
             concurrency_limit: self.concurrency_limit,
             sp_deleted: AtomicBool::new(false),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new(Default::default()),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -455,7 +455,7 @@ impl TenantHandle {
     /// The path and query of every request so far (the last 20,000), in
     /// arrival order, e.g. `/v1.0/users?$select=...&$top=999&$skiptoken=...`.
     pub fn request_log(&self) -> Vec<String> {
-        lock(&self.sim.log).clone()
+        lock(&self.sim.log).iter().cloned().collect()
     }
 
     /// The last access token issued, for tests that prove it never leaks.
@@ -552,11 +552,16 @@ impl TenantHandle {
 /// the provider's default `$select`: for decode benchmarks and tests.
 pub fn users_page_body(users: &[SimUser]) -> Vec<u8> {
     let select: Vec<String> = crate::USER_SELECT.iter().map(|s| s.to_string()).collect();
-    let value: Vec<serde_json::Value> =
-        users.iter().map(|u| graph::user_json(u, &select)).collect();
-    let body = serde_json::json!({
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users",
-        "value": value,
-    });
-    serde_json::to_vec(&body).unwrap_or_default()
+    let page = graph::Page {
+        context: "https://graph.microsoft.com/v1.0/$metadata#users".to_string(),
+        value: users
+            .iter()
+            .map(|user| graph::UserView {
+                user,
+                select: &select,
+            })
+            .collect(),
+        next: None,
+    };
+    serde_json::to_vec(&page).unwrap_or_default()
 }

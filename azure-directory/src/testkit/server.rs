@@ -73,7 +73,7 @@ pub(crate) struct Sim {
     pub inflight: AtomicUsize,
     pub concurrency_limit: Option<usize>,
     pub sp_deleted: std::sync::atomic::AtomicBool,
-    pub log: Mutex<Vec<String>>,
+    pub log: Mutex<std::collections::VecDeque<String>>,
 }
 
 /// Requests kept in the request log, oldest dropped first.
@@ -94,7 +94,10 @@ pub(crate) fn unix_now() -> u64 {
 pub(crate) struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Value,
+    body: Value,
+    /// The body already written out (list pages), parsed back into `body`
+    /// only when a fault edits it.
+    text: Option<String>,
 }
 
 impl Reply {
@@ -103,7 +106,31 @@ impl Reply {
             status,
             headers: Vec::new(),
             body,
+            text: None,
         }
+    }
+
+    /// A reply whose body is already JSON text.
+    pub fn text(status: u16, text: String) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Value::Null,
+            text: Some(text),
+        }
+    }
+
+    /// The body as a `Value`, for faults that edit it.
+    fn body_mut(&mut self) -> &mut Value {
+        if let Some(text) = self.text.take() {
+            self.body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        }
+        &mut self.body
+    }
+
+    /// The body as sent.
+    fn into_text(self) -> String {
+        self.text.unwrap_or_else(|| self.body.to_string())
     }
 
     pub fn header(mut self, k: &str, v: impl Into<String>) -> Self {
@@ -217,7 +244,7 @@ pub(crate) async fn handle(State(sim): State<Arc<Sim>>, req: Request) -> Respons
     let _guard = InFlight(&sim.inflight);
     let latency = *lock(&sim.latency);
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        directory_core::testing::network_delay(latency).await;
     }
     let fault = faults::take(
         &mut lock(&sim.faults),
@@ -282,9 +309,9 @@ async fn pre_fault(sim: &Sim, fault: Option<&FaultKind>) -> Option<Reply> {
 fn record(sim: &Sim, path: &str, query: &str) {
     let mut log = lock(&sim.log);
     if log.len() >= LOG_CAP {
-        log.remove(0);
+        log.pop_front();
     }
-    log.push(if query.is_empty() {
+    log.push_back(if query.is_empty() {
         path.to_string()
     } else {
         format!("{path}?{query}")
@@ -347,26 +374,29 @@ fn finish(
     }
     let current = format!("{}{}?{}", sim.base, path, query);
     let mut cut = false;
+    let status = reply.status;
+    let headers = std::mem::take(&mut reply.headers);
     let text = match fault {
-        Some(FaultKind::EmptyPage) if reply.status == 200 && reply.body.get("value").is_some() => {
-            reply.body["value"] = json!([]);
-            reply.body["@odata.nextLink"] = json!(format!("{current}&$emptied=1"));
-            reply.body.to_string()
+        Some(FaultKind::EmptyPage) if status == 200 && reply.body_mut().get("value").is_some() => {
+            let body = reply.body_mut();
+            body["value"] = json!([]);
+            body["@odata.nextLink"] = json!(format!("{current}&$emptied=1"));
+            reply.into_text()
         }
-        Some(FaultKind::CyclingNextLink) if reply.status == 200 => {
-            reply.body["@odata.nextLink"] = json!(current);
-            reply.body.to_string()
+        Some(FaultKind::CyclingNextLink) if status == 200 => {
+            reply.body_mut()["@odata.nextLink"] = json!(current);
+            reply.into_text()
         }
-        Some(FaultKind::ForeignNextLink) if reply.status == 200 => {
-            reply.body["@odata.nextLink"] =
+        Some(FaultKind::ForeignNextLink) if status == 200 => {
+            reply.body_mut()["@odata.nextLink"] =
                 json!(format!("https://graph.evil.example{path}?{query}"));
-            reply.body.to_string()
+            reply.into_text()
         }
         Some(FaultKind::MalformedJson) => {
             json!({"value": [{"id": 12345, "accountEnabled": "yes"}]}).to_string()
         }
         Some(FaultKind::TruncatedJson) => {
-            let s = reply.body.to_string();
+            let s = reply.into_text();
             let mut n = s.len() / 2;
             while !s.is_char_boundary(n) {
                 n -= 1;
@@ -375,14 +405,14 @@ fn finish(
         }
         Some(FaultKind::CutConnection) => {
             cut = true;
-            reply.body.to_string()
+            reply.into_text()
         }
-        _ => reply.body.to_string(),
+        _ => reply.into_text(),
     };
     let mut b = Response::builder()
-        .status(reply.status)
+        .status(status)
         .header("content-type", "application/json");
-    for (k, v) in &reply.headers {
+    for (k, v) in &headers {
         b = b.header(k.as_str(), v.as_str());
     }
     let body = if cut {

@@ -301,7 +301,7 @@ pub(crate) async fn handle(State(s): State<Arc<Shared>>, req: Request) -> Respon
     let _guard = InFlight(&s.in_flight);
     let latency = *lock(&s.latency);
     if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+        directory_core::testing::network_delay(latency).await;
     }
     let fault = s.take_fault(&path);
     if let Some(FaultKind::Delay(d)) = &fault {
