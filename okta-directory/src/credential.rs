@@ -266,9 +266,14 @@ pub(crate) fn unix_now() -> u64 {
 
 /// The key that signs DPoP proofs: an EC P-256 key made for this provider,
 /// separate from the client-auth key as Okta requires.
+///
+/// The key is parsed once and the JWS header (algorithm, type, public JWK)
+/// encoded once: a proof is signed for every request, and re-parsing the key
+/// each time doubled its cost.
 pub(crate) struct DpopKey {
-    key: EncodingKey,
-    jwk: Jwk,
+    signer: p256::ecdsa::SigningKey,
+    /// base64url of `{"typ":"dpop+jwt","alg":"ES256","jwk":{...}}`.
+    header_b64: String,
 }
 
 #[derive(Serialize)]
@@ -294,12 +299,22 @@ impl DpopKey {
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256)
             .map_err(|e| signing_failed("DPoP key", e))?;
         jwk.common.key_algorithm = None;
-        Ok(Self { key, jwk })
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".to_string());
+        header.jwk = Some(jwk);
+        let header = serde_json::to_vec(&header).map_err(|_| {
+            Error::new(ErrorKind::InvalidConfig, "could not encode the DPoP header")
+        })?;
+        Ok(Self {
+            signer: p256::ecdsa::SigningKey::from(&secret),
+            header_b64: URL_SAFE_NO_PAD.encode(header),
+        })
     }
 
     /// A proof for one request: `htm`, `htu` (no query or fragment), a fresh
     /// `iat` and `jti`, the server's nonce if it gave one, and `ath` when an
-    /// access token is presented.
+    /// access token is presented. An ES256 JWS (RFC 7515 compact form, the
+    /// signature as `r || s`).
     pub(crate) fn proof(
         &self,
         method: &str,
@@ -307,6 +322,7 @@ impl DpopKey {
         nonce: Option<&str>,
         access_token: Option<&SecretString>,
     ) -> Result<String> {
+        use p256::ecdsa::signature::Signer;
         let claims = ProofClaims {
             htm: method,
             htu: htu(url),
@@ -315,11 +331,16 @@ impl DpopKey {
             nonce,
             ath: access_token.map(|t| ath(t.expose_secret())),
         };
-        let mut header = Header::new(Algorithm::ES256);
-        header.typ = Some("dpop+jwt".to_string());
-        header.jwk = Some(self.jwk.clone());
-        jsonwebtoken::encode(&header, &claims, &self.key)
-            .map_err(|e| signing_failed("DPoP proof", e))
+        let claims = serde_json::to_vec(&claims)
+            .map_err(|_| Error::new(ErrorKind::InvalidConfig, "could not encode the DPoP proof"))?;
+        let mut jws = format!("{}.{}", self.header_b64, URL_SAFE_NO_PAD.encode(claims));
+        let signature: p256::ecdsa::Signature = self
+            .signer
+            .try_sign(jws.as_bytes())
+            .map_err(|_| Error::new(ErrorKind::InvalidConfig, "could not sign the DPoP proof"))?;
+        jws.push('.');
+        jws.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        Ok(jws)
     }
 }
 

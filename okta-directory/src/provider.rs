@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use directory_core::http::next_link;
 use directory_core::http::url::Url;
+use directory_core::http::{next_link, run_ahead};
 use directory_core::{
     paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
     ErrorKind, Membership, Page, Pages, Result,
@@ -224,14 +224,17 @@ impl DirectoryProvider for OktaDirectory {
             urls.push(self.users_url(Some("status eq \"DEPROVISIONED\"")));
         }
         match urls.into_iter().collect::<Result<Vec<_>>>() {
-            Ok(urls) => self.list(urls, "Okta users page", OktaUser::into_user),
+            Ok(urls) => run_ahead(self.list(urls, "Okta users page", OktaUser::into_user), 1),
             Err(e) => failed(e),
         }
     }
 
     fn groups(&self) -> Pages<DirectoryGroup> {
         match self.limited(&["groups"], self.limits.groups) {
-            Ok(url) => self.list(vec![url], "Okta groups page", OktaGroup::into_group),
+            Ok(url) => run_ahead(
+                self.list(vec![url], "Okta groups page", OktaGroup::into_group),
+                1,
+            ),
             Err(e) => failed(e),
         }
     }
@@ -253,10 +256,13 @@ impl DirectoryProvider for OktaDirectory {
             return Box::pin(futures::stream::empty());
         };
         match self.limited(&["apps", app, "users"], self.limits.app_users) {
-            Ok(url) => self.list(
-                vec![url],
-                "Okta SAML app users page",
-                OktaAppUser::into_assignment,
+            Ok(url) => run_ahead(
+                self.list(
+                    vec![url],
+                    "Okta SAML app users page",
+                    OktaAppUser::into_assignment,
+                ),
+                1,
             ),
             Err(e) => failed(e),
         }

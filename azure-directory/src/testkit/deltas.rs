@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use super::data::{SimMember, TenantData};
 use super::graph::{group_json, member_json, user_json, Query};
 use super::mutate::Change;
-use super::server::{graph_error, lock, unix_now, Reply, Sim};
+use super::server::{graph_error, lock, read, unix_now, Reply, Sim};
 
 /// Objects per delta page.
 const PAGE: usize = 200;
@@ -64,7 +64,7 @@ pub(crate) fn serve(sim: &Sim, kind: &str, q: &Query) -> Reply {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    let tenant = lock(&sim.tenant);
+    let tenant = read(&sim.tenant);
     let data = &tenant.data;
     let (start, sel) = (cursor.offset, select(&cursor));
     let (total, value) = match (kind, cursor.base) {
@@ -116,7 +116,7 @@ fn start(sim: &Sim, q: &Query) -> Result<Cursor, Reply> {
     if let Some(tok) = q.get("$skiptoken") {
         return Cursor::decode(tok, 's').ok_or_else(bad_token);
     }
-    let version = lock(&sim.tenant).log.version;
+    let version = read(&sim.tenant).log.version;
     let Some(tok) = q.get("$deltatoken") else {
         let select = q.get("$select").unwrap_or("id").to_string();
         return Ok(Cursor {

@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::auth::needs;
 use super::data::{SimGroup, SimMember, SimUser, TenantData};
-use super::server::{graph_error, lock, Reply, Sim};
+use super::server::{graph_error, read, Reply, Sim};
 
 /// Graph's default user properties (no `$select`).
 const USER_DEFAULT: &[&str] = &[
@@ -98,7 +98,7 @@ pub(crate) fn serve(sim: &Sim, segs: &[String], raw_query: &str, roles: &[String
             "Insufficient privileges to complete the operation.",
         );
     }
-    let tenant = lock(&sim.tenant);
+    let tenant = read(&sim.tenant);
     let data = &tenant.data;
     match s.as_slice() {
         ["users"] => {

@@ -44,7 +44,7 @@ mod mutate;
 mod server;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use directory_core::{Error, ErrorKind, Result, SecretString, Snapshot};
@@ -62,7 +62,7 @@ pub use server::RequestStats;
 use crate::builder::AzureDirectoryBuilder;
 use crate::provider::AzureDirectory;
 use auth::{AuthState, RegisteredCert};
-use server::{lock, DeltaClock, Sim, Tenant};
+use server::{lock, read, write, DeltaClock, Sim, Tenant};
 
 const CLIENT_CERT: &str = include_str!("keys/client.cert.pem");
 const CLIENT_KEY: &str = include_str!("keys/client.key.pem");
@@ -249,7 +249,7 @@ impl SimulatedTenant {
         };
         let sim = Arc::new(Sim {
             base: format!("http://{addr}"),
-            tenant: Mutex::new(Tenant {
+            tenant: RwLock::new(Tenant {
                 data,
                 log: Default::default(),
                 rng: StdRng::seed_from_u64(rng.gen()),
@@ -383,13 +383,13 @@ impl TenantHandle {
 
     /// The SSO app's service principal object id.
     pub fn service_principal_id(&self) -> String {
-        lock(&self.sim.tenant).data.sso_app.id.clone()
+        read(&self.sim.tenant).data.sso_app.id.clone()
     }
 
     /// The SSO app's application (client) id: configuring it as the service
     /// principal id is the classic mix-up.
     pub fn sso_app_id(&self) -> String {
-        lock(&self.sim.tenant).data.sso_app.app_id.clone()
+        read(&self.sim.tenant).data.sso_app.app_id.clone()
     }
 
     /// A provider builder pointed at this tenant, signing in with the secret.
@@ -416,7 +416,7 @@ impl TenantHandle {
             .authority_host(&self.sim.base)
             .graph_endpoint(&self.sim.base)
             .allow_insecure_http(true);
-        for ext in lock(&self.sim.tenant).data.extension_names.clone() {
+        for ext in read(&self.sim.tenant).data.extension_names.clone() {
             b = b.extension_attribute(ext);
         }
         b
@@ -424,21 +424,21 @@ impl TenantHandle {
 
     /// The ground truth a correct provider must return.
     pub fn ground_truth(&self) -> Snapshot {
-        lock(&self.sim.tenant)
+        read(&self.sim.tenant)
             .data
             .snapshot(&format!("azure({})", self.tenant_id))
     }
 
     /// Changes the directory; delta queries see the changes.
     pub fn mutate<R>(&self, f: impl FnOnce(&mut TenantMut<'_>) -> R) -> R {
-        let mut t = lock(&self.sim.tenant);
+        let mut t = write(&self.sim.tenant);
         let Tenant { data, log, rng } = &mut *t;
         f(&mut TenantMut { data, log, rng })
     }
 
     /// A copy of the directory as it is now.
     pub fn data(&self) -> TenantData {
-        lock(&self.sim.tenant).data.clone()
+        read(&self.sim.tenant).data.clone()
     }
 
     /// Request counts so far.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
@@ -63,7 +63,8 @@ impl RequestStats {
 /// Switches and state shared by all requests.
 pub(crate) struct Sim {
     pub base: String,
-    pub tenant: Mutex<Tenant>,
+    /// Read by every request at once; written only by `mutate`.
+    pub tenant: RwLock<Tenant>,
     pub auth: Mutex<AuthState>,
     pub faults: Mutex<Vec<Armed>>,
     pub stats: Mutex<RequestStats>,
@@ -82,6 +83,16 @@ const LOG_CAP: usize = 20_000;
 /// Locks a mutex, recovering from a panicked holder (tests may panic).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads the tenant, recovering from a panicked writer.
+pub(crate) fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Writes the tenant, recovering from a panicked holder.
+pub(crate) fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 pub(crate) fn unix_now() -> u64 {

@@ -3,12 +3,14 @@
 //! parsers and the origin guard. Providers build on these and add only what
 //! is theirs: how to get a token, and what a response says about waiting.
 
+mod ahead;
 mod client;
 mod headers;
 mod origin;
 mod retry;
 mod token;
 
+pub use ahead::run_ahead;
 pub use client::{HttpClient, HttpClientBuilder, HttpResponse};
 pub use headers::{next_link, parse_retry_after, server_now, RateLimitHeaders};
 pub use origin::{parse_endpoint, OriginGuard};
