@@ -10,7 +10,9 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use directory_core::{AppAssignment, AssignedVia, Membership, MembershipKind, Pages, Result};
+use directory_core::{
+    AppAssignment, AppGrant, AssignedVia, Membership, MembershipKind, Pages, Result,
+};
 use futures::stream::{self, StreamExt};
 
 use crate::decode::{MemberKind, WireAssignment, WireMember};
@@ -120,26 +122,12 @@ struct Assigned {
 
 impl Assigned {
     /// Users assigned directly; assigned groups are queued for expansion.
-    /// A row that names no principal is malformed: dropping it would make a
-    /// snapshot without that assignment, so it is an error.
     fn assignments(&mut self, page: Vec<WireAssignment>) -> Result<Vec<AppAssignment>> {
         let mut out = Vec::new();
-        for a in page {
-            let role = a.role();
-            let (Some(id), Some(kind)) = (a.principal_id, a.principal_type) else {
-                return Err(directory_core::Error::invalid_response(
-                    "an appRoleAssignment of the SSO app has no principalId or principalType",
-                )
-                .with_provider(&self.inner.name));
-            };
-            if kind.eq_ignore_ascii_case("User") {
-                out.push(AppAssignment {
-                    user_id: id,
-                    via: AssignedVia::Direct,
-                    role,
-                });
-            } else if kind.eq_ignore_ascii_case("Group") {
-                self.groups.push_back((id, role));
+        for grant in grants(&self.inner, page)? {
+            match grant {
+                AppGrant::User(a) => out.push(a),
+                AppGrant::Group { group_id, role } => self.groups.push_back((group_id, role)),
             }
         }
         Ok(out)
@@ -195,19 +183,51 @@ fn expand(group_id: &str, role: &Option<String>, page: Vec<WireMember>) -> Vec<A
         .collect()
 }
 
-/// The SSO app's assigned users; empty without a service principal id.
-pub(crate) fn app_assignments(inner: Arc<Inner>) -> Pages<AppAssignment> {
-    let Some(sp) = inner.service_principal_id.clone() else {
-        return stream::empty().boxed();
-    };
+/// One page of the SSO app's assignment rows as grants: users, and groups
+/// (service principals and other principals are skipped). A row that names
+/// no principal is malformed: dropping it would make a snapshot without that
+/// assignment, so it is an error.
+fn grants(inner: &Inner, page: Vec<WireAssignment>) -> Result<Vec<AppGrant>> {
+    let mut out = Vec::with_capacity(page.len());
+    for a in page {
+        let role = a.role();
+        let (Some(id), Some(kind)) = (a.principal_id, a.principal_type) else {
+            return Err(directory_core::Error::invalid_response(
+                "an appRoleAssignment of the SSO app has no principalId or principalType",
+            )
+            .with_provider(&inner.name));
+        };
+        if kind.eq_ignore_ascii_case("User") {
+            out.push(AppGrant::User(AppAssignment {
+                user_id: id,
+                via: AssignedVia::Direct,
+                role,
+            }));
+        } else if kind.eq_ignore_ascii_case("Group") {
+            out.push(AppGrant::Group { group_id: id, role });
+        }
+    }
+    Ok(out)
+}
+
+/// The SSO app's assignment rows; `None` without a service principal id.
+fn assignment_rows(inner: &Arc<Inner>) -> Option<Pages<WireAssignment>> {
+    let sp = inner.service_principal_id.clone()?;
     let first = inner.assignments_url(&sp);
-    let pages = list(
+    Some(list(
         inner.clone(),
         first,
         "list the SSO app's assignments".into(),
         PERM_APPS,
         Some,
-    );
+    ))
+}
+
+/// The SSO app's assigned users; empty without a service principal id.
+pub(crate) fn app_assignments(inner: Arc<Inner>) -> Pages<AppAssignment> {
+    let Some(pages) = assignment_rows(&inner) else {
+        return stream::empty().boxed();
+    };
     let state = Assigned {
         inner,
         phase: Phase::Assignments(pages),
@@ -218,6 +238,19 @@ pub(crate) fn app_assignments(inner: Arc<Inner>) -> Pages<AppAssignment> {
         s.next().await.map(|item| (item, s))
     })
     .boxed()
+}
+
+/// The SSO app's assignments as grants, assigned groups not expanded: for
+/// snapshot collection, which expands them from the direct members it has
+/// read anyway (an app assigned to a group is assigned to the group's direct
+/// user members; Entra does not pass it on through nested groups).
+pub(crate) fn app_grants(inner: Arc<Inner>) -> Pages<AppGrant> {
+    let Some(pages) = assignment_rows(&inner) else {
+        return stream::empty().boxed();
+    };
+    pages
+        .map(move |page| page.and_then(|rows| grants(&inner, rows)))
+        .boxed()
 }
 
 /// One group's direct members, as read from `/members`.

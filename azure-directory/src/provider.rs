@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use directory_core::http::url::Url;
-use directory_core::http::{HttpClient, OriginGuard, TokenCache};
+use directory_core::http::{run_ahead, HttpClient, OriginGuard, TokenCache};
 use directory_core::{
-    paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
-    Membership, Page, Pages, Result,
+    paginate, AppAssignment, AppGrant, CheckReport, DirectoryGroup, DirectoryProvider,
+    DirectoryUser, Error, Membership, Page, Pages, Result,
 };
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
@@ -184,42 +184,58 @@ where
 }
 
 #[async_trait]
+/// Every stream runs on its own task a page ahead ([`run_ahead`]): a
+/// snapshot collection polls them all from one task, and a 999-user page
+/// takes milliseconds to decode.
 impl DirectoryProvider for AzureDirectory {
     fn users(&self) -> Pages<DirectoryUser> {
         let first = self.inner.users_url();
-        list(
-            self.inner.clone(),
-            first,
-            "list users".into(),
-            PERM_USERS,
-            |u: WireUser| Some(u.into_model()),
+        run_ahead(
+            list(
+                self.inner.clone(),
+                first,
+                "list users".into(),
+                PERM_USERS,
+                |u: WireUser| Some(u.into_model()),
+            ),
+            1,
         )
     }
 
     fn groups(&self) -> Pages<DirectoryGroup> {
         let first = self.inner.groups_url();
-        list(
-            self.inner.clone(),
-            first,
-            "list groups".into(),
-            PERM_GROUPS,
-            |g: WireGroup| Some(g.to_model()),
+        run_ahead(
+            list(
+                self.inner.clone(),
+                first,
+                "list groups".into(),
+                PERM_GROUPS,
+                |g: WireGroup| Some(g.to_model()),
+            ),
+            1,
         )
     }
 
     fn group_members(&self, group_id: &str) -> Pages<Membership> {
-        crate::members::group_members(self.inner.clone(), group_id.to_string())
+        run_ahead(
+            crate::members::group_members(self.inner.clone(), group_id.to_string()),
+            1,
+        )
     }
 
     fn app_assignments(&self) -> Pages<AppAssignment> {
-        crate::members::app_assignments(self.inner.clone())
+        run_ahead(crate::members::app_assignments(self.inner.clone()), 1)
     }
 
     fn memberships(&self, group_ids: Vec<String>) -> Option<Pages<Membership>> {
-        Some(crate::members::all_memberships(
-            self.inner.clone(),
-            group_ids,
+        Some(run_ahead(
+            crate::members::all_memberships(self.inner.clone(), group_ids),
+            1,
         ))
+    }
+
+    fn app_grants(&self) -> Option<Pages<AppGrant>> {
+        Some(run_ahead(crate::members::app_grants(self.inner.clone()), 1))
     }
 
     async fn check(&self) -> CheckReport {

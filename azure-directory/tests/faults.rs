@@ -344,3 +344,33 @@ async fn redirects_are_not_followed_with_credentials() {
     let e = fresh.all_users().await.unwrap_err();
     assert!(e.message().contains("login.evil.example"), "{e}");
 }
+
+#[tokio::test]
+async fn a_snapshot_reads_each_group_once_even_when_the_app_is_assigned_to_it() {
+    let (t, azure) = setup(120, 999).await;
+    let group = t.data().groups[4].id.clone();
+    t.mutate(|m| m.assign(&group, "Group", None));
+    let truth = t.ground_truth();
+    assert!(
+        truth
+            .app_assignments
+            .iter()
+            .any(|a| matches!(a.via, directory_core::AssignedVia::Group { .. })),
+        "the tenant assigns the app to a group"
+    );
+    t.reset_requests();
+    let snapshot = azure.snapshot().await.unwrap();
+    assert!(snapshot.same_directory(&truth));
+    let members: Vec<String> = t
+        .request_log()
+        .into_iter()
+        .filter(|r| r.contains("/members"))
+        .collect();
+    let distinct: std::collections::HashSet<&String> = members.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        members.len(),
+        "a group's members were read twice: {members:?}"
+    );
+    assert_eq!(members.len(), t.data().groups.len());
+}

@@ -82,8 +82,8 @@ pub mod testing;
 pub use error::{Error, ErrorKind, Result};
 pub use memory::{DirectoryData, InMemoryDirectory, InMemoryDirectoryBuilder, InjectedFailure};
 pub use model::{
-    Address, AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind, Manager,
-    Membership, MembershipKind, PersonName, PhoneNumber, UserStatus,
+    Address, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind,
+    Manager, Membership, MembershipKind, PersonName, PhoneNumber, UserStatus,
 };
 pub use pagination::{paginate, Page, MAX_EMPTY_PAGES_IN_A_ROW, MAX_REPEATED_PAGES};
 pub use provider::{

@@ -490,6 +490,23 @@ impl AppAssignment {
     }
 }
 
+/// One row of the SSO app's assignments as a provider lists them, before
+/// assigned groups are expanded to their members (see
+/// [`crate::DirectoryProvider::app_grants`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppGrant {
+    /// A user assigned to the app.
+    User(AppAssignment),
+    /// A group assigned to the app: its direct user members are assigned,
+    /// with this role.
+    Group {
+        /// The assigned group's id.
+        group_id: String,
+        /// The app role, where the provider has roles.
+        role: Option<String>,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
-use crate::model::{AppAssignment, DirectoryGroup, DirectoryUser, Membership};
+use crate::model::{AppAssignment, AppGrant, DirectoryGroup, DirectoryUser, Membership};
 use crate::snapshot::{CollectOptions, Snapshot};
 
 /// A lazy stream of pages. Each item is one page as the provider returned it;
@@ -51,6 +51,18 @@ pub trait DirectoryProvider: fmt::Display + Send + Sync + 'static {
         None
     }
 
+    /// Optionally, the SSO app's assignments with assigned groups named
+    /// rather than expanded, for [`Snapshot::collect`]. Collection expands
+    /// each assigned group from the direct memberships it reads anyway, so a
+    /// group's members are read once, not once for the memberships and again
+    /// for the assignments. Return `Some` only where an assigned group gives
+    /// app access to its direct user members and no one else (Entra: app
+    /// assignment is not inherited through nested groups). The default,
+    /// `None`, has collection read [`DirectoryProvider::app_assignments`].
+    fn app_grants(&self) -> Option<Pages<AppGrant>> {
+        None
+    }
+
     /// How many group-member streams may run at once without crossing the
     /// provider's rate limits.
     fn member_concurrency(&self) -> usize {
@@ -77,6 +89,9 @@ impl<P: DirectoryProvider + ?Sized> DirectoryProvider for Arc<P> {
     }
     fn memberships(&self, group_ids: Vec<String>) -> Option<Pages<Membership>> {
         (**self).memberships(group_ids)
+    }
+    fn app_grants(&self) -> Option<Pages<AppGrant>> {
+        (**self).app_grants()
     }
     fn member_concurrency(&self) -> usize {
         (**self).member_concurrency()

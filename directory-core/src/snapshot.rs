@@ -1,5 +1,6 @@
 //! `Snapshot`: a complete, consistent copy of a directory, or nothing.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -10,7 +11,9 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
-use crate::model::{AppAssignment, DirectoryGroup, DirectoryUser, Membership};
+use crate::model::{
+    AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Membership, MembershipKind,
+};
 use crate::provider::{DirectoryProvider, Pages};
 
 /// A complete copy of a directory at one point in time.
@@ -211,20 +214,39 @@ impl Snapshot {
             let members = collect_members(provider, &groups, opts).await?;
             Ok((groups, members))
         };
+        let grants = if opts.app_assignments {
+            provider.app_grants()
+        } else {
+            None
+        };
         let assignments = async {
-            if opts.app_assignments {
-                collect_kind(
+            match grants {
+                _ if !opts.app_assignments => Ok(Assigned::Users(Vec::new())),
+                Some(pages) => {
+                    let tally = Tally::new(ResourceKind::AppAssignments, &opts.progress, None);
+                    let mut rows = Vec::new();
+                    drain(pages, &tally, &mut rows).await?;
+                    Ok(Assigned::Grants(rows, tally))
+                }
+                None => collect_kind(
                     provider.app_assignments(),
                     ResourceKind::AppAssignments,
                     opts,
                 )
                 .await
-            } else {
-                Ok(Vec::new())
+                .map(Assigned::Users),
             }
         };
-        let (users, (groups, memberships), app_assignments) =
+        let (users, (groups, memberships), assigned) =
             futures::try_join!(users, groups_and_members, assignments)?;
+        let app_assignments = match assigned {
+            Assigned::Users(users) => users,
+            Assigned::Grants(rows, tally) => {
+                let expanded = expand_grants(provider, rows, &groups, &memberships).await?;
+                tally.report(true);
+                expanded
+            }
+        };
         Ok(Snapshot::from_parts(
             provider.to_string(),
             users,
@@ -288,6 +310,76 @@ impl Snapshot {
             && self.memberships == other.memberships
             && self.app_assignments == other.app_assignments
     }
+}
+
+/// The app's assignments as read: expanded by the provider, or as grants
+/// still to expand.
+enum Assigned {
+    Users(Vec<AppAssignment>),
+    Grants(Vec<AppGrant>, Tally),
+}
+
+/// Expands assigned groups into their direct user members, from the
+/// memberships already collected. A group that was not listed (assigned,
+/// but created after the group list was read, or outside it) is read with
+/// [`DirectoryProvider::group_members`].
+async fn expand_grants<P: DirectoryProvider + ?Sized>(
+    provider: &P,
+    grants: Vec<AppGrant>,
+    groups: &[DirectoryGroup],
+    memberships: &[Membership],
+) -> Result<Vec<AppAssignment>> {
+    let mut out = Vec::new();
+    let mut assigned_groups: HashMap<String, Vec<Option<String>>> = HashMap::new();
+    for grant in grants {
+        match grant {
+            AppGrant::User(a) => out.push(a),
+            AppGrant::Group { group_id, role } => {
+                assigned_groups.entry(group_id).or_default().push(role)
+            }
+        }
+    }
+    if assigned_groups.is_empty() {
+        return Ok(out);
+    }
+    let listed: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    let mut direct: HashMap<&str, Vec<&str>> = HashMap::new();
+    for m in memberships {
+        if m.kind == MembershipKind::Direct && assigned_groups.contains_key(&m.group_id) {
+            direct
+                .entry(m.group_id.as_str())
+                .or_default()
+                .push(m.user_id.as_str());
+        }
+    }
+    for (group_id, roles) in &assigned_groups {
+        let read;
+        let members: Vec<&str> = if listed.contains(group_id.as_str()) {
+            direct.remove(group_id.as_str()).unwrap_or_default()
+        } else {
+            read = provider
+                .group_members(group_id)
+                .try_concat()
+                .await?
+                .into_iter()
+                .filter(|m| m.kind == MembershipKind::Direct)
+                .map(|m| m.user_id)
+                .collect::<Vec<String>>();
+            read.iter().map(String::as_str).collect()
+        };
+        for user_id in members {
+            for role in roles {
+                out.push(AppAssignment {
+                    user_id: user_id.to_string(),
+                    via: AssignedVia::Group {
+                        group_id: Some(group_id.clone()),
+                    },
+                    role: role.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn collect_members<P: DirectoryProvider + ?Sized>(
