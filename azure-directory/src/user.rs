@@ -7,7 +7,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use directory_core::{Address, DirectoryUser, Email, PersonName, PhoneNumber, UserStatus};
+use directory_core::{
+    Address, Attributes, DirectoryUser, Email, PersonName, PhoneNumber, UserStatus,
+};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
@@ -17,25 +19,25 @@ pub(crate) struct WireUser {
     pub id: String,
     user_principal_name: Option<String>,
     mail: Option<String>,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    surname: Option<String>,
-    job_title: Option<String>,
-    department: Option<String>,
+    display_name: Option<Box<str>>,
+    given_name: Option<Box<str>>,
+    surname: Option<Box<str>>,
+    job_title: Option<Box<str>>,
+    department: Option<Box<str>>,
     mobile_phone: Option<String>,
     business_phones: Option<Vec<Option<String>>>,
-    employee_id: Option<String>,
-    company_name: Option<String>,
+    employee_id: Option<Box<str>>,
+    company_name: Option<Box<str>>,
     account_enabled: Option<bool>,
     other_mails: Option<Vec<Option<String>>>,
-    user_type: Option<String>,
-    on_premises_immutable_id: Option<String>,
-    preferred_language: Option<String>,
-    street_address: Option<String>,
-    city: Option<String>,
-    state: Option<String>,
-    postal_code: Option<String>,
-    country: Option<String>,
+    user_type: Option<Box<str>>,
+    on_premises_immutable_id: Option<Box<str>>,
+    preferred_language: Option<Box<str>>,
+    street_address: Option<Box<str>>,
+    city: Option<Box<str>>,
+    state: Option<Box<str>>,
+    postal_code: Option<Box<str>>,
+    country: Option<Box<str>>,
     on_premises_extension_attributes: Option<NonNull>,
     /// Set on delta pages for a removed user.
     pub removed: Option<Value>,
@@ -260,8 +262,8 @@ impl WireUser {
         })
     }
 
-    fn custom(self) -> BTreeMap<String, Value> {
-        let mut out: BTreeMap<String, Value> = self
+    fn custom(self) -> Attributes {
+        let mut out: Attributes = self
             .rest
             .into_iter()
             .filter(|(k, v)| {

@@ -20,9 +20,9 @@ pub fn directory(users: usize) -> Snapshot {
 fn user(i: usize) -> DirectoryUser {
     let email = format!("user{i:07}@bench.test");
     let mut u = DirectoryUser::new(format!("00u{i:07}"), email.clone()).with_email(email, true);
-    u.name.given_name = Some(format!("Given{i}"));
-    u.name.family_name = Some(format!("Family{}", i % 9973));
-    u.display_name = Some(format!("Given{i} Family{}", i % 9973));
+    u.name.given_name = Some(format!("Given{i}").into());
+    u.name.family_name = Some(format!("Family{}", i % 9973).into());
+    u.display_name = Some(format!("Given{i} Family{}", i % 9973).into());
     u
 }
 
@@ -70,7 +70,7 @@ fn synced_record(n: usize, u: &DirectoryUser, location: &Location) -> Recipient 
     ];
     for (name, value) in fields {
         if let Some(v) = value {
-            r.fields.insert(name.to_string(), v.clone());
+            r.fields.insert(name.to_string(), v.to_string());
         }
     }
     r
@@ -94,10 +94,8 @@ pub fn synced_records_by_plan(reconciler: &Reconciler<'_>, location: &Location) 
 pub fn change_every(snapshot: &mut Snapshot, every: usize) -> usize {
     let mut changed = 0;
     for u in snapshot.users.iter_mut().step_by(every.max(1)) {
-        u.display_name = Some(format!(
-            "{} (changed)",
-            u.display_name.as_deref().unwrap_or("")
-        ));
+        u.display_name =
+            Some(format!("{} (changed)", u.display_name.as_deref().unwrap_or("")).into());
         changed += 1;
     }
     changed

@@ -66,6 +66,7 @@
 
 #![warn(missing_docs)]
 
+mod attributes;
 mod error;
 mod memory;
 mod model;
@@ -79,6 +80,7 @@ pub mod http;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use attributes::Attributes;
 pub use error::{Error, ErrorKind, Result};
 pub use memory::{DirectoryData, InMemoryDirectory, InMemoryDirectoryBuilder, InjectedFailure};
 pub use model::{

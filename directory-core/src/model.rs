@@ -5,11 +5,12 @@
 //! and a SCIM-pushed user map 1:1. Everything else a provider sends is kept in
 //! [`DirectoryUser::custom_attributes`], never dropped.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::attributes::Attributes;
 
 /// A person in the customer's directory.
 ///
@@ -26,16 +27,16 @@ pub struct DirectoryUser {
     /// An identifier set by a system upstream of the provider (SCIM `externalId`,
     /// Entra `onPremisesImmutableId`), when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub external_id: Option<Box<str>>,
     /// The person's name parts.
     #[serde(default)]
     pub name: PersonName,
     /// Name to show (SCIM `displayName`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+    pub display_name: Option<Box<str>>,
     /// Casual name (SCIM `nickName`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nick_name: Option<String>,
+    pub nick_name: Option<Box<str>>,
     /// Email addresses; at most one is marked primary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<Email>,
@@ -47,34 +48,34 @@ pub struct DirectoryUser {
     pub addresses: Vec<Address>,
     /// Job title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<Box<str>>,
     /// Kind of user (`Employee`, `Contractor`, Entra `Member`/`Guest`...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_type: Option<String>,
+    pub user_type: Option<Box<str>>,
     /// Preferred written or spoken language (RFC 7231 language tag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preferred_language: Option<String>,
+    pub preferred_language: Option<Box<str>>,
     /// Locale for formatting (e.g. `en-US`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
+    pub locale: Option<Box<str>>,
     /// IANA time zone (e.g. `Europe/Berlin`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
+    pub timezone: Option<Box<str>>,
     /// Enterprise extension: employee number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub employee_number: Option<String>,
+    pub employee_number: Option<Box<str>>,
     /// Enterprise extension: cost center.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cost_center: Option<String>,
+    pub cost_center: Option<Box<str>>,
     /// Enterprise extension: organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub organization: Option<String>,
+    pub organization: Option<Box<str>>,
     /// Enterprise extension: division.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub division: Option<String>,
+    pub division: Option<Box<str>>,
     /// Enterprise extension: department.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub department: Option<String>,
+    pub department: Option<Box<str>>,
     /// Enterprise extension: manager.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manager: Option<Manager>,
@@ -86,8 +87,8 @@ pub struct DirectoryUser {
     pub last_updated: Option<DateTime<Utc>>,
     /// Every other attribute the provider sent, keyed by its provider name
     /// (Okta profile attribute, Graph property or extension, SCIM attribute).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub custom_attributes: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Attributes::is_empty")]
+    pub custom_attributes: Attributes,
 }
 
 impl DirectoryUser {
@@ -116,7 +117,7 @@ impl DirectoryUser {
     pub fn with_email(mut self, value: impl Into<String>, primary: bool) -> Self {
         self.emails.push(Email {
             value: value.into(),
-            kind: Some(if primary { "work" } else { "other" }.to_string()),
+            kind: Some(if primary { "work" } else { "other" }.into()),
             primary,
         });
         self
@@ -129,22 +130,22 @@ impl DirectoryUser {
 pub struct PersonName {
     /// The full name, formatted for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formatted: Option<String>,
+    pub formatted: Option<Box<str>>,
     /// Family (last) name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub family_name: Option<String>,
+    pub family_name: Option<Box<str>>,
     /// Given (first) name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub given_name: Option<String>,
+    pub given_name: Option<Box<str>>,
     /// Middle name(s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
+    pub middle_name: Option<Box<str>>,
     /// Honorific prefix (`Ms.`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub honorific_prefix: Option<String>,
+    pub honorific_prefix: Option<Box<str>>,
     /// Honorific suffix (`III`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub honorific_suffix: Option<String>,
+    pub honorific_suffix: Option<Box<str>>,
 }
 
 /// An email address (SCIM multi-valued `emails`).
@@ -154,7 +155,7 @@ pub struct Email {
     pub value: String,
     /// `work`, `home`, `other`...
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<Box<str>>,
     /// Whether this is the primary address.
     #[serde(default)]
     pub primary: bool,
@@ -167,7 +168,7 @@ pub struct PhoneNumber {
     pub value: String,
     /// `work`, `mobile`, `fax`...
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<Box<str>>,
     /// Whether this is the primary number.
     #[serde(default)]
     pub primary: bool,
@@ -179,25 +180,25 @@ pub struct PhoneNumber {
 pub struct Address {
     /// `work`, `home`, `other`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub kind: Option<Box<str>>,
     /// The full address, formatted for display.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub formatted: Option<String>,
+    pub formatted: Option<Box<str>>,
     /// Street address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub street_address: Option<String>,
+    pub street_address: Option<Box<str>>,
     /// City.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locality: Option<String>,
+    pub locality: Option<Box<str>>,
     /// State or region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<Box<str>>,
     /// Postal code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
+    pub postal_code: Option<Box<str>>,
     /// Country (ISO 3166-1 alpha-2 where the provider uses it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<Box<str>>,
     /// Whether this is the primary address.
     #[serde(default)]
     pub primary: bool,
@@ -209,10 +210,10 @@ pub struct Address {
 pub struct Manager {
     /// The manager's directory id, when the provider gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub value: Option<Box<str>>,
     /// The manager's display name, when the provider gives one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
+    pub display_name: Option<Box<str>>,
 }
 
 /// A user's lifecycle state, covering what Okta, Entra and SCIM express.

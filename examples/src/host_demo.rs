@@ -91,7 +91,7 @@ fn directory() -> InMemoryDirectory {
         let mut u = DirectoryUser::new(id, email).with_email(email, true);
         u.name.given_name = Some(given.into());
         u.name.family_name = Some(family.into());
-        u.display_name = Some(format!("{given} {family}"));
+        u.display_name = Some(format!("{given} {family}").into());
         u.department = Some("Research".into());
         u.status = status;
         b = b.user(u);

@@ -38,33 +38,33 @@ struct UserProfile {
     login: Option<String>,
     email: Option<String>,
     second_email: Option<String>,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    middle_name: Option<String>,
-    honorific_prefix: Option<String>,
-    honorific_suffix: Option<String>,
-    display_name: Option<String>,
-    nick_name: Option<String>,
-    title: Option<String>,
-    user_type: Option<String>,
-    preferred_language: Option<String>,
-    locale: Option<String>,
-    timezone: Option<String>,
-    employee_number: Option<String>,
-    cost_center: Option<String>,
-    organization: Option<String>,
-    division: Option<String>,
-    department: Option<String>,
-    manager_id: Option<String>,
-    manager: Option<String>,
+    first_name: Option<Box<str>>,
+    last_name: Option<Box<str>>,
+    middle_name: Option<Box<str>>,
+    honorific_prefix: Option<Box<str>>,
+    honorific_suffix: Option<Box<str>>,
+    display_name: Option<Box<str>>,
+    nick_name: Option<Box<str>>,
+    title: Option<Box<str>>,
+    user_type: Option<Box<str>>,
+    preferred_language: Option<Box<str>>,
+    locale: Option<Box<str>>,
+    timezone: Option<Box<str>>,
+    employee_number: Option<Box<str>>,
+    cost_center: Option<Box<str>>,
+    organization: Option<Box<str>>,
+    division: Option<Box<str>>,
+    department: Option<Box<str>>,
+    manager_id: Option<Box<str>>,
+    manager: Option<Box<str>>,
     mobile_phone: Option<String>,
     primary_phone: Option<String>,
-    street_address: Option<String>,
-    city: Option<String>,
-    state: Option<String>,
-    zip_code: Option<String>,
-    country_code: Option<String>,
-    postal_address: Option<String>,
+    street_address: Option<Box<str>>,
+    city: Option<Box<str>>,
+    state: Option<Box<str>>,
+    zip_code: Option<Box<str>>,
+    country_code: Option<Box<str>>,
+    postal_address: Option<Box<str>>,
     #[serde(flatten)]
     custom: BTreeMap<String, Value>,
 }
@@ -156,7 +156,7 @@ impl UserProfile {
     /// Okta's flat address attributes as one primary work address.
     fn address(&mut self) -> Option<Address> {
         let a = Address {
-            kind: Some("work".to_string()),
+            kind: Some("work".into()),
             formatted: self.postal_address.take(),
             street_address: self.street_address.take(),
             locality: self.city.take(),
@@ -188,7 +188,7 @@ impl UserProfile {
 fn email(value: String, kind: &str, primary: bool) -> Email {
     Email {
         value,
-        kind: Some(kind.to_string()),
+        kind: Some(kind.into()),
         primary,
     }
 }
@@ -196,7 +196,7 @@ fn email(value: String, kind: &str, primary: bool) -> Email {
 fn phone(value: String, kind: &str, primary: bool) -> PhoneNumber {
     PhoneNumber {
         value,
-        kind: Some(kind.to_string()),
+        kind: Some(kind.into()),
         primary,
     }
 }

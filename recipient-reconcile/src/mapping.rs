@@ -106,7 +106,7 @@ impl Attribute {
     }
 
     fn standard<'a>(&self, u: &'a DirectoryUser) -> Option<&'a str> {
-        let s = |o: &'a Option<String>| o.as_deref();
+        let s = |o: &'a Option<Box<str>>| o.as_deref();
         match self {
             Attribute::UserName => Some(&u.user_name),
             Attribute::ExternalId => s(&u.external_id),

@@ -77,7 +77,7 @@ fn build(
                 u.emails.clear();
             }
             u.status = STATUSES[status].clone();
-            u.name.given_name = Some(format!("name{name}"));
+            u.name.given_name = Some(format!("name{name}").into());
             u
         })
         .collect();

@@ -8,11 +8,10 @@
 //! [`DirectoryUser`] or [`DirectoryGroup`]; unknown attributes become
 //! `custom_attributes`.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 use directory_core::{
-    Address, DirectoryGroup, DirectoryUser, Email, Manager, PersonName, PhoneNumber, UserStatus,
+    Address, Attributes, DirectoryGroup, DirectoryUser, Email, Manager, PersonName, PhoneNumber,
+    UserStatus,
 };
 use serde_json::{Map, Value};
 
@@ -174,8 +173,10 @@ pub(crate) fn schemas_of(rt: ResourceType, body: &Value) -> Vec<String> {
     out
 }
 
-fn string(obj: &Value, key: &str) -> Option<String> {
-    get_ci(obj, key).and_then(Value::as_str).map(str::to_string)
+/// A string attribute, as a `String` or a `Box<str>` (the model's optional
+/// attributes).
+fn string<T: for<'a> From<&'a str>>(obj: &Value, key: &str) -> Option<T> {
+    get_ci(obj, key).and_then(Value::as_str).map(T::from)
 }
 
 fn boolean(obj: &Value, key: &str) -> bool {
@@ -299,7 +300,7 @@ fn address(v: &Value) -> Address {
 fn manager(v: &Value) -> Manager {
     match v {
         Value::String(s) => Manager {
-            value: Some(s.clone()),
+            value: Some(s.as_str().into()),
             display_name: None,
         },
         _ => Manager {
@@ -311,8 +312,8 @@ fn manager(v: &Value) -> Manager {
 
 /// Every attribute the model has no field for: top-level unknown keys by
 /// name, and each unmapped attribute of an extension as `urn:...:attr`.
-fn custom_attributes(body: &Value) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
+fn custom_attributes(body: &Value) -> Attributes {
+    let mut out = Attributes::new();
     let Some(obj) = body.as_object() else {
         return out;
     };
@@ -342,7 +343,10 @@ fn custom_attributes(body: &Value) -> BTreeMap<String, Value> {
 
 /// Maps a stored SCIM group to the directory model.
 pub(crate) fn group_to_model(id: &str, body: &Value, modified: DateTime<Utc>) -> DirectoryGroup {
-    let mut group = DirectoryGroup::new(id, string(body, "displayName").unwrap_or_default());
+    let mut group = DirectoryGroup::new(
+        id,
+        string::<String>(body, "displayName").unwrap_or_default(),
+    );
     group.description = string(body, "description");
     group.last_updated = Some(modified);
     group

@@ -35,7 +35,7 @@ async fn scim_directory_passes_the_provider_conformance_suite() {
         let r = h.send(Method::POST, "/Users", &body);
         let mut u = DirectoryUser::new(r.id(), format!("u{i}@x.test"))
             .with_email(format!("u{i}@x.test"), true);
-        u.title = Some(format!("T{i}"));
+        u.title = Some(format!("T{i}").into());
         u.status = if active {
             UserStatus::Active
         } else {

@@ -497,11 +497,11 @@ impl SimUser {
     /// The model user a correct provider must produce.
     pub fn to_model(&self) -> DirectoryUser {
         let mut u = DirectoryUser::new(self.id.clone(), self.user_principal_name.clone());
-        u.external_id = self.on_premises_immutable_id.clone();
-        u.display_name = self.display_name.clone();
+        u.external_id = self.on_premises_immutable_id.as_deref().map(Into::into);
+        u.display_name = self.display_name.as_deref().map(Into::into);
         u.name = PersonName {
-            given_name: self.given_name.clone(),
-            family_name: self.surname.clone(),
+            given_name: self.given_name.as_deref().map(Into::into),
+            family_name: self.surname.as_deref().map(Into::into),
             ..PersonName::default()
         };
         u.emails = self
@@ -538,17 +538,17 @@ impl SimUser {
         if self.city.is_some() || self.country.is_some() {
             u.addresses = vec![Address {
                 kind: Some("work".into()),
-                locality: self.city.clone(),
-                country: self.country.clone(),
+                locality: self.city.as_deref().map(Into::into),
+                country: self.country.as_deref().map(Into::into),
                 primary: true,
                 ..Address::default()
             }];
         }
-        u.title = self.job_title.clone();
-        u.user_type = Some(self.user_type.clone());
-        u.preferred_language = self.preferred_language.clone();
-        u.employee_number = self.employee_id.clone();
-        u.department = self.department.clone();
+        u.title = self.job_title.as_deref().map(Into::into);
+        u.user_type = Some(self.user_type.as_str().into());
+        u.preferred_language = self.preferred_language.as_deref().map(Into::into);
+        u.employee_number = self.employee_id.as_deref().map(Into::into);
+        u.department = self.department.as_deref().map(Into::into);
         u.status = if self.account_enabled {
             UserStatus::Active
         } else {
@@ -558,8 +558,8 @@ impl SimUser {
         u
     }
 
-    fn custom(&self) -> BTreeMap<String, Value> {
-        let mut c = self.extensions.clone();
+    fn custom(&self) -> directory_core::Attributes {
+        let mut c = directory_core::Attributes::from(self.extensions.clone());
         if let Some(o) = &self.office_location {
             c.insert("officeLocation".into(), Value::String(o.clone()));
         }

@@ -107,7 +107,7 @@ impl World {
                 if let Some(u) = d.users.iter_mut().find(|u| u.id == id) {
                     u.name.given_name = Some(given.into());
                     u.name.family_name = Some(family.into());
-                    u.display_name = Some(display);
+                    u.display_name = Some(display.into());
                 }
             }),
             Sim::Azure(t) => assert!(t.mutate(|m| m.update_user(&id, |u| {
@@ -218,9 +218,9 @@ fn via_group(gid: &str) -> AssignedVia {
 
 fn okta_user(id: &str, name: &str) -> DirectoryUser {
     let mut u = DirectoryUser::new(id, email(name)).with_email(email(name), true);
-    u.name.given_name = Some(title(name));
+    u.name.given_name = Some(title(name).into());
     u.name.family_name = Some("Tester".into());
-    u.display_name = Some(format!("{} Tester", title(name)));
+    u.display_name = Some(format!("{} Tester", title(name)).into());
     u
 }
 

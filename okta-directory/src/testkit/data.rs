@@ -1,8 +1,6 @@
 //! The generated directory: seeded, quick and lean (100,000 users in a few
 //! seconds in a debug build).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, TimeZone, Utc};
 use directory_core::{
     Address, AppAssignment, DirectoryData, DirectoryGroup, DirectoryUser, GroupKind, Manager,
@@ -143,14 +141,14 @@ fn user(i: usize, shape: &Shape, rng: &mut StdRng) -> DirectoryUser {
         u = u.with_email(format!("u{i}.private@example.net"), false);
     }
     u.name = PersonName {
-        given_name: Some(first.to_string()),
-        family_name: Some(last.to_string()),
+        given_name: Some(first.into()),
+        family_name: Some(last.into()),
         ..PersonName::default()
     };
-    u.display_name = Some(format!("{first} {last}"));
-    u.department = Some(DEPARTMENTS[rng.gen_range(0..6)].to_string());
-    u.title = (i % 3 == 0).then(|| "Engineer".to_string());
-    u.employee_number = Some(format!("E-{i:06}"));
+    u.display_name = Some(format!("{first} {last}").into());
+    u.department = Some(DEPARTMENTS[rng.gen_range(0..6)].into());
+    u.title = (i % 3 == 0).then(|| "Engineer".into());
+    u.employee_number = Some(format!("E-{i:06}").into());
     u.status = status(shape, rng);
     u.last_updated = Some(time(rng));
     add_extras(&mut u, i, shape, rng);
@@ -161,9 +159,9 @@ fn add_extras(u: &mut DirectoryUser, i: usize, shape: &Shape, rng: &mut StdRng) 
     if i % 4 == 1 {
         let (city, country) = CITIES[rng.gen_range(0..5)];
         u.addresses.push(Address {
-            kind: Some("work".to_string()),
-            locality: Some(city.to_string()),
-            country: Some(country.to_string()),
+            kind: Some("work".into()),
+            locality: Some(city.into()),
+            country: Some(country.into()),
             primary: true,
             ..Address::default()
         });
@@ -171,18 +169,18 @@ fn add_extras(u: &mut DirectoryUser, i: usize, shape: &Shape, rng: &mut StdRng) 
     if i % 5 == 2 {
         u.phone_numbers.push(PhoneNumber {
             value: format!("+1 555 {:04}", i % 10_000),
-            kind: Some("mobile".to_string()),
+            kind: Some("mobile".into()),
             primary: false,
         });
     }
     if i > 0 && i % 7 == 0 {
         u.manager = Some(Manager {
-            value: Some(okta_id("00u", i / 7, shape.seed)),
+            value: Some(okta_id("00u", i / 7, shape.seed).into()),
             display_name: None,
         });
     }
     if shape.awkward && i % 9 == 4 {
-        let mut custom = BTreeMap::new();
+        let mut custom = directory_core::Attributes::new();
         custom.insert("badgeNumber".to_string(), serde_json::json!(i as u64 * 3));
         custom.insert(
             "costCenterCode".to_string(),

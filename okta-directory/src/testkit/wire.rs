@@ -1,8 +1,6 @@
 //! The simulated org's side of the wire: the model written as Okta JSON
 //! (the inverse of the provider's decoding for every field Okta has).
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use directory_core::{
     AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, GroupKind, UserStatus,
@@ -102,10 +100,10 @@ struct WireProfile<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     postal_address: Option<&'a str>,
     #[serde(flatten)]
-    custom: &'a BTreeMap<String, Value>,
+    custom: &'a directory_core::Attributes,
 }
 
-fn s(v: &Option<String>) -> Option<&str> {
+fn s(v: &Option<Box<str>>) -> Option<&str> {
     v.as_deref()
 }
 
@@ -128,7 +126,8 @@ pub(crate) fn user_json<'a>(u: &'a DirectoryUser, base: &str) -> impl Serialize 
             .map(|p| p.value.as_str())
     };
     let addr = u.addresses.first();
-    let a = |f: fn(&directory_core::Address) -> &Option<String>| addr.and_then(|x| f(x).as_deref());
+    let a =
+        |f: fn(&directory_core::Address) -> &Option<Box<str>>| addr.and_then(|x| f(x).as_deref());
     WireUser {
         id: &u.id,
         status: okta_status(&u.status),

@@ -9,8 +9,8 @@ use recipient_reconcile::{
 /// An active user with an email and a name.
 pub fn user(id: &str, email: &str) -> DirectoryUser {
     let mut u = DirectoryUser::new(id, email).with_email(email, true);
-    u.name.given_name = Some(format!("Given {id}"));
-    u.name.family_name = Some(format!("Family {id}"));
+    u.name.given_name = Some(format!("Given {id}").into());
+    u.name.family_name = Some(format!("Family {id}").into());
     u
 }
 
