@@ -338,7 +338,10 @@ pub(crate) fn all_memberships(inner: Arc<Inner>, group_ids: Vec<String>) -> Page
                         .collect();
                     if missing.is_empty() {
                         st.reads = None;
-                        let page = transitive(&st.roots, &st.direct);
+                        // The direct members are not needed after this page:
+                        // free them now, not when the stream is dropped.
+                        let direct = std::mem::take(&mut st.direct);
+                        let page = transitive(&st.roots, &direct);
                         return Some((Ok(page), st));
                     }
                     st.reads = Some(reads(&st.inner, missing));

@@ -216,6 +216,9 @@ impl WireUser {
                 });
             }
         }
+        // Pushing grew the list to room for four; it lives as long as the
+        // snapshot.
+        out.shrink_to_fit();
         out
     }
 
@@ -237,6 +240,7 @@ impl WireUser {
         if let Some(first) = out.first_mut() {
             first.primary = true;
         }
+        out.shrink_to_fit();
         out
     }
 

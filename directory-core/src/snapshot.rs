@@ -387,12 +387,19 @@ async fn collect_members<P: DirectoryProvider + ?Sized>(
     groups: &[DirectoryGroup],
     opts: &CollectOptions,
 ) -> Result<Vec<Membership>> {
-    if let Some(pages) = provider.memberships(groups.iter().map(|g| g.id.clone()).collect()) {
+    if let Some(mut pages) = provider.memberships(groups.iter().map(|g| g.id.clone()).collect()) {
         let tally = Tally::new(ResourceKind::Memberships, &opts.progress, None);
-        let mut out = Vec::new();
-        drain(pages, &tally, &mut out).await?;
+        // Kept page by page and joined once at the end into a list of the
+        // exact size: a list grown by doubling ends up to half empty.
+        let mut kept = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page?;
+            tally.page(page.len());
+            kept.push(page);
+        }
+        drop(pages);
         tally.report(true);
-        return Ok(out);
+        return Ok(concat_exact(kept));
     }
     let concurrency = opts
         .member_concurrency
@@ -415,13 +422,18 @@ async fn collect_members<P: DirectoryProvider + ?Sized>(
         .try_collect()
         .await?;
     tally.report(true);
-    // One allocation of the exact size: collecting a flattened iterator
-    // would grow by doubling while every group's vector is still alive.
-    let mut all = Vec::with_capacity(per_group.iter().map(Vec::len).sum());
-    for group in per_group {
-        all.extend(group);
+    Ok(concat_exact(per_group))
+}
+
+/// Joins lists into one allocation of the exact size (collecting a
+/// flattened iterator would grow by doubling while every part is alive),
+/// freeing each part as it is moved.
+fn concat_exact<T>(parts: Vec<Vec<T>>) -> Vec<T> {
+    let mut all = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for part in parts {
+        all.extend(part);
     }
-    Ok(all)
+    all
 }
 
 async fn drain_group(pages: Pages<Membership>, tally: &Tally) -> Result<Vec<Membership>> {
