@@ -214,6 +214,12 @@ impl OktaDirectory {
     }
 }
 
+/// Users, groups and the app's users run on their own task a page ahead
+/// ([`run_ahead`]): the users listing is a chain of 200-user pages that
+/// bounds the whole snapshot's time, so its requests and decoding must not
+/// wait behind the other streams. Each group's members (usually one page)
+/// stay on the collecting task, which keeps their decoding off the chain's
+/// threads.
 #[async_trait]
 impl DirectoryProvider for OktaDirectory {
     /// Active and other users from the plain list, then (by default)
