@@ -264,7 +264,9 @@ async fn read_direct(inner: Arc<Inner>, group_id: String) -> Result<(String, Dir
     let mut pages = raw_members(&inner, &group_id);
     let mut direct = DirectMembers::default();
     while let Some(page) = pages.next().await {
-        for m in page? {
+        let page = page?;
+        direct.users.reserve(page.len());
+        for m in page {
             match m.kind() {
                 MemberKind::User => direct.users.push(m.id),
                 MemberKind::Group => direct.groups.push(m.id),
@@ -272,6 +274,9 @@ async fn read_direct(inner: Arc<Inner>, group_id: String) -> Result<(String, Dir
             }
         }
     }
+    // Held until nesting is resolved, for every group at once.
+    direct.users.shrink_to_fit();
+    direct.groups.shrink_to_fit();
     Ok((group_id, direct))
 }
 
@@ -353,16 +358,20 @@ pub(crate) fn all_memberships(inner: Arc<Inner>, group_ids: Vec<String>) -> Page
 }
 
 fn direct_page(group_id: &str, d: &DirectMembers) -> Vec<Membership> {
-    let mut seen = HashSet::new();
-    d.users
-        .iter()
-        .filter(|u| seen.insert(u.as_str()))
-        .map(|u| Membership {
-            group_id: group_id.to_string(),
-            user_id: u.clone(),
-            kind: MembershipKind::Direct,
-        })
-        .collect()
+    let mut seen = HashSet::with_capacity(d.users.len());
+    // Sized up front: the page is kept until collection ends.
+    let mut page = Vec::with_capacity(d.users.len());
+    for u in &d.users {
+        if seen.insert(u.as_str()) {
+            page.push(Membership {
+                group_id: group_id.to_string(),
+                user_id: u.clone(),
+                kind: MembershipKind::Direct,
+            });
+        }
+    }
+    page.shrink_to_fit();
+    page
 }
 
 /// Users reached through nested groups, breadth first from each root, each

@@ -57,7 +57,8 @@ impl Attributes {
     }
 
     /// Sets `name` to `value`, returning the value it replaced.
-    pub fn insert(&mut self, name: String, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, name: String, mut value: Value) -> Option<Value> {
+        trim(&mut value);
         match self.find(&name) {
             Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
             Err(i) => {
@@ -108,7 +109,23 @@ impl Attributes {
             same
         });
         entries.shrink_to_fit();
+        for (_, v) in &mut entries {
+            trim(v);
+        }
         Self { entries }
+    }
+}
+
+/// Frees the spare room of arrays a parser grew by pushing (an array of one
+/// string has room for four): attributes live as long as the snapshot.
+fn trim(value: &mut Value) {
+    match value {
+        Value::Array(items) => {
+            items.shrink_to_fit();
+            items.iter_mut().for_each(trim);
+        }
+        Value::Object(map) => map.values_mut().for_each(trim),
+        _ => {}
     }
 }
 
@@ -151,9 +168,9 @@ impl<K: Into<String>> Extend<(K, Value)> for Attributes {
 impl From<BTreeMap<String, Value>> for Attributes {
     fn from(map: BTreeMap<String, Value>) -> Self {
         // Already sorted and unique.
-        Self {
-            entries: map.into_iter().collect(),
-        }
+        let mut entries: Vec<(String, Value)> = map.into_iter().collect();
+        entries.iter_mut().for_each(|(_, v)| trim(v));
+        Self { entries }
     }
 }
 
@@ -257,6 +274,22 @@ mod tests {
             format!("{collected:?}"),
             r#"{"j": Number(2), "k": Number(3)}"#
         );
+    }
+
+    #[test]
+    fn arrays_keep_no_spare_room() {
+        let mut grown = Vec::with_capacity(16);
+        grown.push(json!("SMTP:ada@acme.test"));
+        let mut a = Attributes::new();
+        a.insert("proxyAddresses".into(), Value::Array(grown));
+        let parsed: Attributes = serde_json::from_str(r#"{"nested": {"list": ["x"]}}"#).unwrap();
+        for (value, path) in [(&a["proxyAddresses"], ""), (&parsed["nested"], "list")] {
+            let list = if path.is_empty() { value } else { &value[path] };
+            let Value::Array(items) = list else {
+                panic!("not an array: {list}")
+            };
+            assert_eq!(items.capacity(), items.len());
+        }
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! ## Main types
 //!
 //! * [`DirectoryUser`], [`DirectoryGroup`], [`Membership`], [`AppAssignment`]:
-//!   the model, named after SCIM core + enterprise user attributes.
+//!   the model, named after SCIM core + enterprise user attributes. It is
+//!   kept compact for directories of a million users: optional text is a
+//!   `Box<str>`, and [`Attributes`] (whatever a provider sent beyond the
+//!   standard attributes) is one sorted vector sized to its entries.
 //! * [`DirectoryProvider`]: paginated, lazy, `'static` streams of each kind,
 //!   and `check()` that reports every configuration problem at once.
 //!   [`DirectoryProviderExt`] adds conveniences to every provider.
