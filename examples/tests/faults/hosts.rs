@@ -98,6 +98,7 @@ async fn a_next_link_to_another_host_sends_nothing_there(kind: Kind) {
         .respond_with(page)
         .mount(&api.server)
         .await;
+    api.serve_empty_lists().await;
     let p = api.provider().await;
     let e = crate::orgs::sync(p.as_ref()).await.expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");

@@ -120,6 +120,22 @@ impl WireApi {
             .await;
     }
 
+    /// Every other listing (groups, members, the app's users) answers with
+    /// an empty page, so that a sync fails only where a test breaks it: the
+    /// streams run at once, and the first error to arrive is the one told.
+    pub async fn serve_empty_lists(&self) {
+        let (api, empty) = match self.kind {
+            Kind::Okta => ("^/api/", serde_json::json!([])),
+            Kind::Azure => ("^/v1.0/", serde_json::json!({ "value": [] })),
+        };
+        Mock::given(method("GET"))
+            .and(path_regex(api))
+            .respond_with(ResponseTemplate::new(200).set_body_json(empty))
+            .with_priority(10)
+            .mount(&self.server)
+            .await;
+    }
+
     /// A provider pointed at this server (test mode, quick retries).
     pub async fn provider(&self) -> Arc<dyn DirectoryProvider> {
         provider_at(self.kind, &self.server.uri(), quick_retry()).await
