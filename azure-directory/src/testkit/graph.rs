@@ -124,7 +124,10 @@ pub(crate) fn serve(sim: &Sim, segs: &[String], raw_query: &str, roles: &[String
                 &format!("groups/{id}/members"),
                 &q,
                 members.len(),
-                |i| member_json(&members[i]),
+                |i| MemberView {
+                    odata_type: members[i].kind.odata_type(),
+                    id: &members[i].id,
+                },
             ),
             None => not_found(id),
         },
@@ -346,7 +349,17 @@ pub(crate) fn group_json(g: &SimGroup, select: &[String]) -> Value {
     Value::Object(m)
 }
 
-/// A directory object reference in a members list.
+/// A directory object reference in a members list, written straight from
+/// the stored member.
+#[derive(Serialize)]
+struct MemberView<'a> {
+    #[serde(rename = "@odata.type")]
+    odata_type: &'static str,
+    id: &'a str,
+}
+
+/// A directory object reference in a members list, as a `Value` (delta
+/// pages).
 pub(crate) fn member_json(m: &SimMember) -> Value {
     json!({ "@odata.type": m.kind.odata_type(), "id": m.id })
 }
