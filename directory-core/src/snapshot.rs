@@ -243,6 +243,8 @@ impl Snapshot {
             Assigned::Users(users) => users,
             Assigned::Grants(rows, tally) => {
                 let expanded = expand_grants(provider, rows, &groups, &memberships).await?;
+                // The last report counts assigned users, not the rows read.
+                tally.items.store(expanded.len() as u64, Ordering::Relaxed);
                 tally.report(true);
                 expanded
             }

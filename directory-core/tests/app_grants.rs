@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use directory_core::{
     AppAssignment, AppGrant, AssignedVia, CheckReport, CollectOptions, DirectoryGroup,
     DirectoryProvider, DirectoryUser, InMemoryDirectory, Membership, MembershipKind, Pages,
-    Snapshot,
+    ResourceKind, Snapshot,
 };
 use futures::stream::{self, StreamExt};
 
@@ -101,9 +101,19 @@ async fn assigned_groups_are_expanded_from_collected_memberships() {
         ],
         member_reads: reads.clone(),
     };
-    let snapshot = Snapshot::collect(&provider, &CollectOptions::default())
-        .await
-        .unwrap();
+    let last = Arc::new(Mutex::new(None));
+    let seen = last.clone();
+    let opts = CollectOptions::default().with_progress(move |p| {
+        if p.kind == ResourceKind::AppAssignments && p.finished {
+            *seen.lock().unwrap() = Some(p.items);
+        }
+    });
+    let snapshot = Snapshot::collect(&provider, &opts).await.unwrap();
+    assert_eq!(
+        *last.lock().unwrap(),
+        Some(4),
+        "the finished report counts assigned users, not grant rows"
+    );
     let mut expected = vec![
         AppAssignment::direct("u4"),
         via("u1", "sales", Some("reader")),
