@@ -3,6 +3,7 @@
 use futures::stream::{self, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::Pages;
@@ -17,9 +18,10 @@ use crate::provider::Pages;
 /// runtime's other threads, and the next page is fetched while the consumer
 /// works on this one. Memory grows by at most `ahead` pages.
 ///
-/// The task starts on the first poll, so the stream stays lazy; polled
-/// outside a tokio runtime, the stream is driven inline instead. Dropping
-/// the returned stream stops the task. A task that panics or is cancelled
+/// The task starts on the first poll, so the stream stays lazy, and runs in
+/// the `tracing` span current at that poll; polled outside a tokio runtime,
+/// the stream is driven inline instead. Dropping the returned stream stops
+/// the task. A task that panics or is cancelled
 /// ends the stream with an error, never early without one: a listing cut
 /// short must not look complete.
 pub fn run_ahead<T: Send + 'static>(pages: Pages<T>, ahead: usize) -> Pages<T> {
@@ -59,14 +61,20 @@ struct Driver<T> {
 impl<T: Send + 'static> Driver<T> {
     fn spawn(handle: &tokio::runtime::Handle, mut pages: Pages<T>, ahead: usize) -> Self {
         let (tx, rx) = mpsc::channel(ahead.max(1));
-        let task = handle.spawn(async move {
-            while let Some(item) = pages.next().await {
-                let last = item.is_err();
-                if tx.send(item).await.is_err() || last {
-                    return;
+        // The task logs (retries, waits) inside the span of whoever polls
+        // the stream, as it would have without its own task.
+        let span = tracing::Span::current();
+        let task = handle.spawn(
+            async move {
+                while let Some(item) = pages.next().await {
+                    let last = item.is_err();
+                    if tx.send(item).await.is_err() || last {
+                        return;
+                    }
                 }
             }
-        });
+            .instrument(span),
+        );
         Self {
             rx,
             task: Some(task),
@@ -183,6 +191,59 @@ mod tests {
         let after_drop = polled.load(Ordering::SeqCst);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert_eq!(polled.load(Ordering::SeqCst), after_drop);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_task_logs_in_the_span_of_its_consumer() {
+        use tracing_subscriber::fmt::MakeWriter;
+
+        #[derive(Clone, Default)]
+        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl<'a> MakeWriter<'a> for Captured {
+            type Writer = Captured;
+            fn make_writer(&'a self) -> Captured {
+                self.clone()
+            }
+        }
+
+        // The task runs on the runtime's worker threads: only a global
+        // subscriber sees its events. No other test here sets one.
+        let out = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(out.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        let logging = stream::iter(0..2)
+            .map(|i| {
+                tracing::info!(page = i, "page fetched");
+                Ok(vec![i])
+            })
+            .boxed();
+        let span = tracing::info_span!("sync", customer = "acme");
+        let got: Vec<_> = run_ahead(logging, 1).collect().instrument(span).await;
+        assert_eq!(got.len(), 2);
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let fetched: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("page fetched"))
+            .collect();
+        assert_eq!(fetched.len(), 2, "{text}");
+        assert!(
+            fetched
+                .iter()
+                .all(|l| l.contains("sync{customer=\"acme\"}")),
+            "{text}"
+        );
     }
 
     #[test]
