@@ -1,35 +1,13 @@
 //! The client secret, the certificate's private key and the access token
 //! never show in `Debug`, `Display`, errors or TRACE-level logs.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use azure_directory::testkit::{Misconfig, SimulatedTenant};
+use directory_core::testing::CapturedLogs;
 use directory_core::{DirectoryProvider, DirectoryProviderExt};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
 
 #[tokio::test]
 async fn no_secret_key_or_token_in_debug_display_errors_or_logs() {
-    let capture = Capture::default();
+    let capture = CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(capture.clone())
@@ -87,7 +65,7 @@ async fn no_secret_key_or_token_in_debug_display_errors_or_logs() {
         .unwrap_err();
     seen.push(format!("{bad_key} {bad_key:?}"));
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("request"), "TRACE logs were captured");
     seen.push(logs);
     let all = seen.join("\n");

@@ -65,7 +65,8 @@
 //! ## Feature flags
 //!
 //! * `http`: the shared HTTP machinery (reqwest with rustls, tokio timers).
-//! * `testing`: the conformance suite ([`testing`]) any provider can run.
+//! * `testing`: the conformance suite ([`testing`]) any provider can run, and
+//!   [`testing::CapturedLogs`] for tests that search the logs.
 
 #![warn(missing_docs)]
 

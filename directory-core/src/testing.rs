@@ -211,3 +211,50 @@ pub async fn network_delay(latency: std::time::Duration) {
         tokio::time::sleep(latency).await;
     }
 }
+
+/// Everything a `tracing_subscriber::fmt` subscriber writes, kept in memory:
+/// for tests that search the logs (for a secret that must not be there, for
+/// the span an event ran in).
+///
+/// ```
+/// use directory_core::testing::CapturedLogs;
+/// let logs = CapturedLogs::default();
+/// let subscriber = tracing_subscriber::fmt()
+///     .with_writer(logs.clone())
+///     .with_ansi(false)
+///     .finish();
+/// tracing::subscriber::with_default(subscriber, || tracing::info!("hello"));
+/// assert!(logs.text().contains("hello"));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// What was written so far.
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+
+    fn make_writer(&'a self) -> CapturedLogs {
+        self.clone()
+    }
+}

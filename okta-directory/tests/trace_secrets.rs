@@ -2,9 +2,7 @@
 //! and failing checks. Alone in its binary: the subscriber is global, so
 //! every callsite (client, core and simulated org) reports to it.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use directory_core::testing::CapturedLogs;
 use directory_core::{DirectoryProvider, DirectoryProviderExt};
 use okta_directory::testkit::{Misconfig, OktaOrg};
 use okta_directory::OktaDirectory;
@@ -21,22 +19,9 @@ fn assert_clean(text: &str, secrets: &[String]) {
     }
 }
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_whole_sync_and_failing_checks_log_no_secret_at_trace() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let sink = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -71,7 +56,7 @@ async fn a_whole_sync_and_failing_checks_log_no_secret_at_trace() {
         assert!(!report.is_ok());
         texts.push(format!("{report} {report:?}"));
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("request"),
         "the capture works: {}",

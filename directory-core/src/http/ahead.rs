@@ -195,29 +195,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_task_logs_in_the_span_of_its_consumer() {
-        use tracing_subscriber::fmt::MakeWriter;
-
-        #[derive(Clone, Default)]
-        struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Captured {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        impl<'a> MakeWriter<'a> for Captured {
-            type Writer = Captured;
-            fn make_writer(&'a self) -> Captured {
-                self.clone()
-            }
-        }
-
         // The task runs on the runtime's worker threads: only a global
         // subscriber sees its events. No other test here sets one.
-        let out = Captured::default();
+        let out = crate::testing::CapturedLogs::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(out.clone())
             .with_ansi(false)
@@ -232,7 +212,7 @@ mod tests {
         let span = tracing::info_span!("sync", customer = "acme");
         let got: Vec<_> = run_ahead(logging, 1).collect().instrument(span).await;
         assert_eq!(got.len(), 2);
-        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let text = out.text();
         let fetched: Vec<&str> = text
             .lines()
             .filter(|l| l.contains("page fetched"))

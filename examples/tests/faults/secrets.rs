@@ -8,44 +8,16 @@
 //! a 401 and refresh mid-sync, a token endpoint that fails, and (Entra) the
 //! certificate credential.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Once};
 
+use directory_core::testing::CapturedLogs;
 use directory_core::{CollectOptions, DirectoryProvider, Snapshot};
-use tracing_subscriber::fmt::MakeWriter;
 
 use crate::both_orgs;
 use crate::orgs::{assert_complete, sync, Fault, Injection, Kind, Sim};
 
 both_orgs!(no_secret_in_any_output_across_whole_syncs);
-
-/// Everything the subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Capture {
-    type Writer = Capture;
-    fn make_writer(&'a self) -> Capture {
-        self.clone()
-    }
-}
-
-impl Capture {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// The secrets of one run and everything printed during it.
 #[derive(Default)]
@@ -94,7 +66,7 @@ fn bridge_log() {
 
 async fn no_secret_in_any_output_across_whole_syncs(kind: Kind) {
     bridge_log();
-    let capture = Capture::default();
+    let capture = CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_ansi(false)
@@ -215,7 +187,7 @@ async fn revoking_sync(
 #[tokio::test]
 #[should_panic(expected = "an access token in the tracing output")]
 async fn a_leaked_token_is_caught() {
-    let capture = Capture::default();
+    let capture = CapturedLogs::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
         .with_writer(capture.clone())
