@@ -116,6 +116,12 @@ impl Error {
     /// Decodes JSON into `T`; on failure the error names the JSON path
     /// (`$.users[3].profile.login`) and a bounded snippet of the body.
     pub fn decode_json<T: serde::de::DeserializeOwned>(what: &str, body: &[u8]) -> Result<T> {
+        // Decode without tracking the path first: tracking costs on every
+        // value, and only a failure needs it. A body that fails is decoded
+        // again, tracked, to say where.
+        if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+            return Ok(value);
+        }
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|err| {
             let path = err.path().to_string();
@@ -134,6 +140,9 @@ impl Error {
         what: &str,
         body: &[u8],
     ) -> Result<T> {
+        if let Ok(value) = T::deserialize(&mut serde_json::Deserializer::from_slice(body)) {
+            return Ok(value);
+        }
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|err| {
             let path = err.path().to_string();
