@@ -6,18 +6,8 @@ use directory_core::DirectoryProviderExt;
 use okta_directory::testkit::OktaOrg;
 use okta_directory::PrivateJwk;
 
-/// The private member `d` of the org's key, base64url.
-fn private_d(org: &OktaOrg) -> String {
-    let v: serde_json::Value = serde_json::from_str(org.private_jwk()).unwrap();
-    v["d"].as_str().unwrap().to_string()
-}
-
-fn assert_clean(text: &str, secrets: &[String]) {
-    for s in secrets {
-        assert!(!s.is_empty());
-        assert!(!text.contains(s.as_str()), "a secret leaked into: {text}");
-    }
-}
+mod common;
+use common::{assert_clean, private_d};
 
 #[tokio::test]
 async fn debug_and_display_show_no_key() {

@@ -7,17 +7,8 @@ use directory_core::{DirectoryProvider, DirectoryProviderExt};
 use okta_directory::testkit::{Misconfig, OktaOrg};
 use okta_directory::OktaDirectory;
 
-fn private_d(org: &OktaOrg) -> String {
-    let v: serde_json::Value = serde_json::from_str(org.private_jwk()).unwrap();
-    v["d"].as_str().unwrap().to_string()
-}
-
-fn assert_clean(text: &str, secrets: &[String]) {
-    for s in secrets {
-        assert!(!s.is_empty());
-        assert!(!text.contains(s.as_str()), "a secret leaked into: {text}");
-    }
-}
+mod common;
+use common::{assert_clean, private_d};
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_whole_sync_and_failing_checks_log_no_secret_at_trace() {
