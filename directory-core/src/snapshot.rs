@@ -355,24 +355,20 @@ async fn expand_grants<P: DirectoryProvider + ?Sized>(
         }
     }
     for (group_id, roles) in &assigned_groups {
-        let read;
-        let members: Vec<&str> = if listed.contains(group_id.as_str()) {
-            direct.remove(group_id.as_str()).unwrap_or_default()
+        let members: Vec<String> = if listed.contains(group_id.as_str()) {
+            let known = direct.remove(group_id.as_str()).unwrap_or_default();
+            known.into_iter().map(String::from).collect()
         } else {
-            read = provider
-                .group_members(group_id)
-                .try_concat()
-                .await?
-                .into_iter()
+            let read = provider.group_members(group_id).try_concat().await?;
+            read.into_iter()
                 .filter(|m| m.kind == MembershipKind::Direct)
                 .map(|m| m.user_id)
-                .collect::<Vec<String>>();
-            read.iter().map(String::as_str).collect()
+                .collect()
         };
-        for user_id in members {
+        for user_id in &members {
             for role in roles {
                 out.push(AppAssignment {
-                    user_id: user_id.to_string(),
+                    user_id: user_id.clone(),
                     via: AssignedVia::Group {
                         group_id: Some(group_id.clone()),
                     },
