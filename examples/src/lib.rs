@@ -12,6 +12,16 @@
 //!   one-transaction apply, idempotence and the CSV ownership rules.
 
 #![warn(missing_docs)]
+// Library code never panics on bad input; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod demo;
 pub mod host_demo;

@@ -212,7 +212,8 @@ fn apply_location_plan(tx: &Transaction<'_>, lp: &LocationPlan) -> Result<Applie
     apply_location(&mut records, lp, |_| next_id(tx).unwrap_or_default())
         .with_context(|| format!("applying the plan for location {}", lp.location_id))?;
     let mut applied = Applied::default();
-    for r in &records[before..] {
+    let (existing, created) = records.split_at(before.min(records.len()));
+    for r in created {
         if r.id.is_empty() {
             bail!("could not allocate a record id");
         }
@@ -225,7 +226,7 @@ fn apply_location_plan(tx: &Transaction<'_>, lp: &LocationPlan) -> Result<Applie
             Operation::Update(c) | Operation::Reactivate(c) => &c.record_id,
             Operation::Deactivate(d) => &d.record_id,
         };
-        if let Some(r) = records[..before].iter().find(|r| &r.id == id) {
+        if let Some(r) = existing.iter().find(|r| &r.id == id) {
             update_record(tx, r)?;
             applied.updated += 1;
         }
