@@ -72,6 +72,7 @@
 
 mod attributes;
 mod error;
+mod incremental;
 mod memory;
 mod model;
 mod pagination;
@@ -86,6 +87,10 @@ pub mod testing;
 
 pub use attributes::Attributes;
 pub use error::{Error, ErrorKind, Result};
+pub use incremental::{
+    FullReason, PreviousRound, ProviderRound, RoundKind, SnapshotChanges, SyncOptions, SyncReport,
+    SyncRound, SyncState, SYNC_STATE_VERSION,
+};
 pub use memory::{DirectoryData, InMemoryDirectory, InMemoryDirectoryBuilder, InjectedFailure};
 pub use model::{
     Address, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind,

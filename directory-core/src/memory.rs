@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::incremental::{PreviousRound, ProviderRound};
 use crate::model::{AppAssignment, DirectoryGroup, DirectoryUser, Membership};
 use crate::pagination::{paginate, Page};
 use crate::provider::{CheckReport, DirectoryProvider, Pages};
-use crate::snapshot::{ResourceKind, Snapshot};
+use crate::snapshot::{CollectOptions, ResourceKind, Snapshot};
 
 /// The contents of an [`InMemoryDirectory`].
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -53,6 +54,8 @@ struct State {
     data: DirectoryData,
     failures: Vec<InjectedFailure>,
     requests: u64,
+    /// Bumped by every [`InMemoryDirectory::update`]: the cursor of its sync rounds.
+    revision: u64,
 }
 
 struct Inner {
@@ -148,6 +151,7 @@ impl InMemoryDirectoryBuilder {
                     data: self.data,
                     failures: self.failures,
                     requests: 0,
+                    revision: 0,
                 }),
             }),
         }
@@ -167,7 +171,9 @@ impl InMemoryDirectory {
 
     /// Changes the data, e.g. between two syncs.
     pub fn update(&self, f: impl FnOnce(&mut DirectoryData)) {
-        f(&mut self.lock().data);
+        let mut state = self.lock();
+        f(&mut state.data);
+        state.revision = state.revision.wrapping_add(1);
     }
 
     /// Injects a failure from now on.
@@ -313,5 +319,37 @@ impl DirectoryProvider for InMemoryDirectory {
             report.push(format!("list {kind}"), result);
         }
         report
+    }
+
+    /// Incremental by revision: a round after no [`InMemoryDirectory::update`]
+    /// reuses the previous snapshot without reading a page; any update makes
+    /// the round full (there is no change log to replay).
+    async fn sync_round(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        let revision = self.lock().revision;
+        let cursor = serde_json::json!({ "revision": revision });
+        let unchanged = previous
+            .filter(|p| p.cursor.get("revision").and_then(|v| v.as_u64()) == Some(revision));
+        if let Some(p) = unchanged {
+            let mut snapshot = p.snapshot.clone();
+            snapshot.collected_at = chrono::Utc::now();
+            return Ok(ProviderRound {
+                snapshot,
+                cursor,
+                incremental: true,
+                full_reason: None,
+                requests: Some(0),
+            });
+        }
+        let snapshot = Snapshot::collect(self, options).await?;
+        Ok(ProviderRound {
+            full_reason: previous
+                .map(|_| "the directory changed and memory keeps no change log".to_string()),
+            cursor,
+            ..ProviderRound::full(snapshot)
+        })
     }
 }

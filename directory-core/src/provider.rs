@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
+use crate::incremental::{
+    finish_round, must_be_full, PreviousRound, ProviderRound, SyncOptions, SyncRound, SyncState,
+};
 use crate::model::{AppAssignment, AppGrant, DirectoryGroup, DirectoryUser, Membership};
 use crate::snapshot::{CollectOptions, Snapshot};
 
@@ -68,6 +71,25 @@ pub trait DirectoryProvider: fmt::Display + Send + Sync + 'static {
     fn member_concurrency(&self) -> usize {
         4
     }
+
+    /// One sync round for [`DirectoryProviderExt::sync`]: with a previous
+    /// round, read only what changed since and return the new complete
+    /// snapshot; without one, read everything and return the cursor the next
+    /// round starts from. A provider that cannot prove nothing was missed
+    /// reads everything and says why ([`ProviderRound::full_reason`]).
+    ///
+    /// The default collects in full: a provider without incremental support
+    /// is still a [`DirectoryProviderExt::sync`] source.
+    async fn sync_round(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        let _ = previous;
+        Snapshot::collect(self, options)
+            .await
+            .map(ProviderRound::full)
+    }
 }
 
 #[async_trait]
@@ -96,6 +118,13 @@ impl<P: DirectoryProvider + ?Sized> DirectoryProvider for Arc<P> {
     fn member_concurrency(&self) -> usize {
         (**self).member_concurrency()
     }
+    async fn sync_round(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        (**self).sync_round(previous, options).await
+    }
 }
 
 /// Conveniences on top of [`DirectoryProvider`], for every provider.
@@ -121,6 +150,30 @@ pub trait DirectoryProviderExt: DirectoryProvider {
         self.users()
             .try_fold(0usize, |n, page| async move { Ok(n + page.len()) })
             .await
+    }
+
+    /// The next complete snapshot, as cheaply as the provider allows: give
+    /// the last snapshot and [`SyncState`] (none on a first round) and keep
+    /// the returned pair for next time. The round is full when the state
+    /// cannot prove nothing was missed (see [`SyncOptions`] for when);
+    /// [`SyncRound::report`] says which and why. An error leaves the previous
+    /// pair as it was: keep it and try again.
+    async fn sync(
+        &self,
+        previous: Option<(&Snapshot, &SyncState)>,
+        options: &SyncOptions,
+    ) -> Result<SyncRound> {
+        let directory = self.to_string();
+        let forced = must_be_full(previous, &directory, options, chrono::Utc::now()).err();
+        let handed = match (&forced, previous) {
+            (None, Some((snapshot, state))) => Some(PreviousRound {
+                snapshot,
+                cursor: state.cursor(),
+            }),
+            _ => None,
+        };
+        let round = self.sync_round(handed, &options.collect).await?;
+        Ok(finish_round(previous, forced, round, &directory))
     }
 
     /// Users one at a time instead of page by page.
