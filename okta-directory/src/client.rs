@@ -31,7 +31,45 @@ pub(crate) struct Client {
     pub(crate) name: String,
     pub(crate) tokens: TokenCache<OktaTokenSource>,
     pub(crate) dpop: Arc<Dpop>,
+    /// Okta's clock, from the `Date` of its answers (incremental rounds).
+    pub(crate) clock: ServerClock,
     budget: Budget,
+}
+
+/// The earliest `Date` Okta sent since [`ServerClock::begin`]: when an
+/// incremental round started, by the server's clock rather than ours.
+#[derive(Debug, Default)]
+pub(crate) struct ServerClock {
+    earliest: std::sync::Mutex<Option<std::time::SystemTime>>,
+}
+
+impl ServerClock {
+    /// Forgets what was seen: a round starts.
+    pub(crate) fn begin(&self) {
+        *self.lock() = None;
+    }
+
+    /// The earliest date seen since [`ServerClock::begin`].
+    pub(crate) fn earliest(&self) -> Option<std::time::SystemTime> {
+        *self.lock()
+    }
+
+    fn observe(&self, resp: &HttpResponse) {
+        let Some(at) = resp
+            .header("date")
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+        else {
+            return;
+        };
+        let mut earliest = self.lock();
+        if earliest.is_none_or(|e| at < e) {
+            *earliest = Some(at);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<std::time::SystemTime>> {
+        self.earliest.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl Client {
@@ -60,6 +98,7 @@ impl Client {
             name,
             tokens: TokenCache::new(source, TOKEN_MARGIN),
             dpop,
+            clock: ServerClock::default(),
             budget: Budget::new(config.reserve_share),
         })
     }
@@ -81,6 +120,7 @@ impl Client {
             let resp = self.send(what, url, &token).await?;
             self.budget.observe(bucket, &resp);
             if resp.is_success() {
+                self.clock.observe(&resp);
                 return Ok(resp);
             }
             if matches!(resp.status, 400 | 401) && !nonce_retried {

@@ -109,6 +109,7 @@ mod client;
 mod credential;
 pub mod decode;
 mod errors;
+mod incremental;
 mod provider;
 mod ratelimit;
 

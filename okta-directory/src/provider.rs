@@ -9,8 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use directory_core::http::url::Url;
 use directory_core::http::{next_link, run_ahead};
 use directory_core::{
-    paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
-    ErrorKind, Membership, Page, Pages, Result,
+    paginate, AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
+    DirectoryUser, Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -28,11 +28,13 @@ const APPS_SCOPE: &str = "okta.apps.read";
 /// concurrency limit. `Display` is `okta(<domain>)`.
 #[derive(Clone)]
 pub struct OktaDirectory {
-    client: Arc<Client>,
-    app_id: Option<String>,
-    limits: PageLimits,
-    include_deprovisioned: bool,
+    pub(crate) client: Arc<Client>,
+    pub(crate) app_id: Option<String>,
+    pub(crate) limits: PageLimits,
+    pub(crate) include_deprovisioned: bool,
     scopes: Vec<&'static str>,
+    /// One sync round at a time: a round reads the server's clock.
+    pub(crate) rounds: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl OktaDirectory {
@@ -60,6 +62,7 @@ impl OktaDirectory {
             limits: config.page_limits,
             include_deprovisioned: config.include_deprovisioned,
             scopes,
+            rounds: Arc::default(),
         })
     }
 
@@ -108,7 +111,7 @@ impl OktaDirectory {
         }
     }
 
-    fn users_url(&self, filter: Option<&str>) -> Result<Url> {
+    pub(crate) fn users_url(&self, filter: Option<&str>) -> Result<Url> {
         let mut url = self.client.url("api/v1/users")?;
         url.query_pairs_mut()
             .append_pair("limit", &self.limits.users.to_string());
@@ -131,7 +134,12 @@ impl OktaDirectory {
 
     /// One stream over several listings in turn, each followed through its
     /// `Link rel="next"` headers verbatim (on the configured origin only).
-    fn list<W, T>(&self, firsts: Vec<Url>, what: &'static str, map: fn(W) -> T) -> Pages<T>
+    pub(crate) fn list<W, T>(
+        &self,
+        firsts: Vec<Url>,
+        what: &'static str,
+        map: fn(W) -> T,
+    ) -> Pages<T>
     where
         W: DeserializeOwned + Send + 'static,
         T: Clone + PartialEq + Send + 'static,
@@ -274,6 +282,16 @@ impl DirectoryProvider for OktaDirectory {
         }
     }
 
+    /// Incremental rounds on Okta's `lastUpdated` and `lastMembershipUpdated`
+    /// filters (see the crate docs, "Incremental sync").
+    async fn sync_round(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        self.round(previous, options).await
+    }
+
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::default();
         let token = match self.client.tokens.get().await {
@@ -344,10 +362,10 @@ fn display_name(base: &Url) -> String {
 }
 
 /// Okta's filter date format: `2024-03-11T09:14:02.000Z`.
-fn okta_time(t: DateTime<Utc>) -> String {
+pub(crate) fn okta_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
+pub(crate) fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
     Box::pin(futures::stream::once(async move { Err(e) }))
 }

@@ -1,0 +1,209 @@
+//! Okta's incremental rounds, behind
+//! [`DirectoryProviderExt::sync`](directory_core::DirectoryProviderExt::sync).
+//!
+//! A round after a full one reads users with `filter=lastUpdated ge <since>`
+//! (deprovisioned users included), groups whose profile or membership changed
+//! (`lastUpdated` / `lastMembershipUpdated`), the members of just those groups,
+//! and the app's users in full (Okta has no change filter for them). `since` is
+//! the server's `Date` when the previous round began, less an overlap window,
+//! so a change made while a round was reading is read again, never missed.
+//!
+//! Deletions leave no trace in these filters. Okta deletes only deactivated
+//! users, and a deactivation does show (the user turns `DEPROVISIONED`), so a
+//! deleted user is already gone or deprovisioned in the snapshot; a deleted
+//! group keeps its last members until the next full round, which the driver
+//! runs every `SyncOptions::full_every` rounds and whenever the state is
+//! older than `SyncOptions::max_state_age`. A missed deletion delays a
+//! deactivation; it never causes one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use directory_core::{
+    CollectOptions, DirectoryGroup, DirectoryProvider, DirectoryUser, Error, Membership,
+    PreviousRound, ProviderRound, Result, Snapshot, UserStatus,
+};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use crate::decode::{OktaGroup, OktaUser};
+use crate::provider::{okta_time, OktaDirectory};
+
+/// How far before the previous round's start a round reads again: Okta's
+/// timestamps come from more than one server, and its lists are eventually
+/// consistent for a moment after a write.
+pub(crate) const OVERLAP: Duration = Duration::from_secs(120);
+
+/// What an Okta round keeps in the sync state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Cursor {
+    /// Okta's clock when the round began; `None` when Okta sent no `Date`.
+    began: Option<DateTime<Utc>>,
+    /// Whether the snapshot holds deprovisioned users.
+    deprovisioned: bool,
+    /// The SSO app whose users the snapshot holds.
+    app_id: Option<String>,
+}
+
+impl OktaDirectory {
+    /// One round: incremental from a usable cursor, full otherwise.
+    pub(crate) async fn round(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        let _one_at_a_time = self.rounds.lock().await;
+        self.client.clock.begin();
+        let (snapshot, incremental, full_reason) = match self.usable(previous) {
+            Ok(Some((prev, since))) => (self.changes_since(prev, since).await?, true, None),
+            Ok(None) => (Snapshot::collect(self, options).await?, false, None),
+            Err(reason) => (Snapshot::collect(self, options).await?, false, Some(reason)),
+        };
+        let cursor = Cursor {
+            began: self.client.clock.earliest().map(server_start),
+            deprovisioned: self.include_deprovisioned,
+            app_id: self.app_id.clone(),
+        };
+        let cursor = serde_json::to_value(cursor)
+            .map_err(|e| Error::invalid_response(format!("the Okta cursor cannot be kept: {e}")))?;
+        Ok(ProviderRound {
+            snapshot,
+            cursor,
+            incremental,
+            full_reason,
+            requests: None,
+        })
+    }
+
+    /// The previous snapshot and the time to read changes from, or why the
+    /// round must be full (`Ok(None)`: no previous round at all).
+    fn usable<'a>(
+        &self,
+        previous: Option<PreviousRound<'a>>,
+    ) -> std::result::Result<Option<(&'a Snapshot, DateTime<Utc>)>, String> {
+        let Some(prev) = previous else {
+            return Ok(None);
+        };
+        let cursor: Cursor = serde_json::from_value(prev.cursor.clone())
+            .map_err(|_| "the sync state holds no Okta cursor this release can read".to_string())?;
+        if cursor.deprovisioned != self.include_deprovisioned || cursor.app_id != self.app_id {
+            return Err("the provider's settings changed since the last round".into());
+        }
+        let began = cursor
+            .began
+            .ok_or_else(|| "Okta sent no Date header in the last round".to_string())?;
+        Ok(Some((prev.snapshot, began - overlap())))
+    }
+
+    /// The previous snapshot with what changed since `since` applied.
+    async fn changes_since(&self, prev: &Snapshot, since: DateTime<Utc>) -> Result<Snapshot> {
+        let t = okta_time(since);
+        let users = self.changed_users(&t).try_concat().await?;
+        let groups: Vec<DirectoryGroup> = self.changed_groups(&t).try_concat().await?;
+        let members = self.members_of(&groups).await?;
+        let assigned = self.app_assignments().try_concat().await?;
+        let mut next = Merge::from(prev);
+        next.users(users, self.include_deprovisioned);
+        next.groups(groups, members);
+        Ok(next.finish(self.to_string(), assigned))
+    }
+
+    fn changed_users(&self, t: &str) -> directory_core::Pages<DirectoryUser> {
+        let filter = format!("lastUpdated ge \"{t}\"");
+        match self.users_url(Some(&filter)) {
+            Ok(url) => self.list(vec![url], "Okta users (changed)", OktaUser::into_user),
+            Err(e) => crate::provider::failed(e),
+        }
+    }
+
+    fn changed_groups(&self, t: &str) -> directory_core::Pages<DirectoryGroup> {
+        let filter = format!("lastUpdated ge \"{t}\" or lastMembershipUpdated ge \"{t}\"");
+        let url = self.client.url("api/v1/groups").map(|mut u| {
+            u.query_pairs_mut()
+                .append_pair("limit", &self.limits.groups.to_string())
+                .append_pair("filter", &filter);
+            u
+        });
+        match url {
+            Ok(url) => self.list(vec![url], "Okta groups (changed)", OktaGroup::into_group),
+            Err(e) => crate::provider::failed(e),
+        }
+    }
+
+    /// The members of the changed groups, a few groups at a time.
+    async fn members_of(&self, groups: &[DirectoryGroup]) -> Result<Vec<Membership>> {
+        let reads: Vec<_> = groups
+            .iter()
+            .map(|g| self.group_members(&g.id).try_concat())
+            .collect();
+        let lists: Vec<Vec<Membership>> = stream::iter(reads)
+            .buffer_unordered(self.member_concurrency().max(1))
+            .try_collect()
+            .await?;
+        Ok(lists.into_iter().flatten().collect())
+    }
+}
+
+fn overlap() -> chrono::Duration {
+    chrono::Duration::from_std(OVERLAP).unwrap_or(chrono::Duration::minutes(2))
+}
+
+/// A `Date` has whole seconds: the round began up to a second before it.
+fn server_start(at: SystemTime) -> DateTime<Utc> {
+    DateTime::<Utc>::from(at) - chrono::Duration::seconds(1)
+}
+
+/// The previous snapshot's parts, changed in place.
+struct Merge {
+    users: BTreeMap<String, DirectoryUser>,
+    groups: BTreeMap<String, DirectoryGroup>,
+    memberships: Vec<Membership>,
+}
+
+impl From<&Snapshot> for Merge {
+    fn from(s: &Snapshot) -> Self {
+        Merge {
+            users: s.users.iter().map(|u| (u.id.clone(), u.clone())).collect(),
+            groups: s.groups.iter().map(|g| (g.id.clone(), g.clone())).collect(),
+            memberships: s.memberships.clone(),
+        }
+    }
+}
+
+impl Merge {
+    /// Changed users replace their old selves; deprovisioned ones leave a
+    /// snapshot that does not keep them.
+    fn users(&mut self, changed: Vec<DirectoryUser>, keep_deprovisioned: bool) {
+        for user in changed {
+            if user.status == UserStatus::Deprovisioned && !keep_deprovisioned {
+                self.users.remove(&user.id);
+            } else {
+                self.users.insert(user.id.clone(), user);
+            }
+        }
+    }
+
+    /// Changed groups replace their old selves, and their members replace
+    /// their old members.
+    fn groups(&mut self, changed: Vec<DirectoryGroup>, members: Vec<Membership>) {
+        let reread: HashSet<&str> = changed.iter().map(|g| g.id.as_str()).collect();
+        self.memberships
+            .retain(|m| !reread.contains(m.group_id.as_str()));
+        self.memberships.extend(members);
+        for group in changed {
+            self.groups.insert(group.id.clone(), group);
+        }
+    }
+
+    fn finish(self, provider: String, assigned: Vec<directory_core::AppAssignment>) -> Snapshot {
+        Snapshot::from_parts(
+            provider,
+            self.users.into_values().collect(),
+            self.groups.into_values().collect(),
+            self.memberships,
+            assigned,
+        )
+    }
+}
