@@ -96,4 +96,4 @@ pub use provider::{
     flatten_pages, CheckReport, DirectoryProvider, DirectoryProviderExt, Pages, Probe,
 };
 pub use secret::{constant_time_eq, SecretString};
-pub use snapshot::{CollectOptions, Progress, ProgressFn, ResourceKind, Snapshot};
+pub use snapshot::{CollectOptions, Dropped, Progress, ProgressFn, ResourceKind, Snapshot};
