@@ -125,7 +125,7 @@ pub async fn run_conformance<P: DirectoryProvider>(
 
     let snapshot = Snapshot::collect(provider, &CollectOptions::default())
         .await
-        .unwrap_or_else(|e| panic!("{provider}: snapshot collection failed: {e}"));
+        .unwrap_or_else(|e| fail(format_args!("{provider}: snapshot collection failed: {e}")));
     assert!(
         snapshot.same_directory(expected),
         "{provider}: the collected snapshot differs from the expected directory"
@@ -191,10 +191,10 @@ pub fn assert_closed(provider: &dyn std::fmt::Display, snapshot: &Snapshot) {
 /// after its error.
 pub async fn assert_failure_aborts<P: DirectoryProvider>(provider: &P) -> crate::Error {
     match Snapshot::collect(provider, &CollectOptions::default()).await {
-        Ok(s) => panic!(
+        Ok(s) => fail(format_args!(
             "{provider}: a failure was injected but a snapshot of {} users was made",
             s.users.len()
-        ),
+        )),
         Err(e) => e,
     }
 }
@@ -218,10 +218,16 @@ async fn pages_of<T: Send + 'static>(
     let pages: Vec<Vec<T>> = pages
         .try_collect()
         .await
-        .unwrap_or_else(|e| panic!("listing {what} failed: {e}"));
+        .unwrap_or_else(|e| fail(format_args!("listing {what} failed: {e}")));
     *count += pages.len();
     *empty += pages.iter().filter(|p| p.is_empty()).count();
     pages.into_iter().flatten().collect()
+}
+
+/// Fails the calling test with `message`.
+#[allow(clippy::panic)] // the suite reports a failed check by panicking, as `assert!` does
+fn fail(message: std::fmt::Arguments<'_>) -> ! {
+    panic!("{message}")
 }
 
 fn assert_same<T: PartialEq + std::fmt::Debug>(
@@ -247,7 +253,7 @@ fn assert_same<T: PartialEq + std::fmt::Debug>(
         "{provider}: {what} missing {missing:?}, unexpected {extra:?}"
     );
     for (k, w) in &want_map {
-        assert_eq!(got_map[k], *w, "{provider}: {what} {k} differs");
+        assert_eq!(got_map.get(k), Some(w), "{provider}: {what} {k} differs");
     }
 }
 
