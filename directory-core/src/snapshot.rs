@@ -42,7 +42,7 @@ mod close;
 ///   for what happens to each kind of reference.
 ///
 /// Two snapshots of one directory are not `==`: `collected_at` differs (and
-/// may `provider` and `dropped`). Compare contents with
+/// `provider` and `dropped` may). Compare contents with
 /// [`Snapshot::same_directory`].
 ///
 /// The fields are public for reading. [`Snapshot::user`] and
@@ -69,7 +69,7 @@ pub struct Snapshot {
     /// What closing left out: memberships and assignments that referred to
     /// users or groups the snapshot does not list. Report it; it is not part
     /// of the directory ([`Snapshot::same_directory`] ignores it).
-    #[serde(default, skip_serializing_if = "Dropped::is_empty")]
+    #[serde(skip_serializing_if = "Dropped::is_empty")]
     pub dropped: Dropped,
 }
 

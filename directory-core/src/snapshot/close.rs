@@ -107,10 +107,9 @@ fn unlisted_groups_error(snapshot: &Snapshot, groups: &BTreeSet<String>) -> Erro
         named.push("...");
     }
     Error::invalid_response(format!(
-        "{} memberships name {} groups the group list does not hold ({}): the group list \
+        "memberships name {} group(s) the group list does not hold ({}): the group list \
          may be incomplete, so no snapshot was made; collect again, and report it if it \
          persists",
-        snapshot.dropped.memberships_of_unlisted_groups,
         groups.len(),
         named.join(", ")
     ))
