@@ -43,12 +43,14 @@ impl Attributes {
 
     /// The value of `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.find(name).ok().map(|i| &self.entries[i].1)
+        let i = self.find(name).ok()?;
+        self.entries.get(i).map(|(_, v)| v)
     }
 
     /// The value of `name`, to change it in place.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
-        self.find(name).ok().map(|i| &mut self.entries[i].1)
+        let i = self.find(name).ok()?;
+        self.entries.get_mut(i).map(|(_, v)| v)
     }
 
     /// Whether `name` is present.
@@ -60,7 +62,10 @@ impl Attributes {
     pub fn insert(&mut self, name: String, mut value: Value) -> Option<Value> {
         trim(&mut value);
         match self.find(&name) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => self
+                .entries
+                .get_mut(i)
+                .map(|(_, v)| std::mem::replace(v, value)),
             Err(i) => {
                 // Grow by one, not by doubling: most users carry a few
                 // attributes and the map lives as long as the snapshot.
@@ -138,16 +143,11 @@ impl fmt::Debug for Attributes {
 impl std::ops::Index<&str> for Attributes {
     type Output = Value;
 
-    /// The value of `name`.
-    ///
-    /// # Panics
-    ///
-    /// If `name` is not present, like indexing a `BTreeMap`.
+    /// The value of `name`, or `Value::Null` if it is not present (as
+    /// indexing a `serde_json::Value` does): never a panic.
     fn index(&self, name: &str) -> &Value {
-        match self.get(name) {
-            Some(v) => v,
-            None => panic!("no attribute named {name:?}"),
-        }
+        static NULL: Value = Value::Null;
+        self.get(name).unwrap_or(&NULL)
     }
 }
 
@@ -254,6 +254,7 @@ mod tests {
         assert!(a.contains_key("mid"));
         assert_eq!(a.remove("mid"), Some(json!([1, 2])));
         assert_eq!(a.get("mid"), None);
+        assert_eq!(a["mid"], Value::Null, "a missing name indexes to null");
         *a.get_mut("zeta").unwrap() = json!(2);
         assert_eq!(a["zeta"], 2);
         a.retain(|k, _| k != "zeta");

@@ -16,7 +16,8 @@
 //! * [`DirectoryProvider`]: paginated, lazy, `'static` streams of each kind,
 //!   and `check()` that reports every configuration problem at once.
 //!   [`DirectoryProviderExt`] adds conveniences to every provider.
-//! * [`Snapshot`]: a complete directory, or an error. Never a partial one.
+//! * [`Snapshot`]: a complete, closed directory, or an error. Never a
+//!   partial one.
 //! * [`InMemoryDirectory`]: a provider over data in memory, with paging and
 //!   failure injection, for tests and examples.
 //! * [`Error`] / [`ErrorKind`]: what went wrong, in terms of what the admin
@@ -49,6 +50,14 @@
 //! * **Complete or nothing.** [`Snapshot::collect`] returns the first error of
 //!   any stream; a reconcile never sees a directory with missing pages, which
 //!   is how records get deactivated by mistake.
+//! * **Closed, whatever made it.** Every way of making a [`Snapshot`]
+//!   (collection, [`Snapshot::from_parts`], deserialization) ends in one
+//!   closing step: lists sorted and de-duplicated (so lookups can
+//!   binary-search, even after JSON in any order), and every membership and
+//!   assignment referring to a listed user and group. What it drops is
+//!   counted in [`Snapshot::dropped`] ([`Dropped`] says what each kind of
+//!   reference becomes); what could hide an incomplete group list is an error
+//!   instead.
 //! * **Pages, not items.** Provider streams yield whole pages so progress can
 //!   count them and memory stays bounded by a page per stream.
 //! * **Pagination and retry live once.** A provider writes "fetch one page for
@@ -101,4 +110,4 @@ pub use provider::{
     flatten_pages, CheckReport, DirectoryProvider, DirectoryProviderExt, Pages, Probe,
 };
 pub use secret::{constant_time_eq, SecretString};
-pub use snapshot::{CollectOptions, Progress, ProgressFn, ResourceKind, Snapshot};
+pub use snapshot::{CollectOptions, Dropped, Progress, ProgressFn, ResourceKind, Snapshot};

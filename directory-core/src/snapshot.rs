@@ -10,11 +10,16 @@ use futures::future::FutureExt;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
+pub use self::close::Dropped;
+use self::close::{find, Parts};
+
 use crate::error::Result;
 use crate::model::{
     AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Membership, MembershipKind,
 };
 use crate::provider::{DirectoryProvider, Pages};
+
+mod close;
 
 /// A complete copy of a directory at one point in time.
 ///
@@ -23,11 +28,31 @@ use crate::provider::{DirectoryProvider, Pages};
 /// fails after the provider's retries fails the whole collection. A plan made
 /// from a partial directory would deactivate the people on the missing pages.
 ///
-/// All lists are sorted (users and groups by id, memberships and assignments by
-/// all their fields) and free of duplicates, so two snapshots of the same
-/// directory are equal and serialize to the same JSON.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Every constructor ([`Snapshot::collect`], [`Snapshot::from_parts`],
+/// deserialization, [`Snapshot::normalized`]) ends in the same closing step,
+/// which establishes these invariants:
+///
+/// * users and groups are sorted by id with no id twice (the last arrival of
+///   an id wins); memberships and assignments are sorted by all their fields
+///   without duplicates, so one directory always serializes its lists the
+///   same way;
+/// * the snapshot is closed: every membership and app assignment refers to a
+///   listed user, and to a listed group where it names one. What was left
+///   out to get there is counted in [`Snapshot::dropped`]; see [`Dropped`]
+///   for what happens to each kind of reference.
+///
+/// Two snapshots of one directory are not `==`: `collected_at` differs (and
+/// `provider` and `dropped` may). Compare contents with
+/// [`Snapshot::same_directory`].
+///
+/// The fields are public for reading. [`Snapshot::user`] and
+/// [`Snapshot::group`] binary-search the sorted lists: after changing the
+/// lists directly, call [`Snapshot::normalized`] (or build a new snapshot
+/// with [`Snapshot::from_parts`]) before looking anything up;
+/// [`Snapshot::is_normalized`] tells whether the invariants still hold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Snapshot {
     /// The provider it came from, as its `Display` names it.
     pub provider: String,
@@ -41,6 +66,11 @@ pub struct Snapshot {
     pub memberships: Vec<Membership>,
     /// Every user assigned to the SSO app, sorted.
     pub app_assignments: Vec<AppAssignment>,
+    /// What closing left out: memberships and assignments that referred to
+    /// users or groups the snapshot does not list. Report it; it is not part
+    /// of the directory ([`Snapshot::same_directory`] ignores it).
+    #[serde(skip_serializing_if = "Dropped::is_empty")]
+    pub dropped: Dropped,
 }
 
 /// What a snapshot collection is fetching.
@@ -204,6 +234,14 @@ impl Snapshot {
     /// group's members are fetched as soon as the groups are known, at most
     /// `member_concurrency` groups at once. The first error from any stream
     /// ends the collection and is returned: no snapshot is made.
+    ///
+    /// The result is closed (see [`Snapshot`] and [`Dropped`]): memberships
+    /// and assignments of users the user list does not hold are dropped and
+    /// counted in [`Snapshot::dropped`]. A membership of a group the group
+    /// list does not hold fails the collection with
+    /// [`ErrorKind::InvalidResponse`](crate::ErrorKind::InvalidResponse):
+    /// members are read per listed group, so it means the group list and the
+    /// member reads disagree, and dropping it could hide an incomplete list.
     pub async fn collect<P: DirectoryProvider + ?Sized>(
         provider: &P,
         opts: &CollectOptions,
@@ -249,38 +287,45 @@ impl Snapshot {
                 expanded
             }
         };
-        Ok(Snapshot::from_parts(
-            provider.to_string(),
+        let parts = Parts {
+            provider: provider.to_string(),
+            collected_at: Utc::now(),
             users,
             groups,
             memberships,
             app_assignments,
-        ))
+            dropped: Dropped::default(),
+        };
+        parts.close().refuse_unlisted_groups()
     }
 
-    /// Builds a snapshot from parts, sorting and de-duplicating them. Where a
-    /// user or group id appears twice, the last one wins.
+    /// Builds a snapshot from parts and closes it (see [`Snapshot`]): sorted,
+    /// de-duplicated (where a user or group id appears twice, the last one
+    /// wins), and every membership and assignment that refers to a user or
+    /// group not listed is dropped or loses its group, as [`Dropped`]
+    /// describes and counts in [`Snapshot::dropped`].
+    ///
+    /// Unlike [`Snapshot::collect`] this never fails: memberships of groups
+    /// not listed are dropped and counted in
+    /// [`Dropped::memberships_of_unlisted_groups`]; check it where such a
+    /// membership would mean the parts are incomplete.
     pub fn from_parts(
         provider: impl Into<String>,
         users: Vec<DirectoryUser>,
         groups: Vec<DirectoryGroup>,
-        mut memberships: Vec<Membership>,
-        mut app_assignments: Vec<AppAssignment>,
+        memberships: Vec<Membership>,
+        app_assignments: Vec<AppAssignment>,
     ) -> Snapshot {
-        let users = dedup_by_id(users, |u| &u.id);
-        let groups = dedup_by_id(groups, |g| &g.id);
-        memberships.sort_unstable();
-        memberships.dedup();
-        app_assignments.sort_unstable();
-        app_assignments.dedup();
-        Snapshot {
+        let parts = Parts {
             provider: provider.into(),
             collected_at: Utc::now(),
             users,
             groups,
             memberships,
             app_assignments,
-        }
+            dropped: Dropped::default(),
+        };
+        parts.close().snapshot
     }
 
     /// Whether the directory has no users at all.
@@ -288,24 +333,21 @@ impl Snapshot {
         self.users.is_empty()
     }
 
-    /// Finds a user by id (binary search: users are sorted).
+    /// Finds a user by id (a binary search of the sorted users; see
+    /// [`Snapshot`] about changing the lists directly).
     pub fn user(&self, id: &str) -> Option<&DirectoryUser> {
-        self.users
-            .binary_search_by(|u| u.id.as_str().cmp(id))
-            .ok()
-            .map(|i| &self.users[i])
+        find(&self.users, id, |u| &u.id)
     }
 
-    /// Finds a group by id.
+    /// Finds a group by id (a binary search of the sorted groups).
     pub fn group(&self, id: &str) -> Option<&DirectoryGroup> {
-        self.groups
-            .binary_search_by(|g| g.id.as_str().cmp(id))
-            .ok()
-            .map(|i| &self.groups[i])
+        find(&self.groups, id, |g| &g.id)
     }
 
-    /// Whether the two snapshots hold the same directory, ignoring when they
-    /// were collected and from which provider.
+    /// Whether the two snapshots hold the same directory: the same users,
+    /// groups, memberships and assignments, whenever and from whichever
+    /// provider they were collected, and whatever closing dropped. Use it
+    /// rather than `==`, which compares `collected_at` too.
     pub fn same_directory(&self, other: &Snapshot) -> bool {
         self.users == other.users
             && self.groups == other.groups
@@ -439,25 +481,6 @@ async fn drain_group(pages: Pages<Membership>, tally: &Tally) -> Result<Vec<Memb
     drain(pages, tally, &mut out).await?;
     tally.group_done();
     Ok(out)
-}
-
-fn dedup_by_id<T>(mut items: Vec<T>, id: impl Fn(&T) -> &String) -> Vec<T> {
-    // The last arrival of an id wins. Duplicates are dropped first (an index
-    // of ids, a few bytes per item), then the unique items are sorted in
-    // place: a stable sort of the items themselves would borrow scratch
-    // space of half the list, 34 MiB for 100,000 users.
-    let mut keep = vec![true; items.len()];
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        if let Some(earlier) = last.insert(id(item).as_str(), i) {
-            keep[earlier] = false;
-        }
-    }
-    drop(last);
-    let mut keep = keep.into_iter();
-    items.retain(|_| keep.next().unwrap_or(true));
-    items.sort_unstable_by(|a, b| id(a).cmp(id(b)));
-    items
 }
 
 #[cfg(test)]

@@ -137,7 +137,7 @@ mod tests {
                 DirectoryUser::new("u5", "eve").with_email("eve@acme.com", true),
                 DirectoryUser::new("u6", "fay").with_email("fay@acme.com", true),
             ],
-            vec![],
+            vec![directory_core::DirectoryGroup::new("g1", "Sales")],
             vec![],
             vec![
                 AppAssignment::direct("u1"),
