@@ -151,6 +151,21 @@ impl<'a> Desired<'a> {
         desired
     }
 
+    /// User `u`'s class (`NotPresent` for an index out of range).
+    pub(crate) fn class(&self, u: usize) -> Class {
+        self.classes.get(u).copied().unwrap_or(Class::NotPresent)
+    }
+
+    /// User `u`'s normalized email (empty when it has none).
+    pub(crate) fn email(&self, u: usize) -> &str {
+        self.emails.get(u).and_then(Option::as_deref).unwrap_or("")
+    }
+
+    /// User `u`.
+    pub(crate) fn user(&self, u: usize) -> Option<&'a DirectoryUser> {
+        self.users.get(u)
+    }
+
     /// The mapped field values of user `u`, in `field_names` order.
     pub(crate) fn values(&self, u: usize) -> &[Option<Cow<'a, str>>] {
         let n = self.field_names.len();

@@ -117,4 +117,4 @@ pub use policy::{
 };
 pub use reconciler::{reconcile, reconcile_with_override, Reconciler};
 pub use record::{HostData, HostLocation, HostUser, Location, Recipient, Source};
-pub use safety::{ReconcileError, SafetyError};
+pub use safety::{LocationDeactivations, ReconcileError, SafetyError};
