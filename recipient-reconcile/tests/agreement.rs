@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use directory_core::{AppAssignment, Snapshot};
 use recipient_reconcile::{
-    reconcile, sso_candidates, ConflictKind, HostData, Plan, Policy, Reconciler, Scope,
+    sso_candidates, ConflictKind, HostData, Plan, Policy, Reconciler, Scope,
 };
 
 fn via_reconciler(s: &Snapshot, p: &Policy, h: &HostData) -> Plan {
