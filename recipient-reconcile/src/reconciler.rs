@@ -287,7 +287,7 @@ impl<'p, 'a> Pass<'p, 'a> {
     }
 
     fn wanted(&self, u: usize) -> bool {
-        self.r.desired.classes[u] == Class::Eligible && self.scope.contains(u)
+        self.r.desired.class(u) == Class::Eligible && self.scope.contains(u)
     }
 
     /// Links records to users by directory id; notes duplicates.
@@ -329,13 +329,13 @@ impl<'p, 'a> Pass<'p, 'a> {
     fn wanted_without_record(&mut self) -> Vec<u32> {
         let mut out = Vec::new();
         for u in self.scope.users(self.r.desired.users.len()) {
-            let class = self.r.desired.classes[u];
+            let class = self.r.desired.class(u);
             if class == Class::Eligible && !self.seen.contains(u) {
                 out.push(u as u32);
             } else if class == Class::NoEmail {
                 self.skips.push(Skip {
                     record_id: None,
-                    user_id: Some(self.r.desired.users[u].id.clone()),
+                    user_id: Some(self.r.desired.user_id(u)),
                     reason: Reason::NoEmail,
                 });
             }
@@ -352,12 +352,16 @@ impl<'p, 'a> Pass<'p, 'a> {
         let index = self.email_index();
         let mut creates = Vec::new();
         for u in unmatched {
-            let email = self.r.desired.emails[u as usize].as_deref().unwrap_or("");
+            let email = self.r.desired.email(u as usize);
             match index.get(email).map(Vec::as_slice) {
                 None => creates.push(u),
                 Some(&[i]) => self.link_one(u, i),
                 Some(many) => {
-                    let ids = many.iter().map(|&i| self.records[i].id.clone()).collect();
+                    let ids = many
+                        .iter()
+                        .filter_map(|&i| self.records.get(i))
+                        .map(|r| r.id.clone())
+                        .collect();
                     many.iter()
                         .for_each(|&i| _ = self.by_email.insert(i, Link::Held));
                     self.conflict(ConflictKind::DuplicateRecords, u, ids);
@@ -372,7 +376,7 @@ impl<'p, 'a> Pass<'p, 'a> {
         let records: &'p [Recipient] = self.records;
         let mut index: FxHashMap<_, Vec<usize>> = FxHashMap::default();
         for (i, rec) in records.iter().enumerate() {
-            if self.claims[i].is_some_and(|u| self.wanted(u as usize)) {
+            if self.claim(i).is_some_and(|u| self.wanted(u as usize)) {
                 continue;
             }
             index
@@ -384,7 +388,9 @@ impl<'p, 'a> Pass<'p, 'a> {
     }
 
     fn link_one(&mut self, u: u32, i: usize) {
-        let rec = &self.records[i];
+        let Some(rec) = self.records.get(i) else {
+            return;
+        };
         match &rec.external_id {
             Some(other) => {
                 self.by_email.insert(i, Link::Held);
@@ -405,25 +411,30 @@ impl<'p, 'a> Pass<'p, 'a> {
         }
     }
 
+    /// The user record `i`'s directory id names, if any.
+    fn claim(&self, i: usize) -> Option<u32> {
+        self.claims.get(i).copied().flatten()
+    }
+
     fn link_of(&self, i: usize) -> Link {
         // Email links are rare: skip the lookup when there are none.
         let by_email = (!self.by_email.is_empty()).then(|| self.by_email.get(&i));
         if let Some(link) = by_email.flatten() {
             return link.clone();
         }
-        let Some(u) = self.claims[i] else {
+        let Some(u) = self.claim(i) else {
             return Link::Gone(Reason::NotInDirectory);
         };
         if self.duplicated.contains(&u) {
             return Link::Held;
         }
-        let user = &self.r.desired.users[u as usize];
+        let status = self.r.desired.user(u as usize).map(|u| &u.status);
         match (
-            self.r.desired.classes[u as usize],
+            self.r.desired.class(u as usize),
             self.scope.contains(u as usize),
         ) {
             (Class::NotPresent, _) => Link::Gone(Reason::StatusNotPresent {
-                status: user.status.clone(),
+                status: status.cloned().unwrap_or_default(),
             }),
             (_, false) => Link::Gone(Reason::OutOfScope),
             (Class::Eligible, true) => Link::Wanted {
@@ -470,7 +481,7 @@ impl<'p, 'a> Pass<'p, 'a> {
 
     fn sync(&mut self, rec: &Recipient, u: u32, link: bool, reason: Reason) {
         let d = &self.r.desired;
-        let email = d.emails[u as usize].as_deref().unwrap_or("");
+        let email = d.email(u as usize);
         let values = d.values(u as usize);
         if rec.active && !link && in_sync(rec, email, &d.field_names, values) {
             self.unchanged += 1;
@@ -478,7 +489,7 @@ impl<'p, 'a> Pass<'p, 'a> {
         }
         let change = Change {
             record_id: rec.id.clone(),
-            external_id: Some(d.users[u as usize].id.clone()),
+            external_id: Some(d.user_id(u as usize)),
             link,
             changes: changes(rec, email, &d.field_names, values),
             reason,
@@ -495,9 +506,9 @@ impl<'p, 'a> Pass<'p, 'a> {
         for u in users {
             self.operations.push(Operation::Create(Create {
                 location_id: self.location.id.clone(),
-                external_id: Some(d.users[u as usize].id.clone()),
+                external_id: Some(d.user_id(u as usize)),
                 source: Source::Directory,
-                email: d.emails[u as usize].as_deref().unwrap_or("").to_string(),
+                email: d.email(u as usize).to_string(),
                 fields: new_fields(&d.field_names, d.values(u as usize)),
                 reason: Reason::NewInDirectory,
             }));
@@ -509,11 +520,8 @@ impl<'p, 'a> Pass<'p, 'a> {
         Conflict {
             kind,
             location_id: Some(self.location.id.clone()),
-            email: self.r.desired.emails[u as usize]
-                .as_deref()
-                .unwrap_or("")
-                .to_string(),
-            user_ids: vec![self.r.desired.users[u as usize].id.clone()],
+            email: self.r.desired.email(u as usize).to_string(),
+            user_ids: vec![self.r.desired.user_id(u as usize)],
             record_ids,
         }
     }
