@@ -257,24 +257,11 @@ fn plan_csv_location(
     row_errors: &mut Vec<RowError>,
 ) -> LocationPlan {
     let loc = &host.location;
-    let mut by_email: FxHashMap<std::borrow::Cow<'_, str>, Vec<&Recipient>> = FxHashMap::default();
-    for r in &host.records {
-        by_email
-            .entry(normalize_email(&r.email))
-            .or_default()
-            .push(r);
-    }
+    let by_email = email_index(&host.records);
     let (mut ops, mut conflicts, mut unchanged) = (Vec::new(), Vec::new(), 0);
     for row in import.rows.iter().filter(|r| r.location_id == loc.id) {
         match by_email.get(row.email.as_str()).map(Vec::as_slice) {
-            None => ops.push(Operation::Create(Create {
-                location_id: loc.id.clone(),
-                external_id: None,
-                source: Source::Csv,
-                email: row.email.clone(),
-                fields: row.fields.clone(),
-                reason: Reason::CsvNewRow,
-            })),
+            None => ops.push(csv_create(&loc.id, row)),
             Some(&[r]) => match csv_refusal(r, policy) {
                 Some(reason) => row_errors.push(RowError::refused(row, r, reason)),
                 None => match csv_change(r, row) {
@@ -282,29 +269,48 @@ fn plan_csv_location(
                     None => unchanged += 1,
                 },
             },
-            Some(many) => {
-                let mut record_ids: Vec<String> = many.iter().map(|r| r.id.clone()).collect();
-                record_ids.sort();
-                conflicts.push(Conflict {
-                    kind: ConflictKind::DuplicateRecords,
-                    location_id: Some(loc.id.clone()),
-                    email: row.email.clone(),
-                    user_ids: Vec::new(),
-                    record_ids,
-                });
-            }
+            Some(many) => conflicts.push(duplicate_records(&loc.id, row, many)),
         }
     }
     let records = host.records.len() as u64;
-    LocationPlan::seal(
-        loc.id.clone(),
-        loc.name.clone(),
-        ops,
-        conflicts,
-        Vec::new(),
-        records,
-        unchanged,
-    )
+    let (id, name) = (loc.id.clone(), loc.name.clone());
+    LocationPlan::seal(id, name, ops, conflicts, Vec::new(), records, unchanged)
+}
+
+/// A location's records by normalized email.
+fn email_index(records: &[Recipient]) -> FxHashMap<std::borrow::Cow<'_, str>, Vec<&Recipient>> {
+    let mut by_email: FxHashMap<_, Vec<&Recipient>> = FxHashMap::default();
+    for r in records {
+        by_email
+            .entry(normalize_email(&r.email))
+            .or_default()
+            .push(r);
+    }
+    by_email
+}
+
+fn csv_create(location_id: &str, row: &CsvRow) -> Operation {
+    Operation::Create(Create {
+        location_id: location_id.to_string(),
+        external_id: None,
+        source: Source::Csv,
+        email: row.email.clone(),
+        fields: row.fields.clone(),
+        reason: Reason::CsvNewRow,
+    })
+}
+
+/// A row matching several records of its location: none is changed.
+fn duplicate_records(location_id: &str, row: &CsvRow, many: &[&Recipient]) -> Conflict {
+    let mut record_ids: Vec<String> = many.iter().map(|r| r.id.clone()).collect();
+    record_ids.sort();
+    Conflict {
+        kind: ConflictKind::DuplicateRecords,
+        location_id: Some(location_id.to_string()),
+        email: row.email.clone(),
+        user_ids: Vec::new(),
+        record_ids,
+    }
 }
 
 fn csv_change(r: &Recipient, row: &CsvRow) -> Option<Operation> {
