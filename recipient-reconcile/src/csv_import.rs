@@ -60,7 +60,7 @@ impl RowError {
     fn refused(row: &CsvRow, record: &Recipient, reason: Reason) -> Self {
         Self {
             line: row.line,
-            message: format!("{} is record {}: {reason}", row.email, record.id),
+            message: format!("{} (record {}): {reason}", row.email, record.id),
             record_id: Some(record.id.clone()),
             reason: Some(reason),
         }

@@ -124,8 +124,8 @@ impl<'a> Reconciler<'a> {
     }
 
     /// Directory users that could become SSO users of the host: see
-    /// [`sso_candidates`](crate::sso_candidates). Users the plan holds in a duplicate-email
-    /// conflict are not among them.
+    /// [`sso_candidates`](crate::sso_candidates). Users the plan holds in a
+    /// duplicate-email conflict are not among them.
     pub fn sso_candidates(&self, host_users: &[HostUser]) -> Vec<SsoCandidate> {
         candidates(self.snapshot, self.policy, &self.desired, host_users)
     }
@@ -136,7 +136,8 @@ impl<'a> Reconciler<'a> {
     ///
     /// When any location was stopped (or the directory is empty and not
     /// overridden), gives one [`SafetyError`] with the numbers of every
-    /// location stopped instead.
+    /// location stopped instead. A host that applied each location's plan
+    /// as it went passes those plans as `plans.into_iter().map(Ok)`.
     pub fn finish(
         &self,
         locations: impl IntoIterator<Item = Result<LocationPlan, SafetyError>>,

@@ -101,7 +101,7 @@ fn an_import_creates_updates_and_reactivates_under_the_ownership_rules() {
     assert_eq!(refused.reason, Some(Reason::CsvMayNotUpdateDirectory));
     assert_eq!(
         refused.message,
-        "dir@x.com is record r3: the policy does not let a CSV import change a directory-owned record"
+        "dir@x.com (record r3): the policy does not let a CSV import change a directory-owned record"
     );
     let Some(Operation::Create(c)) = p.operations().next() else {
         panic!()
