@@ -32,10 +32,10 @@ pub struct HostDemoOutcome {
     /// Operations after one user left the directory.
     pub leaver_operations: u64,
     /// Updates a later CSV import makes to directory-owned records (the
-    /// policy does not allow it: expected 0), and its skips.
+    /// policy does not allow it: expected 0).
     pub csv_after_sync_updates: u64,
-    /// Skips of that import.
-    pub csv_after_sync_skips: u64,
+    /// Lines of that import the ownership rules refused.
+    pub csv_after_sync_refused: Vec<u64>,
     /// Sync runs logged in the database.
     pub runs: u64,
 }
@@ -183,7 +183,10 @@ pub async fn run_host_demo(db: &Path, csv_dir: &Path) -> Result<HostDemoOutcome>
         .operations()
         .filter(|op| matches!(op, Operation::Update(c) if directory_owned.contains(c.record_id.as_str())))
         .count() as u64;
-    out.csv_after_sync_skips = csv_plan.plan.counts.skips;
+    out.csv_after_sync_refused = csv_plan.row_errors.iter().map(|e| e.line).collect();
+    for e in &csv_plan.row_errors {
+        println!("   CSV line {} refused: {}", e.line, e.message);
+    }
     host.apply(&csv_plan.plan, "csv")?;
     out.runs = host.runs()?;
     println!("\nrecords by (source, active): {:?}", host.census()?);

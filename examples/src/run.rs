@@ -146,15 +146,16 @@ pub async fn run_sync<P: DirectoryProvider>(provider: &P, args: &SyncArgs) -> Re
 }
 
 /// Plans against the SQLite host one location at a time: only one location's
-/// records are in memory at once.
+/// records are in memory at once. A safety stop names every location it
+/// concerns, with the numbers.
 pub fn plan_host(snapshot: &Snapshot, policy: &Policy, host: &SqliteHost) -> Result<Plan> {
     let reconciler = Reconciler::new(snapshot, policy)?;
-    let mut locations = Vec::new();
+    let mut outcomes = Vec::new();
     for location in host.locations()? {
         let records = host.records(&location.id)?;
-        locations.push(reconciler.plan_location(&location, &records)?);
+        outcomes.push(reconciler.plan_location(&location, &records));
     }
-    Ok(reconciler.finish(locations, &host.users()?))
+    Ok(reconciler.finish(outcomes, &host.users()?)?)
 }
 
 /// Ends an example: on error, prints the error chain (no backtrace noise

@@ -34,7 +34,11 @@ async fn walkthrough_applies_then_finds_nothing_to_do() {
         out.csv_after_sync_updates, 0,
         "CSV may not update directory-owned records"
     );
-    assert!(out.csv_after_sync_skips >= 1);
+    assert_eq!(
+        out.csv_after_sync_refused,
+        vec![2],
+        "Alan's row: a row error with its line"
+    );
     assert_eq!(out.runs, 6);
 }
 

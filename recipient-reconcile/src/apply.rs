@@ -50,13 +50,18 @@ pub fn apply_location(
         let &i = index
             .get(id.as_str())
             .ok_or_else(|| ApplyError::UnknownRecord(id.clone()))?;
+        let record = records
+            .get(i)
+            .ok_or_else(|| ApplyError::UnknownRecord(id.clone()))?;
         if let Operation::Update(c) | Operation::Reactivate(c) = op {
-            check_old(&records[i], c)?;
+            check_old(record, c)?;
         }
         edits.push((i, op));
     }
     for (i, op) in edits {
-        edit(&mut records[i], op);
+        if let Some(record) = records.get_mut(i) {
+            edit(record, op);
+        }
     }
     for op in &plan.operations {
         if let Operation::Create(c) = op {

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use directory_core::{AssignedVia, Snapshot};
 use serde::{Deserialize, Serialize};
 
-use crate::mapping::{normalize_email, plausible_email};
+use crate::desired::{Class, Desired};
+use crate::mapping::normalize_email;
 use crate::policy::Policy;
 use crate::record::HostUser;
 
@@ -30,9 +31,29 @@ pub struct SsoCandidate {
 /// status counts as present, whose email passes the policy's
 /// [`EmailFilter`](crate::EmailFilter), and who are not yet host users (by
 /// directory id or email). Sorted by email, then user id.
+///
+/// The same users a reconcile syncs: present with a usable email of their
+/// own. Users who share an email with another present user are left out,
+/// as reconcile holds them in a duplicate-email conflict until the directory
+/// gives each their own address.
 pub fn sso_candidates(
     snapshot: &Snapshot,
     policy: &Policy,
+    host_users: &[HostUser],
+) -> Vec<SsoCandidate> {
+    candidates(
+        snapshot,
+        policy,
+        &Desired::new(snapshot, policy),
+        host_users,
+    )
+}
+
+/// [`sso_candidates`] from the directory side reconcile already computed.
+pub(crate) fn candidates(
+    snapshot: &Snapshot,
+    policy: &Policy,
+    desired: &Desired<'_>,
     host_users: &[HostUser],
 ) -> Vec<SsoCandidate> {
     let known_ids: BTreeSet<&str> = host_users
@@ -50,28 +71,21 @@ pub fn sso_candidates(
             add_assignment(last, &a.via, a.role.as_deref());
             continue;
         }
-        let Some(user) = snapshot.user(&a.user_id) else {
+        let Some(&u) = desired.by_id.get(a.user_id.as_str()) else {
             continue;
         };
-        if !policy.present_statuses.contains(&user.status) || known_ids.contains(user.id.as_str()) {
-            continue;
-        }
-        let Some(email) = policy
-            .mapping
-            .email
-            .value(user)
-            .map(|e| normalize_email(&e).into_owned())
-        else {
+        let (Some(user), email) = (desired.user(u as usize), desired.email(u as usize)) else {
             continue;
         };
-        if !plausible_email(&email)
-            || !policy.sso_filter.allows(&email)
-            || known_emails.contains(&email)
+        if desired.class(u as usize) != Class::Eligible
+            || known_ids.contains(user.id.as_str())
+            || !policy.sso_filter.allows(email)
+            || known_emails.contains(email)
         {
             continue;
         }
         let mut c = SsoCandidate {
-            email,
+            email: email.to_string(),
             user_id: user.id.clone(),
             display_name: display_name(user),
             assigned_via: Vec::new(),

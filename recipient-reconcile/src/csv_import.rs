@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use crate::mapping::{normalize_email, plausible_email};
 use crate::plan::{
     Change, Conflict, ConflictKind, Create, FieldChange, LocationPlan, Operation, Plan, Reason,
-    Skip,
 };
 use crate::policy::Policy;
 use crate::record::{HostLocation, Location, Recipient, Source};
@@ -30,13 +29,42 @@ pub enum CsvError {
     Header(#[source] csv::Error),
 }
 
-/// One bad row, with its line number and what is wrong with it.
+/// One row left out, with its line number and why: a row that cannot be
+/// read, or one the ownership rules refuse.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowError {
     /// The line in the file (the header is line 1).
     pub line: u64,
-    /// What is wrong.
+    /// What is wrong, for a person.
     pub message: String,
+    /// The host record the row names, when the ownership rules refused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_id: Option<String>,
+    /// Why the ownership rules refused it, as a code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+}
+
+impl RowError {
+    /// A row that cannot be read.
+    fn unreadable(line: u64, message: String) -> Self {
+        Self {
+            line,
+            message,
+            record_id: None,
+            reason: None,
+        }
+    }
+
+    /// A row the ownership rules refuse for `record`.
+    fn refused(row: &CsvRow, record: &Recipient, reason: Reason) -> Self {
+        Self {
+            line: row.line,
+            message: format!("{} (record {}): {reason}", row.email, record.id),
+            record_id: Some(record.id.clone()),
+            reason: Some(reason),
+        }
+    }
 }
 
 /// One good row.
@@ -98,7 +126,7 @@ pub fn read_csv<R: Read>(
             });
         match row {
             Ok(row) => import.rows.push(row),
-            Err(message) => import.errors.push(RowError { line, message }),
+            Err(message) => import.errors.push(RowError::unreadable(line, message)),
         }
     }
     Ok(import)
@@ -175,21 +203,28 @@ fn find_location(locations: &[Location], name: Option<&str>) -> Result<String, S
 pub struct CsvPlan {
     /// The operations (provider `csv`; no SSO candidates).
     pub plan: Plan,
-    /// Rows left out, with why.
+    /// Rows left out, with why, by line: those that could not be read and
+    /// those the ownership rules refuse.
     pub row_errors: Vec<RowError>,
 }
 
 /// Plans a CSV import against the host's records. A row matches a record of
 /// its location by email. CSV-created and hand-made records are updated
-/// (and reactivated when inactive); a directory-owned record only when the
-/// policy's `csv_updates_directory` allows it (useful for fields the mapping
-/// does not fill: the directory sets its own fields back on the next sync).
-/// Unmatched rows create CSV records. An import never deactivates anything.
+/// (and reactivated when inactive). A record the directory owns is updated
+/// only when the policy's `csv_updates_directory` allows it (useful for
+/// fields the mapping does not fill: the directory sets its own fields back
+/// on the next sync), and never reactivated: the directory is the source of
+/// truth for the people it owns, so a row naming someone it deactivated
+/// would only flap. Rows refused by these rules are row errors, with their
+/// line and a [`Reason`]. Unmatched rows create CSV records. An import
+/// never deactivates anything.
 pub fn plan_csv(import: &CsvImport, policy: &Policy, host: &[HostLocation]) -> CsvPlan {
+    let mut row_errors = import.errors.clone();
     let locations = host
         .iter()
-        .map(|l| plan_csv_location(import, policy, l))
+        .map(|l| plan_csv_location(import, policy, l, &mut row_errors))
         .collect();
+    row_errors.sort_by_key(|e| e.line);
     CsvPlan {
         plan: Plan::seal(
             "csv".to_string(),
@@ -198,63 +233,84 @@ pub fn plan_csv(import: &CsvImport, policy: &Policy, host: &[HostLocation]) -> C
             Vec::new(),
             Vec::new(),
         ),
-        row_errors: import.errors.clone(),
+        row_errors,
     }
 }
 
-fn plan_csv_location(import: &CsvImport, policy: &Policy, host: &HostLocation) -> LocationPlan {
+/// What a CSV row may do to the one record it matches.
+fn csv_refusal(r: &Recipient, policy: &Policy) -> Option<Reason> {
+    if !r.directory_owned() {
+        None
+    } else if !policy.ownership.csv_updates_directory {
+        Some(Reason::CsvMayNotUpdateDirectory)
+    } else if !r.active {
+        Some(Reason::CsvMayNotReactivateDirectory)
+    } else {
+        None
+    }
+}
+
+fn plan_csv_location(
+    import: &CsvImport,
+    policy: &Policy,
+    host: &HostLocation,
+    row_errors: &mut Vec<RowError>,
+) -> LocationPlan {
     let loc = &host.location;
-    let mut by_email: FxHashMap<std::borrow::Cow<'_, str>, Vec<&Recipient>> = FxHashMap::default();
-    for r in &host.records {
+    let by_email = email_index(&host.records);
+    let (mut ops, mut conflicts, mut unchanged) = (Vec::new(), Vec::new(), 0);
+    for row in import.rows.iter().filter(|r| r.location_id == loc.id) {
+        match by_email.get(row.email.as_str()).map(Vec::as_slice) {
+            None => ops.push(csv_create(&loc.id, row)),
+            Some(&[r]) => match csv_refusal(r, policy) {
+                Some(reason) => row_errors.push(RowError::refused(row, r, reason)),
+                None => match csv_change(r, row) {
+                    Some(op) => ops.push(op),
+                    None => unchanged += 1,
+                },
+            },
+            Some(many) => conflicts.push(duplicate_records(&loc.id, row, many)),
+        }
+    }
+    let records = host.records.len() as u64;
+    let (id, name) = (loc.id.clone(), loc.name.clone());
+    LocationPlan::seal(id, name, ops, conflicts, Vec::new(), records, unchanged)
+}
+
+/// A location's records by normalized email.
+fn email_index(records: &[Recipient]) -> FxHashMap<std::borrow::Cow<'_, str>, Vec<&Recipient>> {
+    let mut by_email: FxHashMap<_, Vec<&Recipient>> = FxHashMap::default();
+    for r in records {
         by_email
             .entry(normalize_email(&r.email))
             .or_default()
             .push(r);
     }
-    let (mut ops, mut conflicts, mut skips, mut unchanged) =
-        (Vec::new(), Vec::new(), Vec::new(), 0);
-    for row in import.rows.iter().filter(|r| r.location_id == loc.id) {
-        match by_email.get(row.email.as_str()).map(Vec::as_slice) {
-            None => ops.push(Operation::Create(Create {
-                location_id: loc.id.clone(),
-                external_id: None,
-                source: Source::Csv,
-                email: row.email.clone(),
-                fields: row.fields.clone(),
-                reason: Reason::CsvNewRow,
-            })),
-            Some(&[r]) if r.directory_owned() && !policy.ownership.csv_updates_directory => skips
-                .push(Skip {
-                    record_id: Some(r.id.clone()),
-                    user_id: r.external_id.clone(),
-                    reason: Reason::CsvMayNotUpdateDirectory,
-                }),
-            Some(&[r]) => match csv_change(r, row) {
-                Some(op) => ops.push(op),
-                None => unchanged += 1,
-            },
-            Some(many) => conflicts.push(Conflict {
-                kind: ConflictKind::DuplicateRecords,
-                location_id: Some(loc.id.clone()),
-                email: row.email.clone(),
-                user_ids: Vec::new(),
-                record_ids: many.iter().map(|r| r.id.clone()).collect(),
-            }),
-        }
+    by_email
+}
+
+fn csv_create(location_id: &str, row: &CsvRow) -> Operation {
+    Operation::Create(Create {
+        location_id: location_id.to_string(),
+        external_id: None,
+        source: Source::Csv,
+        email: row.email.clone(),
+        fields: row.fields.clone(),
+        reason: Reason::CsvNewRow,
+    })
+}
+
+/// A row matching several records of its location: none is changed.
+fn duplicate_records(location_id: &str, row: &CsvRow, many: &[&Recipient]) -> Conflict {
+    let mut record_ids: Vec<String> = many.iter().map(|r| r.id.clone()).collect();
+    record_ids.sort();
+    Conflict {
+        kind: ConflictKind::DuplicateRecords,
+        location_id: Some(location_id.to_string()),
+        email: row.email.clone(),
+        user_ids: Vec::new(),
+        record_ids,
     }
-    for c in &mut conflicts {
-        c.record_ids.sort();
-    }
-    let records = host.records.len() as u64;
-    LocationPlan::seal(
-        loc.id.clone(),
-        loc.name.clone(),
-        ops,
-        conflicts,
-        skips,
-        records,
-        unchanged,
-    )
 }
 
 fn csv_change(r: &Recipient, row: &CsvRow) -> Option<Operation> {

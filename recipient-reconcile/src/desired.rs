@@ -36,7 +36,9 @@ impl BitSet {
     }
 
     pub(crate) fn contains(&self, i: usize) -> bool {
-        self.0[i / 64] & (1 << (i % 64)) != 0
+        self.0
+            .get(i / 64)
+            .is_some_and(|word| word & (1 << (i % 64)) != 0)
     }
 
     /// The set bits, in order, skipping empty words.
@@ -55,7 +57,10 @@ impl BitSet {
 
     /// Sets bit `i`; returns whether it was already set.
     pub(crate) fn insert(&mut self, i: usize) -> bool {
-        let (word, bit) = (&mut self.0[i / 64], 1u64 << (i % 64));
+        let bit = 1u64 << (i % 64);
+        let Some(word) = self.0.get_mut(i / 64) else {
+            return false;
+        };
         let was = *word & bit != 0;
         *word |= bit;
         was
@@ -151,10 +156,30 @@ impl<'a> Desired<'a> {
         desired
     }
 
+    /// User `u`'s class (`NotPresent` for an index out of range).
+    pub(crate) fn class(&self, u: usize) -> Class {
+        self.classes.get(u).copied().unwrap_or(Class::NotPresent)
+    }
+
+    /// User `u`'s normalized email (empty when it has none).
+    pub(crate) fn email(&self, u: usize) -> &str {
+        self.emails.get(u).and_then(Option::as_deref).unwrap_or("")
+    }
+
+    /// User `u`'s directory id.
+    pub(crate) fn user_id(&self, u: usize) -> String {
+        self.users.get(u).map(|x| x.id.clone()).unwrap_or_default()
+    }
+
+    /// User `u`.
+    pub(crate) fn user(&self, u: usize) -> Option<&'a DirectoryUser> {
+        self.users.get(u)
+    }
+
     /// The mapped field values of user `u`, in `field_names` order.
     pub(crate) fn values(&self, u: usize) -> &[Option<Cow<'a, str>>] {
         let n = self.field_names.len();
-        &self.values[u * n..(u + 1) * n]
+        self.values.get(u * n..(u + 1) * n).unwrap_or_default()
     }
 
     pub(crate) fn in_scope(&self, location_id: &str) -> InScope<'_> {
@@ -166,7 +191,7 @@ impl<'a> Desired<'a> {
 
     /// Whether any eligible user is in scope of at least one location.
     pub(crate) fn any_eligible_in_scope(&self) -> bool {
-        let eligible = |i: usize| self.classes[i] == Class::Eligible;
+        let eligible = |i: usize| self.class(i) == Class::Eligible;
         match &self.scope {
             None => (0..self.users.len()).any(eligible),
             Some(map) => map.values().any(|set| set.iter().any(eligible)),
@@ -179,8 +204,9 @@ impl<'a> Desired<'a> {
         let mut first: FxHashMap<&str, u32> =
             FxHashMap::with_capacity_and_hasher(self.emails.len(), Default::default());
         let mut groups: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
-        for (i, e) in self.emails.iter().enumerate() {
-            let Some(e) = e.as_deref().filter(|_| self.classes[i] == Class::Eligible) else {
+        let eligible = self.emails.iter().zip(&self.classes).enumerate();
+        for (i, (e, class)) in eligible {
+            let Some(e) = e.as_deref().filter(|_| *class == Class::Eligible) else {
                 continue;
             };
             if let Some(&j) = first.get(e) {
@@ -197,15 +223,14 @@ impl<'a> Desired<'a> {
                 kind: ConflictKind::DuplicateEmail,
                 location_id: None,
                 email: email.to_string(),
-                user_ids: members
-                    .iter()
-                    .map(|&i| self.users[i as usize].id.clone())
-                    .collect(),
+                user_ids: members.iter().map(|&i| self.user_id(i as usize)).collect(),
                 record_ids: Vec::new(),
             });
         }
         for i in dup {
-            self.classes[i as usize] = Class::DuplicateEmail;
+            if let Some(class) = self.classes.get_mut(i as usize) {
+                *class = Class::DuplicateEmail;
+            }
         }
         self.conflicts = conflicts;
     }

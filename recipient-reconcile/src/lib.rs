@@ -15,14 +15,17 @@
 //!   the attribute [`Mapping`], the SSO [`EmailFilter`], [`Protected`] records
 //!   and [`SafetyLimits`].
 //! * [`Reconciler`]: computes the directory side once, then
-//!   [`Reconciler::plan_location`] per location; [`reconcile`] does all
-//!   locations in one call.
+//!   [`Reconciler::plan_location`] per location and [`Reconciler::finish`]
+//!   for the whole plan; [`reconcile`] does all locations in one call, by
+//!   the same path (same plan, same hash).
 //! * [`Plan`] / [`LocationPlan`]: [`Operation`]s with [`Reason`]s,
 //!   [`Conflict`]s and [`Skip`]s as data, [`Counts`], SSO candidates and a
 //!   SHA-256 hash of the canonical form; JSON both ways.
 //! * [`SafetyError`]: an empty directory or too many deactivations, with the
-//!   numbers; [`SafetyOverride`] proceeds on purpose.
-//! * [`read_csv`] / [`plan_csv`]: CSV import under the same ownership rules.
+//!   numbers of every location concerned ([`LocationDeactivations`]);
+//!   [`SafetyOverride`] proceeds on purpose.
+//! * [`read_csv`] / [`plan_csv`]: CSV import under the same ownership rules;
+//!   rows they refuse are [`RowError`]s with their line, like unreadable ones.
 //! * [`apply_location`] / [`apply`]: apply a plan to records in memory.
 //!
 //! ## Use
@@ -72,18 +75,25 @@
 //!   here) and one exhaustive `match` decides.
 //! * **Ownership is explicit.** The directory changes only records it created
 //!   or adopted; adopting a CSV-created or hand-made record needs a policy
-//!   switch, and so does a CSV import changing a directory-owned record.
-//!   Deactivation touches only directory-owned records.
+//!   switch, and so does a CSV import changing a directory-owned record; a
+//!   CSV import never reactivates one (the directory deactivated it, and
+//!   would again: the directory is the source of truth for its people).
+//!   Deactivation touches only directory-owned records. SSO candidates are
+//!   the users reconcile syncs: users sharing an email are held, not offered.
 //! * **Safety first.** An empty directory (or nothing in scope) and a location
-//!   losing more than its limit are errors with the numbers, not plans.
+//!   losing more than its limit are errors with the numbers of every
+//!   location, not plans. The share limit is a share of the records the sync
+//!   owns in the location, not of all its records: CSV and hand-made records
+//!   cannot be deactivated by a sync, so they must not dilute it.
 //! * **Location by location.** The directory side (normalized emails, mapped
 //!   fields, scope bitsets, a user-id index) is computed once per snapshot,
 //!   borrowing from it; a location is planned with one hash lookup per record
 //!   and no allocation for records already in sync. Memory is the snapshot
 //!   plus one location.
-//! * **Stable.** Operations, conflicts and skips are sorted, so shuffled
-//!   inputs give the same plan and hash; applying a plan and planning again
-//!   gives an empty plan.
+//! * **Stable.** Locations, operations, conflicts and skips are sorted, so
+//!   shuffled inputs (records, users, the host's order of locations) give the
+//!   same plan and hash; applying a plan and planning again gives an empty
+//!   plan.
 //!
 //! ## Feature flags
 //!
@@ -117,4 +127,4 @@ pub use policy::{
 };
 pub use reconciler::{reconcile, reconcile_with_override, Reconciler};
 pub use record::{HostData, HostLocation, HostUser, Location, Recipient, Source};
-pub use safety::{ReconcileError, SafetyError};
+pub use safety::{LocationDeactivations, ReconcileError, SafetyError};

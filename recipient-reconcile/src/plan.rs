@@ -53,6 +53,10 @@ pub enum Reason {
     NoEmail,
     /// The policy does not let a CSV import change a directory-owned record.
     CsvMayNotUpdateDirectory,
+    /// A CSV row names an inactive record the directory owns: the directory
+    /// deactivated it (its user left, is not present or is out of scope), and
+    /// only the directory brings it back.
+    CsvMayNotReactivateDirectory,
 }
 
 impl fmt::Display for Reason {
@@ -76,6 +80,7 @@ impl fmt::Display for Reason {
             Reason::DeactivationDisabled => "the policy does not deactivate records of missing users",
             Reason::NoEmail => "the directory user has no usable email",
             Reason::CsvMayNotUpdateDirectory => "the policy does not let a CSV import change a directory-owned record",
+            Reason::CsvMayNotReactivateDirectory => "the directory owns this inactive record: a CSV import does not bring back someone the directory deactivated; restore the person in the directory",
         };
         f.write_str(text)
     }
@@ -409,7 +414,8 @@ impl LocationPlan {
 pub struct Plan {
     /// The provider the snapshot came from.
     pub provider: String,
-    /// Per-location plans, in the order given.
+    /// Per-location plans, sorted by location id (whatever order the host
+    /// listed its locations in).
     pub locations: Vec<LocationPlan>,
     /// Conflicts across the directory (duplicate emails), sorted.
     pub conflicts: Vec<Conflict>,
@@ -428,11 +434,12 @@ pub struct Plan {
 impl Plan {
     pub(crate) fn seal(
         provider: String,
-        locations: Vec<LocationPlan>,
+        mut locations: Vec<LocationPlan>,
         mut conflicts: Vec<Conflict>,
         sso_candidates: Vec<SsoCandidate>,
         warnings: Vec<String>,
     ) -> Self {
+        locations.sort_by(|a, b| (&a.location_id, &a.hash).cmp(&(&b.location_id, &b.hash)));
         conflicts.sort();
         let mut counts = Counts::default();
         locations.iter().for_each(|l| counts.add(&l.counts));

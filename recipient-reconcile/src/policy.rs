@@ -109,8 +109,10 @@ pub struct Protected {
 pub struct SafetyLimits {
     /// At most this many deactivations in one location per run.
     pub max_deactivations: Option<u64>,
-    /// At most this share (0.0-1.0) of a location's active records
-    /// deactivated per run.
+    /// At most this share (0.0-1.0) of the active records the sync owns in a
+    /// location (created by the directory or adopted by it) deactivated per
+    /// run. CSV-created and hand-made records are not counted: a sync never
+    /// deactivates them, so they must not dilute the share.
     pub max_deactivation_share: Option<f64>,
     /// Up to this many deactivations in a location never trip the share
     /// limit (so one leaver in a location of five is not an alarm).
@@ -118,7 +120,8 @@ pub struct SafetyLimits {
 }
 
 impl Default for SafetyLimits {
-    /// No count limit; at most 10% of a location, checked above 3 deactivations.
+    /// No count limit; at most 10% of the records the sync owns in a location,
+    /// checked above 3 deactivations.
     fn default() -> Self {
         Self {
             max_deactivations: None,

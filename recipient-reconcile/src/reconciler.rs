@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use directory_core::Snapshot;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::candidates::{sso_candidates, SsoCandidate};
+use crate::candidates::{candidates, SsoCandidate};
 use crate::decide::{changes, decide, in_sync, new_fields, Decision, Link, Owner, State};
 use crate::desired::{BitSet, Class, Desired, InScope};
 use crate::mapping::normalize_email;
@@ -20,10 +20,13 @@ use crate::safety::{check_deactivations, ReconcileError, SafetyError};
 ///
 /// [`Reconciler::new`] computes once what the directory wants (every user's
 /// normalized email and mapped fields, who is present, the scope of each
-/// location, duplicate-email conflicts) and runs the empty-directory check;
-/// [`Reconciler::plan_location`] then plans one location from its records.
-/// A host can load one location's records at a time, so memory is bounded
-/// by the snapshot plus the largest location.
+/// location, duplicate-email conflicts); [`Reconciler::plan_location`] then
+/// plans one location from its records, and [`Reconciler::finish`] puts the
+/// locations' outcomes together into one [`Plan`], or one [`SafetyError`]
+/// naming every location stopped. A host can load one location's records at
+/// a time, so memory is bounded by the snapshot plus the largest location.
+/// [`reconcile`] is this same path over a [`HostData`]: both give the same
+/// plan and hash for the same inputs.
 ///
 /// ```
 /// use directory_core::{DirectoryUser, Snapshot};
@@ -36,14 +39,13 @@ use crate::safety::{check_deactivations, ReconcileError, SafetyError};
 /// );
 /// let policy = Policy::default();
 /// let reconciler = Reconciler::new(&snapshot, &policy)?;
-/// let mut plans = Vec::new();
+/// let mut outcomes = Vec::new();
 /// for location in [Location::new("ber", "Berlin"), Location::new("par", "Paris")] {
 ///     let records = vec![]; // load this location's records from the host's store
-///     let plan = reconciler.plan_location(&location, &records)?;
-///     // apply `plan` now and drop it, or keep it for one reviewed plan:
-///     plans.push(plan);
+///     outcomes.push(reconciler.plan_location(&location, &records));
 /// }
-/// let plan = reconciler.finish(plans, &[]);
+/// // One plan, or one error with the numbers of every location stopped.
+/// let plan = reconciler.finish(outcomes, &[])?;
 /// assert_eq!(plan.counts.creates, 2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -53,11 +55,15 @@ pub struct Reconciler<'a> {
     policy: &'a Policy,
     safety: SafetyOverride,
     desired: Desired<'a>,
+    /// The empty-directory stop (numbers to be filled in), whether or not
+    /// it is overridden.
+    empty: Option<SafetyError>,
 }
 
 impl<'a> Reconciler<'a> {
-    /// Prepares to plan. Fails on an invalid policy, or (unless the policy
-    /// overrides it) on a snapshot with no users or none present in scope.
+    /// Prepares to plan. Fails on an invalid policy. An empty snapshot (or
+    /// one with nobody present in scope) stops every location's plan, with
+    /// the numbers, unless the policy overrides it.
     pub fn new(snapshot: &'a Snapshot, policy: &'a Policy) -> Result<Self, ReconcileError> {
         Self::with_override(snapshot, policy, SafetyOverride::default())
     }
@@ -73,25 +79,24 @@ impl<'a> Reconciler<'a> {
         policy.validate()?;
         let safety = policy.safety_override.or(safety);
         let mut desired = Desired::new(snapshot, policy);
-        if let Some(empty) = empty_directory(snapshot, &desired) {
-            if !safety.allow_empty_directory {
-                return Err(empty.into());
-            }
-            desired
-                .warnings
-                .push(format!("planned anyway (allow_empty_directory): {empty}"));
+        let empty = empty_directory(snapshot, &desired);
+        if let Some(e) = empty.as_ref().filter(|_| safety.allow_empty_directory) {
+            let warning = format!("planned anyway (allow_empty_directory): {}", e.cause());
+            desired.warnings.push(warning);
         }
         Ok(Self {
             snapshot,
             policy,
             safety,
             desired,
+            empty,
         })
     }
 
-    /// Plans one location from all of its records (in any order). Fails when
-    /// the plan would deactivate more than the safety limits allow, unless
-    /// overridden.
+    /// Plans one location from all of its records (in any order). Fails
+    /// when the directory is empty or the plan would deactivate more than
+    /// the safety limits allow, unless overridden; the error gives this
+    /// location's numbers ([`Reconciler::finish`] gathers every location's).
     pub fn plan_location(
         &self,
         location: &Location,
@@ -111,31 +116,65 @@ impl<'a> Reconciler<'a> {
         &self.desired.conflicts
     }
 
-    /// Notes for the reviewer (mapped groups missing, overrides used).
+    /// Notes about the directory side for the reviewer (mapped groups
+    /// missing, an empty directory planned anyway). [`Reconciler::finish`]
+    /// adds those that depend on the host's locations.
     pub fn warnings(&self) -> &[String] {
         &self.desired.warnings
     }
 
     /// Directory users that could become SSO users of the host: see
-    /// [`sso_candidates`].
+    /// [`sso_candidates`](crate::sso_candidates). Users the plan holds in a
+    /// duplicate-email conflict are not among them.
     pub fn sso_candidates(&self, host_users: &[HostUser]) -> Vec<SsoCandidate> {
-        sso_candidates(self.snapshot, self.policy, host_users)
+        candidates(self.snapshot, self.policy, &self.desired, host_users)
     }
 
-    /// Puts location plans together with the directory-wide conflicts,
-    /// warnings and SSO candidates into one hashed [`Plan`].
-    pub fn finish(&self, locations: Vec<LocationPlan>, host_users: &[HostUser]) -> Plan {
-        Plan::seal(
+    /// Puts the outcome of [`Reconciler::plan_location`] for every location
+    /// of the host (in any order) together with the directory-wide
+    /// conflicts, warnings and SSO candidates into one hashed [`Plan`].
+    ///
+    /// When any location was stopped (or the directory is empty and not
+    /// overridden), gives one [`SafetyError`] with the numbers of every
+    /// location stopped instead. A host that applied each location's plan
+    /// as it went passes those plans as `plans.into_iter().map(Ok)`.
+    pub fn finish(
+        &self,
+        locations: impl IntoIterator<Item = Result<LocationPlan, SafetyError>>,
+        host_users: &[HostUser],
+    ) -> Result<Plan, SafetyError> {
+        let mut plans = Vec::new();
+        let mut stopped = Vec::new();
+        for outcome in locations {
+            match outcome {
+                Ok(plan) => plans.push(plan),
+                Err(e) => stopped.extend_from_slice(e.locations()),
+            }
+        }
+        if let Some(empty) = self
+            .empty
+            .as_ref()
+            .filter(|_| !self.safety.allow_empty_directory)
+        {
+            return Err(empty.with_locations(stopped));
+        }
+        if !stopped.is_empty() {
+            return Err(SafetyError::too_many(stopped));
+        }
+        let mut warnings = self.desired.warnings.clone();
+        warnings.extend(unknown_locations(self.policy, &plans));
+        Ok(Plan::seal(
             self.snapshot.provider.clone(),
-            locations,
+            plans,
             self.desired.conflicts.clone(),
             self.sso_candidates(host_users),
-            self.desired.warnings.clone(),
-        )
+            warnings,
+        ))
     }
 }
 
-/// Plans every location of `host` in one call.
+/// Plans every location of `host` in one call: [`Reconciler::plan_location`]
+/// for each, then [`Reconciler::finish`].
 ///
 /// ```
 /// use directory_core::{DirectoryUser, Snapshot};
@@ -169,48 +208,41 @@ pub fn reconcile_with_override(
     safety: SafetyOverride,
 ) -> Result<Plan, ReconcileError> {
     let r = Reconciler::with_override(snapshot, policy, safety)?;
-    let mut plans = Vec::with_capacity(host.locations.len());
-    for l in &host.locations {
-        plans.push(r.plan_location(&l.location, &l.records)?);
-    }
-    let mut plan = r.finish(plans, &host.users);
-    let unknown = unknown_locations(policy, host);
-    if !unknown.is_empty() {
-        plan.warnings.push(format!(
-            "the group mapping names locations the host does not have: {}",
-            unknown.join(", ")
-        ));
-        plan.hash = plan.compute_hash();
-    }
-    Ok(plan)
-}
-
-fn unknown_locations(policy: &Policy, host: &HostData) -> Vec<String> {
-    let Scope::Groups { groups } = &policy.scope else {
-        return Vec::new();
-    };
-    let known: BTreeSet<&str> = host
+    let outcomes = host
         .locations
         .iter()
-        .map(|l| l.location.id.as_str())
-        .collect();
-    let named: BTreeSet<&String> = groups.values().flatten().collect();
-    named
-        .into_iter()
-        .filter(|l| !known.contains(l.as_str()))
-        .cloned()
-        .collect()
+        .map(|l| r.plan_location(&l.location, &l.records));
+    Ok(r.finish(outcomes, &host.users)?)
+}
+
+/// A warning when the group mapping names locations none of `plans` is for.
+fn unknown_locations(policy: &Policy, plans: &[LocationPlan]) -> Option<String> {
+    let Scope::Groups { groups } = &policy.scope else {
+        return None;
+    };
+    let known: BTreeSet<&str> = plans.iter().map(|l| l.location_id.as_str()).collect();
+    let named: BTreeSet<&str> = groups.values().flatten().map(String::as_str).collect();
+    let unknown: Vec<&str> = named.difference(&known).copied().collect();
+    (!unknown.is_empty()).then(|| {
+        format!(
+            "the group mapping names locations the host does not have: {}",
+            unknown.join(", ")
+        )
+    })
 }
 
 fn empty_directory(snapshot: &Snapshot, desired: &Desired<'_>) -> Option<SafetyError> {
     if snapshot.users.is_empty() {
         return Some(SafetyError::EmptyDirectory {
             provider: snapshot.provider.clone(),
+            users_received: 0,
+            locations: Vec::new(),
         });
     }
     (!desired.any_eligible_in_scope()).then(|| SafetyError::EmptyScope {
         provider: snapshot.provider.clone(),
-        users: snapshot.users.len() as u64,
+        users_received: snapshot.users.len() as u64,
+        locations: Vec::new(),
     })
 }
 
@@ -228,7 +260,8 @@ struct Pass<'p, 'a> {
     duplicated: FxHashSet<u32>,
     /// Links found by email, by record index.
     by_email: FxHashMap<usize, Link>,
-    active: u64,
+    /// Active records the directory owns: the base of the share limit.
+    owned: u64,
     unchanged: u64,
     operations: Vec<Operation>,
     conflicts: Vec<Conflict>,
@@ -246,7 +279,7 @@ impl<'p, 'a> Pass<'p, 'a> {
             seen: BitSet::new(r.desired.users.len()),
             duplicated: FxHashSet::default(),
             by_email: FxHashMap::default(),
-            active: 0,
+            owned: 0,
             unchanged: 0,
             operations: Vec::new(),
             conflicts: Vec::new(),
@@ -255,13 +288,13 @@ impl<'p, 'a> Pass<'p, 'a> {
     }
 
     fn wanted(&self, u: usize) -> bool {
-        self.r.desired.classes[u] == Class::Eligible && self.scope.contains(u)
+        self.r.desired.class(u) == Class::Eligible && self.scope.contains(u)
     }
 
     /// Links records to users by directory id; notes duplicates.
     fn link_by_id(&mut self) {
         for rec in self.records {
-            self.active += u64::from(rec.active);
+            self.owned += u64::from(rec.active && rec.directory_owned());
             let user = rec
                 .external_id
                 .as_deref()
@@ -297,13 +330,13 @@ impl<'p, 'a> Pass<'p, 'a> {
     fn wanted_without_record(&mut self) -> Vec<u32> {
         let mut out = Vec::new();
         for u in self.scope.users(self.r.desired.users.len()) {
-            let class = self.r.desired.classes[u];
+            let class = self.r.desired.class(u);
             if class == Class::Eligible && !self.seen.contains(u) {
                 out.push(u as u32);
             } else if class == Class::NoEmail {
                 self.skips.push(Skip {
                     record_id: None,
-                    user_id: Some(self.r.desired.users[u].id.clone()),
+                    user_id: Some(self.r.desired.user_id(u)),
                     reason: Reason::NoEmail,
                 });
             }
@@ -320,12 +353,16 @@ impl<'p, 'a> Pass<'p, 'a> {
         let index = self.email_index();
         let mut creates = Vec::new();
         for u in unmatched {
-            let email = self.r.desired.emails[u as usize].as_deref().unwrap_or("");
+            let email = self.r.desired.email(u as usize);
             match index.get(email).map(Vec::as_slice) {
                 None => creates.push(u),
                 Some(&[i]) => self.link_one(u, i),
                 Some(many) => {
-                    let ids = many.iter().map(|&i| self.records[i].id.clone()).collect();
+                    let ids = many
+                        .iter()
+                        .filter_map(|&i| self.records.get(i))
+                        .map(|r| r.id.clone())
+                        .collect();
                     many.iter()
                         .for_each(|&i| _ = self.by_email.insert(i, Link::Held));
                     self.conflict(ConflictKind::DuplicateRecords, u, ids);
@@ -340,7 +377,7 @@ impl<'p, 'a> Pass<'p, 'a> {
         let records: &'p [Recipient] = self.records;
         let mut index: FxHashMap<_, Vec<usize>> = FxHashMap::default();
         for (i, rec) in records.iter().enumerate() {
-            if self.claims[i].is_some_and(|u| self.wanted(u as usize)) {
+            if self.claim(i).is_some_and(|u| self.wanted(u as usize)) {
                 continue;
             }
             index
@@ -352,7 +389,9 @@ impl<'p, 'a> Pass<'p, 'a> {
     }
 
     fn link_one(&mut self, u: u32, i: usize) {
-        let rec = &self.records[i];
+        let Some(rec) = self.records.get(i) else {
+            return;
+        };
         match &rec.external_id {
             Some(other) => {
                 self.by_email.insert(i, Link::Held);
@@ -373,25 +412,30 @@ impl<'p, 'a> Pass<'p, 'a> {
         }
     }
 
+    /// The user record `i`'s directory id names, if any.
+    fn claim(&self, i: usize) -> Option<u32> {
+        self.claims.get(i).copied().flatten()
+    }
+
     fn link_of(&self, i: usize) -> Link {
         // Email links are rare: skip the lookup when there are none.
         let by_email = (!self.by_email.is_empty()).then(|| self.by_email.get(&i));
         if let Some(link) = by_email.flatten() {
             return link.clone();
         }
-        let Some(u) = self.claims[i] else {
+        let Some(u) = self.claim(i) else {
             return Link::Gone(Reason::NotInDirectory);
         };
         if self.duplicated.contains(&u) {
             return Link::Held;
         }
-        let user = &self.r.desired.users[u as usize];
+        let status = self.r.desired.user(u as usize).map(|u| &u.status);
         match (
-            self.r.desired.classes[u as usize],
+            self.r.desired.class(u as usize),
             self.scope.contains(u as usize),
         ) {
             (Class::NotPresent, _) => Link::Gone(Reason::StatusNotPresent {
-                status: user.status.clone(),
+                status: status.cloned().unwrap_or_default(),
             }),
             (_, false) => Link::Gone(Reason::OutOfScope),
             (Class::Eligible, true) => Link::Wanted {
@@ -438,7 +482,7 @@ impl<'p, 'a> Pass<'p, 'a> {
 
     fn sync(&mut self, rec: &Recipient, u: u32, link: bool, reason: Reason) {
         let d = &self.r.desired;
-        let email = d.emails[u as usize].as_deref().unwrap_or("");
+        let email = d.email(u as usize);
         let values = d.values(u as usize);
         if rec.active && !link && in_sync(rec, email, &d.field_names, values) {
             self.unchanged += 1;
@@ -446,7 +490,7 @@ impl<'p, 'a> Pass<'p, 'a> {
         }
         let change = Change {
             record_id: rec.id.clone(),
-            external_id: Some(d.users[u as usize].id.clone()),
+            external_id: Some(d.user_id(u as usize)),
             link,
             changes: changes(rec, email, &d.field_names, values),
             reason,
@@ -463,9 +507,9 @@ impl<'p, 'a> Pass<'p, 'a> {
         for u in users {
             self.operations.push(Operation::Create(Create {
                 location_id: self.location.id.clone(),
-                external_id: Some(d.users[u as usize].id.clone()),
+                external_id: Some(d.user_id(u as usize)),
                 source: Source::Directory,
-                email: d.emails[u as usize].as_deref().unwrap_or("").to_string(),
+                email: d.email(u as usize).to_string(),
                 fields: new_fields(&d.field_names, d.values(u as usize)),
                 reason: Reason::NewInDirectory,
             }));
@@ -477,11 +521,8 @@ impl<'p, 'a> Pass<'p, 'a> {
         Conflict {
             kind,
             location_id: Some(self.location.id.clone()),
-            email: self.r.desired.emails[u as usize]
-                .as_deref()
-                .unwrap_or("")
-                .to_string(),
-            user_ids: vec![self.r.desired.users[u as usize].id.clone()],
+            email: self.r.desired.email(u as usize).to_string(),
+            user_ids: vec![self.r.desired.user_id(u as usize)],
             record_ids,
         }
     }
@@ -502,14 +543,23 @@ impl<'p, 'a> Pass<'p, 'a> {
             self.records.len() as u64,
             self.unchanged,
         );
-        let limits = &self.r.policy.limits;
-        if let Err(e) =
-            check_deactivations(limits, (id, name), plan.counts.deactivations, self.active)
-        {
-            if !self.r.safety.allow_mass_deactivation {
-                return Err(e);
+        let (limits, safety) = (&self.r.policy.limits, self.r.safety);
+        let numbers =
+            check_deactivations(limits, self.location, self.owned, plan.counts.deactivations);
+        let mut overridden = match &self.r.empty {
+            Some(e) if !safety.allow_empty_directory => return Err(e.with_locations(vec![numbers])),
+            Some(e) => Some(e.with_locations(vec![numbers.clone()])),
+            None => None,
+        };
+        if numbers.over_limit() {
+            let over = SafetyError::too_many(vec![numbers]);
+            if !safety.allow_mass_deactivation {
+                return Err(over);
             }
-            plan.overridden = Some(e);
+            overridden = overridden.or(Some(over));
+        }
+        if overridden.is_some() {
+            plan.overridden = overridden;
             plan.rehash();
         }
         Ok(plan)

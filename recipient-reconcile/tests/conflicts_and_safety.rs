@@ -4,8 +4,9 @@ mod common;
 
 use common::*;
 use recipient_reconcile::{
-    reconcile, reconcile_with_override, ConflictKind, Policy, Reason, Recipient, ReconcileError,
-    Reconciler, SafetyError, SafetyLimits, SafetyOverride, Scope, Source,
+    reconcile, reconcile_with_override, ConflictKind, HostData, Location, LocationDeactivations,
+    Policy, Reason, Recipient, ReconcileError, Reconciler, SafetyError, SafetyLimits,
+    SafetyOverride, Scope, Source,
 };
 
 #[test]
@@ -137,13 +138,25 @@ fn a_directory_with_nobody_in_scope_stops_the_plan() {
         scope: Scope::groups([("g-other", "ber")]),
         ..Policy::default()
     };
-    let err = Reconciler::new(&s, &policy).unwrap_err();
+    let r = Reconciler::new(&s, &policy).unwrap();
+    let err = r
+        .plan_location(&Location::new("ber", "Berlin"), &[])
+        .unwrap_err();
     assert!(err
         .to_string()
         .contains("none of the 1 directory users from test is present and in the sync scope"));
+    let err = r.finish([], &[]).unwrap_err();
+    assert!(matches!(
+        err,
+        SafetyError::EmptyScope {
+            users_received: 1,
+            ..
+        }
+    ));
     let mut policy = policy;
     policy.safety_override.allow_empty_directory = true;
-    assert!(Reconciler::new(&s, &policy).is_ok());
+    let r = Reconciler::new(&s, &policy).unwrap();
+    assert!(r.finish([], &[]).is_ok());
 }
 
 fn many_synced(n: usize) -> Vec<Recipient> {
@@ -173,18 +186,15 @@ fn the_share_limit_stops_a_mass_deactivation_with_the_numbers() {
     let err = reconcile(&s, &Policy::default(), &h).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "would deactivate 412 of 1,000 recipients in BER (41.2%), over the limit of 10%: \
+        "would deactivate 412 of 1,000 synced recipients in BER (41.2%), over the limit of 10%: \
          check the directory and the sync scope, or override with allow_mass_deactivation"
     );
-    let ReconcileError::Safety(SafetyError::TooManyDeactivations {
-        deactivations,
-        active,
-        ..
-    }) = err
-    else {
+    let ReconcileError::Safety(SafetyError::TooManyDeactivations { locations }) = err else {
         panic!("{err:?}")
     };
-    assert_eq!((deactivations, active), (412, 1000));
+    let ber = &locations[0];
+    assert_eq!((ber.deactivations, ber.owned), (412, 1000));
+    assert_eq!((ber.max_count, ber.max_share), (None, Some(0.1)));
 
     // 100 of 1,000 is within 10%.
     let s = snap(users(100..1000));
@@ -205,7 +215,7 @@ fn the_count_limit_stops_a_plan_with_the_numbers() {
     };
     let err = reconcile(&s, &policy, &h).unwrap_err();
     assert!(err.to_string().starts_with(
-        "would deactivate 6 of 1,000 recipients in BER (0.6%), over the limit of 5 records"
+        "would deactivate 6 of 1,000 synced recipients in BER (0.6%), over the limit of 5 records"
     ));
     policy.limits.max_deactivations = Some(6);
     assert_eq!(plan(&s, &policy, &h).counts.deactivations, 6);
@@ -256,5 +266,140 @@ fn allowing_an_empty_directory_does_not_lift_the_deactivation_limits() {
     let err = reconcile_with_override(&s, &Policy::default(), &h, only_empty).unwrap_err();
     assert!(err
         .to_string()
-        .starts_with("would deactivate 10 of 10 recipients in BER (100%)"));
+        .starts_with("would deactivate 10 of 10 synced recipients in BER (100%)"));
+}
+
+fn hand_made(n: usize, location: &str) -> Vec<Recipient> {
+    (0..n)
+        .map(|i| {
+            let source = if i % 2 == 0 {
+                Source::Csv
+            } else {
+                Source::Manual
+            };
+            Recipient::new(format!("m{i:04}"), location, source, format!("m{i}@x.com"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_share_limit_is_a_share_of_the_records_the_sync_owns() {
+    // 30 of 100 synced records leave; 250 CSV and hand-made records beside
+    // them do not dilute the share (30 of 350 would pass a 10% limit).
+    let s = snap(users(30..100));
+    let mut records = many_synced(100);
+    records.extend(hand_made(250, "ber"));
+    let h = host(vec![("ber", records)]);
+    let err = reconcile(&s, &Policy::default(), &h).unwrap_err();
+    let ReconcileError::Safety(SafetyError::TooManyDeactivations { locations }) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!((locations[0].deactivations, locations[0].owned), (30, 100));
+    assert!(err
+        .to_string()
+        .starts_with("would deactivate 30 of 100 synced recipients in BER (30%)"));
+
+    // Inactive and adopted records: only active ones the sync owns count.
+    let mut records = many_synced(100);
+    records.iter_mut().take(10).for_each(|r| r.active = false);
+    let mut adopted =
+        Recipient::new("a1", "ber", Source::Csv, "p0@x.com").with_external_id("u0000");
+    adopted.adopted = true;
+    records[0] = adopted;
+    let h = host(vec![("ber", records)]);
+    let err = reconcile(&s, &Policy::default(), &h).unwrap_err();
+    // 91 active owned (90 synced + the adopted one); 20 active ones leave.
+    assert_eq!(
+        (
+            err_locations(&err)[0].deactivations,
+            err_locations(&err)[0].owned
+        ),
+        (21, 91)
+    );
+}
+
+fn err_locations(e: &ReconcileError) -> &[LocationDeactivations] {
+    match e {
+        ReconcileError::Safety(s) => s.locations(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn two_locations() -> HostData {
+    let mut par = many_synced(10);
+    for r in &mut par {
+        r.id = r.id.replace('r', "p");
+        r.location_id = "par".into();
+    }
+    let mut ber = many_synced(1000);
+    ber.extend(hand_made(3, "ber"));
+    host(vec![("par", par), ("ber", ber), ("muc", vec![])])
+}
+
+#[test]
+fn the_empty_directory_error_carries_the_numbers_of_every_location() {
+    let s = snap(vec![]);
+    let h = two_locations();
+    let err = reconcile(&s, &Policy::default(), &h).unwrap_err();
+    let ReconcileError::Safety(SafetyError::EmptyDirectory {
+        provider,
+        users_received,
+        locations,
+    }) = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((provider.as_str(), *users_received), ("test", 0));
+    let numbers: Vec<_> = locations
+        .iter()
+        .map(|l| (l.location_id.as_str(), l.owned, l.deactivations))
+        .collect();
+    assert_eq!(
+        numbers,
+        [("ber", 1000, 1000), ("muc", 0, 0), ("par", 10, 10)]
+    );
+    assert_eq!(
+        err.to_string(),
+        "no directory users received from test: check the app's assignments / the sync scope. \
+         Planned anyway, this would deactivate 1,000 of 1,000 synced recipients in BER (100%), \
+         10 of 10 synced recipients in PAR (100%); override with allow_empty_directory and \
+         allow_mass_deactivation if the directory really is empty"
+    );
+
+    // A host planning location by location gets the same error from finish.
+    let policy = Policy::default();
+    let r = Reconciler::new(&s, &policy).unwrap();
+    let outcomes = h
+        .locations
+        .iter()
+        .map(|l| r.plan_location(&l.location, &l.records));
+    assert_eq!(
+        ReconcileError::from(r.finish(outcomes, &[]).unwrap_err()),
+        err
+    );
+}
+
+#[test]
+fn every_location_over_its_limit_is_named() {
+    let s = snap(users(500..1000));
+    let h = two_locations();
+    let err = reconcile(&s, &Policy::default(), &h).unwrap_err();
+    let names: Vec<_> = err_locations(&err)
+        .iter()
+        .map(|l| (l.location_id.as_str(), l.owned, l.deactivations))
+        .collect();
+    assert_eq!(names, [("ber", 1000, 500), ("par", 10, 10)]);
+    assert_eq!(
+        err.to_string(),
+        "would deactivate 500 of 1,000 synced recipients in BER (50%), over the limit of 10%; \
+         10 of 10 synced recipients in PAR (100%), over the limit of 10%: \
+         check the directory and the sync scope, or override with allow_mass_deactivation"
+    );
+    // Whatever order the host lists its locations in.
+    let mut reversed = h.clone();
+    reversed.locations.reverse();
+    assert_eq!(
+        reconcile(&s, &Policy::default(), &reversed).unwrap_err(),
+        err
+    );
 }

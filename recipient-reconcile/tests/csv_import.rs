@@ -86,19 +86,30 @@ fn an_import_creates_updates_and_reactivates_under_the_ownership_rules() {
         ],
     )]);
     let policy = Policy::default();
-    let p = plan_csv(&import, &policy, &h.locations).plan;
+    let csv_plan = plan_csv(&import, &policy, &h.locations);
+    let p = csv_plan.plan;
     assert_eq!(
         ops(&p),
         ["create ber new@x.com", "update r1", "reactivate r2"]
+    );
+    // Refused by ownership: a row error with its line, like any bad row.
+    let [refused] = csv_plan.row_errors.as_slice() else {
+        panic!("{:?}", csv_plan.row_errors)
+    };
+    assert_eq!(refused.line, 5);
+    assert_eq!(refused.record_id.as_deref(), Some("r3"));
+    assert_eq!(refused.reason, Some(Reason::CsvMayNotUpdateDirectory));
+    assert_eq!(
+        refused.message,
+        "dir@x.com (record r3): the policy does not let a CSV import change a directory-owned record"
     );
     let Some(Operation::Create(c)) = p.operations().next() else {
         panic!()
     };
     assert_eq!((c.source, &c.reason), (Source::Csv, &Reason::CsvNewRow));
     let lp = &p.locations[0];
-    assert_eq!(lp.skips[0].record_id.as_deref(), Some("r3"));
-    assert_eq!(lp.skips[0].reason, Reason::CsvMayNotUpdateDirectory);
     assert_eq!(lp.counts.unchanged, 1);
+    assert!(lp.skips.is_empty(), "a refused row is not a record skip");
     assert_eq!(p.counts.deactivations, 0, "an import never deactivates");
 
     // Allowed: the CSV may set fields on the directory's record.
@@ -128,6 +139,77 @@ fn an_import_creates_updates_and_reactivates_under_the_ownership_rules() {
     assert_eq!(r3.fields["room"], "4");
     assert_eq!(r3.source, Source::Directory, "still the directory's");
     assert!(plan_csv(&import, &policy, &h.locations).plan.is_empty());
+}
+
+#[test]
+fn row_errors_come_in_line_order_whatever_their_cause() {
+    let csv = "email,location\n\
+               dir@x.com,ber\n\
+               broken,ber\n";
+    let import = read_csv(csv.as_bytes(), &locations(), None).unwrap();
+    let h = host(vec![("ber", vec![synced("r3", "ber", "u3", "dir@x.com")])]);
+    let errors = plan_csv(&import, &Policy::default(), &h.locations).row_errors;
+    let lines: Vec<_> = errors.iter().map(|e| (e.line, e.reason.clone())).collect();
+    assert_eq!(
+        lines,
+        [(2, Some(Reason::CsvMayNotUpdateDirectory)), (3, None)]
+    );
+}
+
+#[test]
+fn a_csv_row_does_not_bring_back_someone_who_left_the_directory() {
+    // The directory is the source of truth for the people it owns: with the
+    // CSV allowed to update directory records, a row naming a leaver is
+    // refused, so CSV import, sync and CSV again do not flap.
+    let policy = Policy {
+        ownership: recipient_reconcile::Ownership {
+            csv_updates_directory: true,
+            ..Default::default()
+        },
+        ..Policy::default()
+    };
+    let csv = "email,location,room\nada@x.com,ber,1\nleft@x.com,ber,2\n";
+    let import = read_csv(csv.as_bytes(), &locations(), None).unwrap();
+    let mut h = host(vec![(
+        "ber",
+        vec![
+            synced("r1", "ber", "u1", "ada@x.com"),
+            synced("r2", "ber", "u2", "left@x.com"),
+        ],
+    )]);
+    // u2 left the directory: the sync deactivates r2.
+    let s = snap(vec![user("u1", "ada@x.com")]);
+    assert_eq!(ops(&plan_and_apply(&s, &policy, &mut h)), ["deactivate r2"]);
+
+    for round in 0..2 {
+        let csv_plan = plan_csv(&import, &policy, &h.locations);
+        let refused: Vec<_> = csv_plan
+            .row_errors
+            .iter()
+            .map(|e| (e.line, e.record_id.as_deref(), e.reason.clone()))
+            .collect();
+        assert_eq!(
+            refused,
+            [(3, Some("r2"), Some(Reason::CsvMayNotReactivateDirectory))],
+            "round {round}"
+        );
+        let want: &[&str] = if round == 0 { &["update r1"] } else { &[] };
+        assert_eq!(ops(&csv_plan.plan), want, "round {round}");
+        apply(&mut h, &csv_plan.plan).unwrap();
+        assert!(
+            plan_and_apply(&s, &policy, &mut h).is_empty(),
+            "the sync after CSV round {round} has nothing to undo"
+        );
+    }
+    let r2 = &h.locations[0].records[1];
+    assert_eq!((r2.id.as_str(), r2.active), ("r2", false));
+    let text = plan_csv(&import, &policy, &h.locations).row_errors[0]
+        .message
+        .clone();
+    assert!(
+        text.contains("a CSV import does not bring back someone the directory deactivated"),
+        "{text}"
+    );
 }
 
 #[test]

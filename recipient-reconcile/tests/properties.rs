@@ -9,7 +9,7 @@ use directory_core::{Membership, Snapshot, UserStatus};
 use proptest::prelude::*;
 use recipient_reconcile::{
     apply, reconcile_with_override, HostData, HostLocation, Location, Operation, Plan, Policy,
-    Recipient, SafetyOverride, Scope, Source,
+    Recipient, Reconciler, SafetyOverride, Scope, Source,
 };
 
 const EMAILS: [&str; 8] = [
@@ -244,6 +244,7 @@ proptest! {
         for (i, l) in shuffled.host.locations.iter_mut().enumerate() {
             shuffle(&mut l.records, seed.wrapping_add(i as u64));
         }
+        shuffle(&mut shuffled.host.locations, seed ^ 0xaaaa);
         let mut users = shuffled.snapshot.users.clone();
         shuffle(&mut users, seed);
         let mut memberships = shuffled.snapshot.memberships.clone();
@@ -251,7 +252,24 @@ proptest! {
         shuffled.snapshot = Snapshot::from_parts("prop", users, shuffled.snapshot.groups.clone(), memberships, vec![]);
         let q = run(&shuffled);
         prop_assert_eq!(&q.hash, &p.hash);
-        prop_assert_eq!(q.locations, p.locations);
+        prop_assert_eq!(q, p);
+    }
+
+    #[test]
+    fn the_reconciler_gives_what_reconcile_gives(c in case(), keep in 0..3usize, seed in any::<u64>()) {
+        // Any subset of the locations, so the mapping may name one the host lacks.
+        let mut host = c.host.clone();
+        host.locations.retain(|l| keep == 2 || l.location.id == LOCATIONS[keep]);
+        let p = reconcile_with_override(&c.snapshot, &c.policy, &host, SafetyOverride::all()).unwrap();
+        let r = Reconciler::with_override(&c.snapshot, &c.policy, SafetyOverride::all()).unwrap();
+        shuffle(&mut host.locations, seed);
+        let outcomes: Vec<_> = host
+            .locations
+            .iter()
+            .map(|l| r.plan_location(&l.location, &l.records))
+            .collect();
+        let q = r.finish(outcomes, &host.users).unwrap();
+        prop_assert_eq!(q, p);
     }
 
     #[test]

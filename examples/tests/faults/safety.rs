@@ -2,7 +2,7 @@
 //!
 //! * An empty directory: the sync succeeds (nothing is wrong on the wire)
 //!   but the safety limit stops the plan, telling the admin to check the
-//!   app's assignments.
+//!   app's assignments and what it would have deactivated in each location.
 //! * A fault on the last page of a mapped group's memberships (the page
 //!   whose loss would drop people from the location): no snapshot, so no
 //!   plan, and the host's records stay exactly as they were.
@@ -65,6 +65,32 @@ async fn an_empty_directory_stops_the_plan_and_says_to_check_the_assignments(kin
     assert!(
         text.contains(&run.provider.to_string()),
         "names the provider: {text}"
+    );
+    // The numbers, per location, so the host shows them without asking again:
+    // every synced record of Berlin and Paris would go.
+    let SafetyError::EmptyDirectory {
+        users_received,
+        locations,
+        ..
+    } = e
+    else {
+        unreachable!()
+    };
+    assert_eq!(*users_received, 0);
+    let numbers: Vec<_> = locations
+        .iter()
+        .map(|l| (l.location_id.as_str(), l.owned, l.deactivations))
+        .collect();
+    let owned = |id: &str| {
+        let l = before.locations.iter().find(|l| l.location.id == id);
+        l.map_or(0, |l| l.records.iter().filter(|r| r.active).count() as u64)
+    };
+    let (ber, par) = (owned("ber"), owned("par"));
+    assert!(ber > 0 && par > 0, "the first sync created records");
+    assert_eq!(numbers, [("ber", ber, ber), ("par", par, par)]);
+    assert!(
+        text.contains(&format!("{ber} of {ber} synced recipients in Berlin")),
+        "{text}"
     );
     assert_eq!(run.host, before, "no record touched");
 }
