@@ -514,9 +514,18 @@ mod tests {
             (base().member_concurrency(0), "member_concurrency"),
             (base().timeout(Duration::ZERO), "timeout"),
             (base().timeout(long), "timeout"),
-            (base().resource_unit_budget(0, Duration::from_secs(10)), "resource_unit_budget"),
-            (base().resource_unit_budget(100, Duration::ZERO), "resource_unit_budget"),
-            (base().resource_unit_budget(100, long), "resource_unit_budget"),
+            (
+                base().resource_unit_budget(0, Duration::from_secs(10)),
+                "resource_unit_budget",
+            ),
+            (
+                base().resource_unit_budget(100, Duration::ZERO),
+                "resource_unit_budget",
+            ),
+            (
+                base().resource_unit_budget(100, long),
+                "resource_unit_budget",
+            ),
             (
                 base().retry(RetryPolicy {
                     deadline: long,

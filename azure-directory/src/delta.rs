@@ -326,15 +326,18 @@ where
 {
     let pages = delta_pages(inner.clone(), start, what, need, map);
     let (items, link) = pages
-        .try_fold((Vec::new(), None), |(mut items, mut link), page| async move {
-            for entry in page {
-                match entry {
-                    Entry::Item(t) => items.push(t),
-                    Entry::DeltaLink(l) => link = Some(l),
+        .try_fold(
+            (Vec::new(), None),
+            |(mut items, mut link), page| async move {
+                for entry in page {
+                    match entry {
+                        Entry::Item(t) => items.push(t),
+                        Entry::DeltaLink(l) => link = Some(l),
+                    }
                 }
-            }
-            Ok((items, link))
-        })
+                Ok((items, link))
+            },
+        )
         .await?;
     let link = link.ok_or_else(|| no_link(what, &inner.name))?;
     Ok((items, link))
@@ -358,7 +361,8 @@ where
         async move {
             let url = inner.client.follow_listing(&cursor, &listing)?;
             let page = inner.client.page::<W>(what, &url, need).await?;
-            let mut items: Vec<Entry<T>> = page.value.into_iter().map(map).map(Entry::Item).collect();
+            let mut items: Vec<Entry<T>> =
+                page.value.into_iter().map(map).map(Entry::Item).collect();
             match (page.next_link, page.delta_link) {
                 (Some(next), _) => Ok(Page::new(items, Some(next))),
                 (None, Some(delta)) => {

@@ -143,7 +143,10 @@ async fn a_huge_retry_after_on_a_slow_answer_is_capped_not_a_panic() {
             .await;
         let c = client(quick_policy());
         let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
-        assert_eq!(resp.status, 429, "{hint}: the server's wait is past the deadline");
+        assert_eq!(
+            resp.status, 429,
+            "{hint}: the server's wait is past the deadline"
+        );
         assert_eq!(server.received_requests().await.unwrap().len(), 1, "{hint}");
     }
 }

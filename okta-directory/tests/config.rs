@@ -93,7 +93,10 @@ async fn every_number_out_of_range_is_refused_naming_it() {
     let jwk = key().await;
     let long = Duration::from_secs(u64::MAX);
     let cases = [
-        (base(&jwk).concurrency_limit(usize::MAX), "concurrency_limit"),
+        (
+            base(&jwk).concurrency_limit(usize::MAX),
+            "concurrency_limit",
+        ),
         (base(&jwk).concurrency_limit(10_001), "concurrency_limit"),
         (base(&jwk).max_concurrency(usize::MAX), "max_concurrency"),
         (base(&jwk).max_concurrency(0), "max_concurrency"),

@@ -129,8 +129,18 @@ impl HttpClientBuilder {
     /// Checks every number: an [`ErrorKind::InvalidConfig`] error names the
     /// setting and its allowed range.
     fn validate(&self) -> Result<()> {
-        in_range("max_concurrency", self.max_concurrency, 1, Self::MAX_CONCURRENCY)?;
-        in_range("max_body_bytes", self.max_body_bytes, 1, Self::MAX_BODY_BYTES)?;
+        in_range(
+            "max_concurrency",
+            self.max_concurrency,
+            1,
+            Self::MAX_CONCURRENCY,
+        )?;
+        in_range(
+            "max_body_bytes",
+            self.max_body_bytes,
+            1,
+            Self::MAX_BODY_BYTES,
+        )?;
         timeout_in_range("timeout", self.timeout)?;
         timeout_in_range("connect_timeout", self.connect_timeout)?;
         self.retry.validate("retry")
@@ -409,7 +419,10 @@ mod tests {
         let e = b.build().expect_err("refused");
         assert_eq!(e.kind(), ErrorKind::InvalidConfig);
         assert!(e.message().starts_with(&format!("{field}: ")), "{e}");
-        assert!(e.message().contains("outside") || e.message().contains("must be"), "{e}");
+        assert!(
+            e.message().contains("outside") || e.message().contains("must be"),
+            "{e}"
+        );
     }
 
     #[test]

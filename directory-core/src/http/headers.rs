@@ -172,13 +172,21 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
         assert_eq!(parse_retry_after("NaN", now), None);
-        assert_eq!(parse_retry_after("1.5", now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
     }
 
     #[test]
     fn huge_waits_are_capped_whatever_their_form() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        for huge in ["18446744073709551615", "1e300", "inf", "Fri, 31 Dec 9999 23:59:59 GMT"] {
+        for huge in [
+            "18446744073709551615",
+            "1e300",
+            "inf",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
             let got = parse_retry_after(huge, now);
             assert!(got.is_none_or(|w| w <= MAX_SERVER_WAIT), "{huge}: {got:?}");
         }

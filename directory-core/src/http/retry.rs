@@ -137,7 +137,10 @@ mod tests {
         let p = RetryPolicy::default();
         for hint in [Duration::MAX, Duration::from_secs(u64::MAX), p.deadline * 2] {
             let w = p.hinted(hint);
-            assert!(w >= p.deadline && w <= p.deadline + Duration::from_secs(1), "{w:?}");
+            assert!(
+                w >= p.deadline && w <= p.deadline + Duration::from_secs(1),
+                "{w:?}"
+            );
         }
         let short = p.hinted(Duration::from_secs(2));
         assert!(short >= Duration::from_secs(2), "{short:?}");

@@ -162,6 +162,9 @@ mod tests {
         let t = AccessToken::new(SecretString::new("t"), "Bearer", Duration::MAX);
         assert!(t.is_fresh(Duration::from_secs(60)));
         assert!(t.expires_at - t.issued_at <= AccessToken::MAX_LIFETIME);
-        assert!(!t.is_fresh(Duration::MAX), "a margin past any clock is not fresh");
+        assert!(
+            !t.is_fresh(Duration::MAX),
+            "a margin past any clock is not fresh"
+        );
     }
 }

@@ -17,7 +17,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, Request, Respond, ResponseTemplate};
 
 use crate::orgs::{quick_retry, ATTEMPT_TIMEOUT};
-use crate::wire::{azure_at, WireApi};
+use crate::wire::{azure_at, fresh_server, WireApi};
 
 /// `mod $case { azure }`: one test per case, under the case limit.
 macro_rules! entra_only {
@@ -46,6 +46,7 @@ entra_only!(
     the_same_delta_page_forever_ends,
     a_delta_next_link_to_another_listing_is_refused,
     a_delta_link_to_another_listing_is_refused,
+    a_delta_next_link_to_another_host_gets_no_request,
 );
 
 /// 450 users: the users round has three pages (the tenant serves 200 a page).
@@ -112,7 +113,10 @@ async fn assert_survived(faults: Vec<Fault>) {
     let before = requests(&t);
     assert_complete(&t, full_round(&t).await);
     let used = requests(&t) - before;
-    assert!(used > clean, "{used} requests, {clean} clean: no fault fired");
+    assert!(
+        used > clean,
+        "{used} requests, {clean} clean: no fault fired"
+    );
 }
 
 /// A full round with `fault` armed fails with `kind`.
@@ -171,7 +175,10 @@ async fn a_delta_next_link_that_cycles_is_refused() {
 async fn a_delta_next_link_to_another_host_is_refused() {
     let f = Fault::new(FaultKind::ForeignNextLink).on_path("/groups/delta");
     let e = broken_round(f, ErrorKind::InvalidResponse).await;
-    assert!(e.to_string().contains("outside the configured origin"), "{e}");
+    assert!(
+        e.to_string().contains("outside the configured origin"),
+        "{e}"
+    );
 }
 
 async fn a_429_storm_in_a_delta_round_is_rate_limited() {
@@ -235,7 +242,10 @@ async fn a_huge_retry_after_on_a_slow_delta_answer_is_capped() {
         .respond_with(done)
         .mount(&api.server)
         .await;
-    let e = azure.delta_sync(None).await.expect_err("the wait is past the deadline");
+    let e = azure
+        .delta_sync(None)
+        .await
+        .expect_err("the wait is past the deadline");
     assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
     assert_eq!(e.status(), Some(429), "{e}");
 }
@@ -295,7 +305,10 @@ async fn the_same_delta_page_forever_ends() {
 async fn a_link_to_another_listing_is_refused(next: bool) {
     let (api, azure) = wire_graph(ATTEMPT_TIMEOUT).await;
     let base = api.server.uri();
-    let (value, link) = (serde_json::json!([]), format!("{base}/v1.0/groups/delta?$skiptoken=x"));
+    let (value, link) = (
+        serde_json::json!([]),
+        format!("{base}/v1.0/groups/delta?$skiptoken=x"),
+    );
     let body = if next {
         delta_page(&base, value, Some(link))
     } else {
@@ -322,4 +335,27 @@ async fn a_delta_next_link_to_another_listing_is_refused() {
 
 async fn a_delta_link_to_another_listing_is_refused() {
     a_link_to_another_listing_is_refused(false).await;
+}
+
+/// A users round whose next link points at another server: refused, and
+/// that server gets no request (no token goes there).
+async fn a_delta_next_link_to_another_host_gets_no_request() {
+    let (api, azure) = wire_graph(ATTEMPT_TIMEOUT).await;
+    let other = fresh_server().await;
+    let link = format!("{}/v1.0/users/delta?$skiptoken=x", other.uri());
+    let page = delta_page(&api.server.uri(), serde_json::json!([]), Some(link));
+    Mock::given(method("GET"))
+        .and(path("/v1.0/users/delta"))
+        .respond_with(page)
+        .with_priority(1)
+        .mount(&api.server)
+        .await;
+    let e = azure.delta_sync(None).await.expect_err("refused");
+    assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");
+    assert!(
+        e.to_string().contains("outside the configured origin"),
+        "{e}"
+    );
+    let got = other.received_requests().await.unwrap_or_default();
+    assert!(got.is_empty(), "{} requests to the other host", got.len());
 }

@@ -90,6 +90,9 @@ async fn check_survives_a_huge_wait_on_a_slow_first_answer(kind: Kind) {
     let told = report
         .problems()
         .any(|(_, e)| e.status() == Some(503) && e.kind() == ErrorKind::Transient);
-    let problems: Vec<String> = report.problems().map(|(n, e)| format!("{n}: {e}")).collect();
+    let problems: Vec<String> = report
+        .problems()
+        .map(|(n, e)| format!("{n}: {e}"))
+        .collect();
     assert!(told, "the 503 is reported: {problems:?}");
 }
