@@ -182,10 +182,11 @@ async fn run(inner: &Arc<Inner>, prev: Option<&DeltaState>) -> Result<DeltaOutco
     let (users, groups) = rounds(inner, prev)?;
     let mut changes = DirectoryChanges::default();
     let (users, users_link) = round(inner, users, "users delta", PERM_USERS, user_delta).await?;
-    for u in users {
-        match u {
-            UserDelta::Changed(user) => changes.users_changed.push(user),
-            UserDelta::Removed(id) => changes.users_removed.push(id),
+    for (removed, user) in users {
+        if removed {
+            changes.users_removed.push(user.id);
+        } else {
+            changes.users_changed.push(user);
         }
     }
     let (groups, groups_link) =
@@ -286,19 +287,10 @@ fn merge_groups(
     nested.retain(|_, children| !children.is_empty());
 }
 
-/// A user on a delta page: changed (complete) or removed.
-#[derive(Debug, Clone, PartialEq)]
-enum UserDelta {
-    Changed(DirectoryUser),
-    Removed(String),
-}
-
-fn user_delta(u: WireUser) -> UserDelta {
-    if u.removed.is_some() {
-        UserDelta::Removed(u.id)
-    } else {
-        UserDelta::Changed(u.into_model())
-    }
+/// A user on a delta page: whether it was removed, and the user (only its
+/// id when removed).
+fn user_delta(u: WireUser) -> (bool, DirectoryUser) {
+    (u.removed.is_some(), u.into_model())
 }
 
 /// What a delta round's pages carry: items, and on the last page the delta
