@@ -5,7 +5,9 @@ use std::fmt;
 use std::time::Duration;
 
 use directory_core::http::url::Url;
-use directory_core::http::{parse_endpoint, RetryPolicy};
+use directory_core::http::{
+    in_range, parse_endpoint, timeout_in_range, HttpClientBuilder, RetryPolicy,
+};
 use directory_core::{Error, Result, SecretString};
 
 use crate::cloud::Cloud;
@@ -165,25 +167,27 @@ impl AzureDirectoryBuilder {
         self
     }
 
-    /// Groups whose members are fetched at once during a snapshot (default 4).
+    /// Groups whose members are fetched at once during a snapshot: 1 to
+    /// 1,024 (default 4).
     pub fn member_concurrency(mut self, n: usize) -> Self {
-        self.member_concurrency = n.max(1);
+        self.member_concurrency = n;
         self
     }
 
-    /// Requests in flight at once across all streams (default 8).
+    /// Requests in flight at once across all streams: 1 to 1,024 (default 8).
     pub fn max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = n.max(1);
+        self.max_concurrency = n;
         self
     }
 
-    /// The retry policy for throttling and transient failures.
+    /// The retry policy for throttling and transient failures (checked by
+    /// [`RetryPolicy::validate`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
     }
 
-    /// The time one request attempt may take (default 60 s).
+    /// The time one request attempt may take: 1 ms to 1 h (default 60 s).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
         self
@@ -199,8 +203,9 @@ impl AzureDirectoryBuilder {
     /// Paces requests to at most `units` resource units per `window`, so
     /// Graph never throttles this app (its app + tenant limit is 3,500, 5,000
     /// or 8,000 RU per 10 s for small, medium and large tenants; leave room
-    /// for the customer's other integrations). Default: no pacing; 429s are
-    /// waited out with `Retry-After`.
+    /// for the customer's other integrations). `units` at least 1, `window`
+    /// 1 ms to 1 h. Default: no pacing; 429s are waited out with
+    /// `Retry-After`.
     pub fn resource_unit_budget(mut self, units: u32, window: Duration) -> Self {
         self.budget = Some((units, window));
         self
@@ -283,15 +288,7 @@ impl AzureDirectoryBuilder {
                 .unwrap_or(self.cloud.graph_endpoint()),
             self.allow_insecure_http,
         )?;
-        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
-            return Err(Error::config(
-                "page_size",
-                format!(
-                    "{} is outside 1..=999, the range Graph accepts for $top",
-                    self.page_size
-                ),
-            ));
-        }
+        self.check_numbers()?;
         Ok(Config {
             tenant_id,
             client_id,
@@ -307,6 +304,34 @@ impl AzureDirectoryBuilder {
             extension_attributes: self.extension_attributes,
             budget: self.budget,
         })
+    }
+
+    /// Every number within its range, or an error naming the field.
+    fn check_numbers(&self) -> Result<()> {
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(Error::config(
+                "page_size",
+                format!(
+                    "{} is outside 1..=999, the range Graph accepts for $top",
+                    self.page_size
+                ),
+            ));
+        }
+        let most = HttpClientBuilder::MAX_CONCURRENCY;
+        in_range("member_concurrency", self.member_concurrency, 1, most)?;
+        in_range("max_concurrency", self.max_concurrency, 1, most)?;
+        timeout_in_range("timeout", self.timeout)?;
+        self.retry.validate("retry")?;
+        if let Some((units, window)) = self.budget {
+            if units == 0 {
+                return Err(Error::config(
+                    "resource_unit_budget",
+                    "0 units is outside 1..=4294967295",
+                ));
+            }
+            timeout_in_range("resource_unit_budget", window)?;
+        }
+        Ok(())
     }
 
     fn validated_sp(&self, client_id: &str) -> Result<Option<String>> {
@@ -472,8 +497,65 @@ mod tests {
         assert_eq!(field_of(base().authority_host("ftp://x")), "authority_host");
         assert_eq!(field_of(base().page_size(1000)), "page_size");
         assert_eq!(field_of(base().client_secret("  ")), "client_secret");
+        assert_eq!(field_of(base().page_size(0)), "page_size");
         let no_cred = AzureDirectory::builder().tenant_id(T).client_id(C);
         assert_eq!(field_of(no_cred), "client_secret");
+    }
+
+    /// Issue 13: `max_concurrency(usize::MAX)` reached `Semaphore::new` and
+    /// panicked. Every number is checked in `build()`, naming its range.
+    #[test]
+    fn every_number_out_of_range_is_refused_naming_it() {
+        let long = Duration::from_secs(u64::MAX);
+        let cases = [
+            (base().max_concurrency(usize::MAX), "max_concurrency"),
+            (base().max_concurrency(0), "max_concurrency"),
+            (base().member_concurrency(usize::MAX), "member_concurrency"),
+            (base().member_concurrency(0), "member_concurrency"),
+            (base().timeout(Duration::ZERO), "timeout"),
+            (base().timeout(long), "timeout"),
+            (
+                base().resource_unit_budget(0, Duration::from_secs(10)),
+                "resource_unit_budget",
+            ),
+            (
+                base().resource_unit_budget(100, Duration::ZERO),
+                "resource_unit_budget",
+            ),
+            (
+                base().resource_unit_budget(100, long),
+                "resource_unit_budget",
+            ),
+            (
+                base().retry(RetryPolicy {
+                    deadline: long,
+                    ..RetryPolicy::default()
+                }),
+                "retry",
+            ),
+            (
+                base().retry(RetryPolicy {
+                    max_attempts: 0,
+                    ..RetryPolicy::default()
+                }),
+                "retry",
+            ),
+        ];
+        for (b, field) in cases {
+            let e = b.build().expect_err(field);
+            assert_eq!(e.kind(), ErrorKind::InvalidConfig, "{e}");
+            assert!(e.message().starts_with(&format!("{field}: ")), "{e}");
+            assert!(
+                e.message().contains("outside") || e.message().contains("must be"),
+                "names the range: {e}"
+            );
+        }
+        let edge = base()
+            .max_concurrency(1024)
+            .member_concurrency(1024)
+            .timeout(Duration::from_secs(3600))
+            .resource_unit_budget(1, Duration::from_millis(1));
+        assert!(edge.build().is_ok());
     }
 
     #[test]

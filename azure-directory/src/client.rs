@@ -63,14 +63,6 @@ impl GraphClient {
             .map_err(|e| Error::config("graph_endpoint", format!("cannot build a Graph URL ({e})")))
     }
 
-    /// Checks a link the server sent (next or delta link) is on the Graph
-    /// origin before any token goes there.
-    pub fn follow(&self, link: &str) -> Result<Url> {
-        self.guard
-            .check(link)
-            .map_err(|e| e.with_provider(&self.provider))
-    }
-
     /// Checks a next link of the listing that started at `listing`: the
     /// same origin and the same path.
     pub fn follow_listing(&self, link: &str, listing: &Url) -> Result<Url> {

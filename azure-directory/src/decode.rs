@@ -60,7 +60,7 @@ pub const MEMBER_SELECT: &[&str] = &["id"];
 pub const DEFAULT_ACCESS_ROLE: &str = "00000000-0000-0000-0000-000000000000";
 
 /// A group as Graph sends it (delta pages add `members@delta`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WireGroup {
     pub id: String,

@@ -10,18 +10,21 @@
 //! says so in [`DeltaOutcome::reset`].
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use directory_core::http::url::Url;
 use directory_core::{
-    AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Result, Snapshot,
+    paginate, AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Page, Pages, Result,
+    Snapshot,
 };
+use futures::TryStreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{is_delta_reset, Permission};
 use crate::decode::{MemberKind, WireAssignment, WireGroup, GROUP_SELECT};
-use crate::provider::{AzureDirectory, Inner, PERM_APPS, PERM_GROUPS, PERM_USERS};
+use crate::provider::{list, AzureDirectory, Inner, PERM_APPS, PERM_GROUPS, PERM_USERS};
 use crate::user::WireUser;
 
 /// What a host keeps between delta syncs: the two delta links and the nested
@@ -175,26 +178,19 @@ fn is_reset_error(e: &Error) -> bool {
     e.status() == Some(410) || e.code().is_some_and(is_delta_reset)
 }
 
-async fn run(inner: &Inner, prev: Option<&DeltaState>) -> Result<DeltaOutcome> {
-    let (users_url, groups_url) = match prev {
-        Some(p) => (
-            inner.client.follow(&p.users_delta_link)?,
-            inner.client.follow(&p.groups_delta_link)?,
-        ),
-        None => initial_urls(inner)?,
-    };
+async fn run(inner: &Arc<Inner>, prev: Option<&DeltaState>) -> Result<DeltaOutcome> {
+    let (users, groups) = rounds(inner, prev)?;
     let mut changes = DirectoryChanges::default();
-    let (users, users_link) =
-        round::<WireUser>(inner, users_url, "users delta", PERM_USERS).await?;
-    for u in users {
-        if u.removed.is_some() {
-            changes.users_removed.push(u.id);
+    let (users, users_link) = round(inner, users, "users delta", PERM_USERS, user_delta).await?;
+    for (removed, user) in users {
+        if removed {
+            changes.users_removed.push(user.id);
         } else {
-            changes.users_changed.push(u.into_model());
+            changes.users_changed.push(user);
         }
     }
     let (groups, groups_link) =
-        round::<WireGroup>(inner, groups_url, "groups delta", PERM_GROUPS).await?;
+        round(inner, groups, "groups delta", PERM_GROUPS, |g: WireGroup| g).await?;
     let mut nested = prev.map(|p| p.nested_groups.clone()).unwrap_or_default();
     merge_groups(groups, &mut changes, &mut nested);
     changes.assigned = assigned(inner).await?;
@@ -212,6 +208,33 @@ async fn run(inner: &Inner, prev: Option<&DeltaState>) -> Result<DeltaOutcome> {
         reset: None,
         provider: inner.name.clone(),
     })
+}
+
+/// Where a round starts, and the listing its links must stay on.
+struct Round {
+    /// The first page: the listing itself, or the previous delta link.
+    first: Url,
+    /// The listing (`users/delta`, `groups/delta`): every next link and the
+    /// delta link must keep its origin and path.
+    listing: Arc<Url>,
+}
+
+/// The users and groups rounds: from the previous delta links (which must be
+/// links of those listings), or from the start.
+fn rounds(inner: &Inner, prev: Option<&DeltaState>) -> Result<(Round, Round)> {
+    let (users, groups) = initial_urls(inner)?;
+    let (users_first, groups_first) = match prev {
+        Some(p) => (
+            inner.client.follow_listing(&p.users_delta_link, &users)?,
+            inner.client.follow_listing(&p.groups_delta_link, &groups)?,
+        ),
+        None => (users.clone(), groups.clone()),
+    };
+    let round = |first, listing| Round {
+        first,
+        listing: Arc::new(listing),
+    };
+    Ok((round(users_first, users), round(groups_first, groups)))
 }
 
 fn initial_urls(inner: &Inner) -> Result<(Url, Url)> {
@@ -264,68 +287,106 @@ fn merge_groups(
     nested.retain(|_, children| !children.is_empty());
 }
 
-/// One delta round: follows next links to the delta link, on the Graph
-/// origin only, refusing a link that repeats.
-async fn round<W: DeserializeOwned>(
-    inner: &Inner,
-    first: Url,
-    what: &str,
-    need: Permission,
-) -> Result<(Vec<W>, String)> {
-    let mut items = Vec::new();
-    let mut seen = HashSet::new();
-    let mut url = first;
-    loop {
-        if !seen.insert(url.to_string()) {
-            return Err(Error::invalid_response(format!(
-                "{what}: the next link repeats an earlier page; stopping instead of looping"
-            ))
-            .with_provider(&inner.name));
-        }
-        let page = inner.client.page::<W>(what, &url, need).await?;
-        items.extend(page.value);
-        match (page.next_link, page.delta_link) {
-            (Some(next), _) => url = inner.client.follow(&next)?,
-            (None, Some(delta)) => {
-                inner.client.follow(&delta)?;
-                return Ok((items, delta));
-            }
-            (None, None) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidResponse,
-                    format!("{what}: the last page has neither a next link nor a delta link"),
-                )
-                .with_provider(&inner.name))
-            }
-        }
-    }
+/// A user on a delta page: whether it was removed, and the user (only its
+/// id when removed).
+fn user_delta(u: WireUser) -> (bool, DirectoryUser) {
+    (u.removed.is_some(), u.into_model())
 }
 
-/// The complete assignment rows of the SSO app (empty without one).
-async fn assigned(inner: &Inner) -> Result<Vec<AssignedPrincipal>> {
+/// What a delta round's pages carry: items, and on the last page the delta
+/// link for the next round.
+#[derive(Debug, Clone, PartialEq)]
+enum Entry<T> {
+    Item(T),
+    DeltaLink(String),
+}
+
+/// One delta round through the one paginator ([`paginate`]): next links
+/// and the delta link stay on the round's listing (origin and path), a
+/// repeated link, endless empty pages and the same page over and over under
+/// fresh links end the round with an error, like every other listing.
+async fn round<W, T>(
+    inner: &Arc<Inner>,
+    start: Round,
+    what: &'static str,
+    need: Permission,
+    map: fn(W) -> T,
+) -> Result<(Vec<T>, String)>
+where
+    W: DeserializeOwned + Send + 'static,
+    T: Clone + PartialEq + Send + 'static,
+{
+    let pages = delta_pages(inner.clone(), start, what, need, map);
+    let (items, link) = pages
+        .try_fold(
+            (Vec::new(), None),
+            |(mut items, mut link), page| async move {
+                for entry in page {
+                    match entry {
+                        Entry::Item(t) => items.push(t),
+                        Entry::DeltaLink(l) => link = Some(l),
+                    }
+                }
+                Ok((items, link))
+            },
+        )
+        .await?;
+    let link = link.ok_or_else(|| no_link(what, &inner.name))?;
+    Ok((items, link))
+}
+
+/// The pages of one round; the last carries the delta link as its last entry.
+fn delta_pages<W, T>(
+    inner: Arc<Inner>,
+    start: Round,
+    what: &'static str,
+    need: Permission,
+    map: fn(W) -> T,
+) -> Pages<Entry<T>>
+where
+    W: DeserializeOwned + Send + 'static,
+    T: Clone + PartialEq + Send + 'static,
+{
+    let listing = start.listing;
+    paginate(start.first.to_string(), move |cursor: String| {
+        let (inner, listing) = (inner.clone(), listing.clone());
+        async move {
+            let url = inner.client.follow_listing(&cursor, &listing)?;
+            let page = inner.client.page::<W>(what, &url, need).await?;
+            let mut items: Vec<Entry<T>> =
+                page.value.into_iter().map(map).map(Entry::Item).collect();
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => Ok(Page::new(items, Some(next))),
+                (None, Some(delta)) => {
+                    inner.client.follow_listing(&delta, &listing)?;
+                    items.push(Entry::DeltaLink(delta));
+                    Ok(Page::new(items, None))
+                }
+                (None, None) => Err(no_link(what, &inner.name)),
+            }
+        }
+    })
+}
+
+fn no_link(what: &str, provider: &str) -> Error {
+    Error::new(
+        ErrorKind::InvalidResponse,
+        format!("{what}: the last page has neither a next link nor a delta link"),
+    )
+    .with_provider(provider)
+}
+
+/// The complete assignment rows of the SSO app (empty without one), read
+/// like every other listing.
+async fn assigned(inner: &Arc<Inner>) -> Result<Vec<AssignedPrincipal>> {
     let Some(sp) = inner.service_principal_id.as_deref() else {
         return Ok(Vec::new());
     };
-    let mut url = inner.assignments_url(sp)?;
-    let mut out = Vec::new();
-    let mut seen = HashSet::new();
-    loop {
-        if !seen.insert(url.to_string()) {
-            return Err(Error::invalid_response(
-                "app assignments: the next link repeats an earlier page",
-            )
-            .with_provider(&inner.name));
-        }
-        let page = inner
-            .client
-            .page::<WireAssignment>("list the SSO app's assignments", &url, PERM_APPS)
-            .await?;
-        out.extend(page.value.into_iter().filter_map(principal));
-        match page.next_link {
-            Some(next) => url = inner.client.follow(&next)?,
-            None => return Ok(out),
-        }
-    }
+    let first = inner.assignments_url(sp);
+    let what = "list the SSO app's assignments".to_string();
+    list(inner.clone(), first, what, PERM_APPS, principal)
+        .try_concat()
+        .await
 }
 
 fn principal(a: WireAssignment) -> Option<AssignedPrincipal> {

@@ -89,6 +89,10 @@
 //!   recomputes transitive memberships without fetching every group. A first
 //!   `delta_sync(None)` is usually a cheaper full sync too: `groups/delta` with
 //!   `members@delta` brings every membership without a request per group.
+//!   Delta rounds page through the core paginator like every listing: their
+//!   next and delta links stay on the round's listing, and a repeated link,
+//!   endless empty pages or the same page under fresh links end the round
+//!   with an error.
 //! * **Decoding** is public for tests and benchmarks: [`decode_users_page`],
 //!   [`decode_groups_page`], [`decode_members_page`].
 //!

@@ -47,6 +47,7 @@ pub(crate) struct Budget {
     state: Mutex<(f64, Instant)>,
     cap: f64,
     per_sec: f64,
+    window: Duration,
 }
 
 impl Budget {
@@ -56,6 +57,7 @@ impl Budget {
             state: Mutex::new((cap, Instant::now())),
             cap,
             per_sec: cap / window.as_secs_f64().max(0.001),
+            window,
         }
     }
 
@@ -70,7 +72,8 @@ impl Budget {
             if level >= 0.0 {
                 return;
             }
-            Duration::from_secs_f64(-level / self.per_sec)
+            // At most the time to refill the bucket from empty, for any level.
+            Duration::try_from_secs_f64(-level / self.per_sec).unwrap_or(self.window)
         };
         tracing::debug!(
             wait_ms = wait.as_millis() as u64,

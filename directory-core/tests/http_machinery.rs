@@ -116,6 +116,41 @@ async fn a_wait_past_the_deadline_is_not_started() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
+/// Issue 13: a slow first answer (so time has passed) with the largest
+/// `Retry-After` a server can send, in each of its forms. The wait is capped
+/// at the deadline, so it is not started: the 429 comes back, no panic.
+#[tokio::test]
+async fn a_huge_retry_after_on_a_slow_answer_is_capped_not_a_panic() {
+    for hint in [
+        "18446744073709551615",
+        "9223372036854775807",
+        "1e300",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/thing"))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("retry-after", hint)
+                    .set_delay(Duration::from_millis(1100)),
+            )
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/thing"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+            .mount(&server)
+            .await;
+        let c = client(quick_policy());
+        let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
+        assert_eq!(
+            resp.status, 429,
+            "{hint}: the server's wait is past the deadline"
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 1, "{hint}");
+    }
+}
+
 #[tokio::test]
 async fn total_deadline_bounds_many_short_waits() {
     let server = MockServer::start().await;

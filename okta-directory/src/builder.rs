@@ -5,11 +5,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use directory_core::http::url::Url;
-use directory_core::http::{parse_endpoint, RetryPolicy};
+use directory_core::http::{
+    in_range, parse_endpoint, timeout_in_range, HttpClientBuilder, RetryPolicy,
+};
 use directory_core::{Error, Result};
 
 use crate::credential::PrivateJwk;
 use crate::provider::OktaDirectory;
+
+/// The largest org concurrency limit [`OktaDirectoryBuilder::build`] accepts.
+const MAX_CONCURRENCY_LIMIT: usize = 10_000;
 
 /// Page sizes per endpoint. The defaults are the largest each endpoint allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,15 +155,16 @@ impl OktaDirectoryBuilder {
         self
     }
 
-    /// The org's concurrency limit (default 75; 35 on Integrator Free orgs).
-    /// Requests in flight stay below it by the reserved share.
+    /// The org's concurrency limit (default 75; 35 on Integrator Free orgs),
+    /// 1 to 10,000. Requests in flight stay below it by the reserved share
+    /// (and at most 1,024).
     pub fn concurrency_limit(mut self, limit: usize) -> Self {
         self.concurrency_limit = limit;
         self
     }
 
-    /// An upper bound on requests in flight, below what the concurrency limit
-    /// and reserve would allow.
+    /// An upper bound on requests in flight (1 to 1,024), below what the
+    /// concurrency limit and reserve would allow.
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = Some(n);
         self
@@ -172,13 +178,14 @@ impl OktaDirectoryBuilder {
         self
     }
 
-    /// The retry policy for every request.
+    /// The retry policy for every request (checked by
+    /// [`RetryPolicy::validate`]).
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
-    /// Time allowed for one request attempt (default 60 s).
+    /// Time allowed for one request attempt: 1 ms to 1 h (default 60 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -274,15 +281,26 @@ impl OktaDirectoryBuilder {
                 "must be between 0.0 and 0.9",
             ));
         }
-        if self.concurrency_limit == 0 {
-            return Err(Error::config("concurrency_limit", "must be at least 1"));
+        in_range(
+            "concurrency_limit",
+            self.concurrency_limit,
+            1,
+            MAX_CONCURRENCY_LIMIT,
+        )?;
+        if let Some(n) = self.max_concurrency {
+            in_range("max_concurrency", n, 1, HttpClientBuilder::MAX_CONCURRENCY)?;
         }
-        Ok(())
+        timeout_in_range("timeout", self.timeout)?;
+        self.retry.validate("retry_policy")
     }
 
+    /// Requests in flight: below the org's limit by the reserved share, at
+    /// most `max_concurrency` and at most what the HTTP client allows.
     fn effective_concurrency(&self) -> usize {
-        let below = (self.concurrency_limit as f64 * (1.0 - self.reserve_share)).floor() as usize;
+        let share = 1.0 - self.reserve_share;
+        let below = (self.concurrency_limit as f64 * share).floor() as usize;
         let n = below.clamp(1, self.concurrency_limit.saturating_sub(1).max(1));
+        let n = n.min(HttpClientBuilder::MAX_CONCURRENCY);
         self.max_concurrency.map_or(n, |m| n.min(m.max(1)))
     }
 }

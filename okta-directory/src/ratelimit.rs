@@ -62,7 +62,7 @@ impl WaitHint for OktaWaitHint {
     fn wait(&self, resp: &HttpResponse) -> Option<Duration> {
         if resp.status == 429 {
             let mut r = self.retry.lock().unwrap_or_else(|p| p.into_inner());
-            r.0 += 1;
+            r.0 = r.0.saturating_add(1);
             r.1 = resp
                 .header("x-okta-request-id")
                 .map(str::to_string)
@@ -86,7 +86,7 @@ pub(crate) fn rate_limit_wait(resp: &HttpResponse) -> Option<Duration> {
         return None;
     }
     rl.wait_until_reset(server_now(&resp.headers))
-        .map(|w| w + Duration::from_secs(1))
+        .map(|w| w.saturating_add(Duration::from_secs(1)))
 }
 
 struct Bucket {
@@ -136,7 +136,7 @@ impl Budget {
             b.remaining -= 1;
             None
         } else {
-            Some(b.reset_at - now)
+            Some(b.reset_at.saturating_duration_since(now))
         }
     }
 
@@ -164,7 +164,10 @@ impl Budget {
             );
             return;
         }
-        let reset_at = Instant::now() + wait + Duration::from_secs(1);
+        let now = Instant::now();
+        let Some(reset_at) = now.checked_add(wait.saturating_add(Duration::from_secs(1))) else {
+            return;
+        };
         let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
         map.insert(
             bucket,
@@ -242,6 +245,23 @@ mod tests {
         let budget = Budget::new(0.2);
         // Remaining 0, reset ten years away.
         budget.observe("users", &resp(200, &date_plus(10 * 365 * 24 * 3600)));
+        assert_eq!(budget.reserve_wait("users"), None);
+    }
+
+    /// Issue 13: the largest reset a server can send, against the oldest
+    /// `Date` it can send: a capped wait, never an overflow.
+    #[test]
+    fn the_largest_reset_is_a_capped_wait() {
+        let h = vec![
+            ("date", "Thu, 01 Jan 1970 00:00:00 GMT".to_string()),
+            ("x-rate-limit-limit", "100".into()),
+            ("x-rate-limit-remaining", "0".into()),
+            ("x-rate-limit-reset", u64::MAX.to_string()),
+        ];
+        let w = OktaWaitHint::default().wait(&resp(429, &h)).unwrap();
+        assert!(w <= directory_core::http::MAX_SERVER_WAIT + Duration::from_secs(1));
+        let budget = Budget::new(0.2);
+        budget.observe("users", &resp(200, &h));
         assert_eq!(budget.reserve_wait("users"), None);
     }
 

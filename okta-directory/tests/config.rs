@@ -1,6 +1,9 @@
 //! `build()` validates every field and names the one that is wrong;
 //! `from_env()` reads the documented variables.
 
+use std::time::Duration;
+
+use directory_core::http::RetryPolicy;
 use directory_core::ErrorKind;
 use okta_directory::testkit::OktaOrg;
 use okta_directory::{OktaDirectory, OktaDirectoryBuilder, PageLimits};
@@ -80,6 +83,55 @@ async fn every_other_field_is_validated() {
         ..PageLimits::default()
     };
     assert!(field_error(base(&jwk).page_limits(limits)).starts_with("page_limits.users:"));
+}
+
+/// Issue 13: `concurrency_limit(usize::MAX)` / `max_concurrency(usize::MAX)`
+/// reached `Semaphore::new` and panicked. Every number is checked in
+/// `build()`, and the error names the field and its range.
+#[tokio::test]
+async fn every_number_out_of_range_is_refused_naming_it() {
+    let jwk = key().await;
+    let long = Duration::from_secs(u64::MAX);
+    let cases = [
+        (
+            base(&jwk).concurrency_limit(usize::MAX),
+            "concurrency_limit",
+        ),
+        (base(&jwk).concurrency_limit(10_001), "concurrency_limit"),
+        (base(&jwk).max_concurrency(usize::MAX), "max_concurrency"),
+        (base(&jwk).max_concurrency(0), "max_concurrency"),
+        (base(&jwk).timeout(Duration::ZERO), "timeout"),
+        (base(&jwk).timeout(long), "timeout"),
+        (base(&jwk).reserve_share(f64::NAN), "reserve_share"),
+        (
+            base(&jwk).retry_policy(RetryPolicy {
+                max_attempts: 0,
+                ..RetryPolicy::default()
+            }),
+            "retry_policy",
+        ),
+        (
+            base(&jwk).retry_policy(RetryPolicy {
+                deadline: long,
+                ..RetryPolicy::default()
+            }),
+            "retry_policy",
+        ),
+    ];
+    for (b, field) in cases {
+        let msg = field_error(b);
+        assert!(msg.starts_with(&format!("{field}: ")), "{field}: {msg}");
+        assert!(
+            msg.contains("outside") || msg.contains("must be"),
+            "names the range: {msg}"
+        );
+    }
+    let edge = base(&jwk)
+        .concurrency_limit(10_000)
+        .max_concurrency(1024)
+        .timeout(Duration::from_secs(3600));
+    assert!(edge.build().is_ok());
+    assert!(base(&jwk).concurrency_limit(10_000).build().is_ok());
 }
 
 #[tokio::test]

@@ -231,34 +231,24 @@ impl TenantData {
                 let gi = rng.gen_range(0..g);
                 if !picked.contains(&gi) {
                     picked.push(gi);
-                    lists[gi].push(SimMember {
-                        id: u.id.clone(),
-                        kind: MemberType::User,
-                    });
+                    push(&mut lists, gi, u.id.clone(), MemberType::User);
                 }
             }
         }
         if spec.nested_groups && g >= 3 {
-            let id = |i: usize| self.groups[i].id.clone();
-            lists[0].push(SimMember {
-                id: id(1),
-                kind: MemberType::Group,
-            });
-            lists[1].push(SimMember {
-                id: id(2),
-                kind: MemberType::Group,
-            });
-            lists[2].push(SimMember {
-                id: id(0),
-                kind: MemberType::Group,
-            });
+            let groups = &self.groups;
+            let mut nest = |parent: usize, child: usize| {
+                if let Some(g) = groups.get(child) {
+                    push(&mut lists, parent, g.id.clone(), MemberType::Group);
+                }
+            };
+            nest(0, 1);
+            nest(1, 2);
+            nest(2, 0);
             for i in (3..g).step_by(20) {
                 let child = rng.gen_range(0..g);
                 if child != i {
-                    lists[i].push(SimMember {
-                        id: id(child),
-                        kind: MemberType::Group,
-                    });
+                    nest(i, child);
                 }
             }
         }
@@ -269,10 +259,7 @@ impl TenantData {
                     kind: MemberType::Device,
                 });
             }
-            lists[0].push(SimMember {
-                id: guid(rng),
-                kind: MemberType::ServicePrincipal,
-            });
+            push(&mut lists, 0, guid(rng), MemberType::ServicePrincipal);
         }
         self.members = self
             .groups
@@ -413,14 +400,30 @@ impl TenantData {
     }
 }
 
+/// Adds a member to the list of group `gi`, if there is such a group.
+fn push(lists: &mut [Vec<SimMember>], gi: usize, id: String, kind: MemberType) {
+    if let Some(list) = lists.get_mut(gi) {
+        list.push(SimMember { id, kind });
+    }
+}
+
+/// `items[i % len]`: cycles through a constant table (the default for an
+/// empty one).
+fn nth<T: Copy + Default>(items: &[T], i: usize) -> T {
+    items
+        .get(i.checked_rem(items.len()).unwrap_or(0))
+        .copied()
+        .unwrap_or_default()
+}
+
 fn gen_user(rng: &mut StdRng, i: usize, spec: &GenSpec, ext: &str) -> SimUser {
     let awkward = spec.awkward && i % 17 == 3;
     let given = if awkward {
-        UNICODE_GIVEN[i % UNICODE_GIVEN.len()]
+        nth(UNICODE_GIVEN, i)
     } else {
-        GIVEN[rng.gen_range(0..GIVEN.len())]
+        nth(GIVEN, rng.gen_range(0..GIVEN.len()))
     };
-    let family = FAMILY[rng.gen_range(0..FAMILY.len())];
+    let family = nth(FAMILY, rng.gen_range(0..FAMILY.len()));
     let alias = format!("user{i:06}");
     let guest = spec.awkward && i % 31 == 7;
     let upn = if guest {
@@ -436,14 +439,14 @@ fn gen_user(rng: &mut StdRng, i: usize, spec: &GenSpec, ext: &str) -> SimUser {
             upn.clone()
         }
     });
-    let (city, country) = CITIES[i % CITIES.len()];
+    let (city, country) = nth(CITIES, i);
     let mut u = SimUser {
         id: guid(rng),
         display_name: Some(format!("{given} {family}")),
         given_name: Some(given.to_string()),
         surname: Some(family.to_string()),
         job_title: (i % 3 != 0).then(|| "Analyst".to_string()),
-        department: Some(DEPTS[i % DEPTS.len()].to_string()),
+        department: Some(nth(DEPTS, i).to_string()),
         office_location: (i % 4 == 0).then(|| format!("Building {}", i % 9)),
         mobile_phone: (i % 5 == 0).then(|| format!("+1 206 555 {:04}", i % 10_000)),
         business_phones: if i % 2 == 0 {
@@ -485,7 +488,7 @@ fn gen_group(rng: &mut StdRng, i: usize) -> SimGroup {
     };
     SimGroup {
         id: guid(rng),
-        display_name: format!("SG-{}-{i:04}", DEPTS[i % DEPTS.len()]),
+        display_name: format!("SG-{}-{i:04}", nth(DEPTS, i)),
         description: (i % 2 == 0).then(|| format!("Group number {i}")),
         group_types: types,
         mail_enabled: mail,

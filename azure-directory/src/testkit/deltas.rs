@@ -69,10 +69,12 @@ pub(crate) fn serve(sim: &Sim, kind: &str, q: &Query) -> Reply {
     let (start, sel) = (cursor.offset, select(&cursor));
     let (total, value) = match (kind, cursor.base) {
         ("users", None) => {
-            let end = (start + PAGE).min(data.users.len());
+            let end = start.saturating_add(PAGE).min(data.users.len());
             (
                 data.users.len(),
-                data.users[start.min(end)..end]
+                data.users
+                    .get(start.min(end)..end)
+                    .unwrap_or_default()
                     .iter()
                     .map(|u| user_json(u, &sel))
                     .collect(),
@@ -84,10 +86,12 @@ pub(crate) fn serve(sim: &Sim, kind: &str, q: &Query) -> Reply {
         ),
         (_, None) => {
             let entries = group_entries(data);
-            let end = (start + PAGE).min(entries.len());
-            let value = entries[start.min(end)..end]
+            let end = start.saturating_add(PAGE).min(entries.len());
+            let value = entries
+                .get(start.min(end)..end)
+                .unwrap_or_default()
                 .iter()
-                .map(|e| render_entry(data, e, &sel))
+                .filter_map(|e| render_entry(data, e, &sel))
                 .collect();
             (entries.len(), value)
         }
@@ -104,8 +108,9 @@ pub(crate) fn serve(sim: &Sim, kind: &str, q: &Query) -> Reply {
 }
 
 fn window(items: Vec<Value>, start: usize) -> (usize, Vec<Value>) {
-    let end = (start + PAGE).min(items.len());
-    (items.len(), items[start.min(end)..end].to_vec())
+    let end = start.saturating_add(PAGE).min(items.len());
+    let page = items.get(start.min(end)..end).unwrap_or_default();
+    (items.len(), page.to_vec())
 }
 
 /// The cursor for this request: a new full round, a new round from a delta
@@ -163,7 +168,7 @@ fn bad_token() -> Reply {
 
 /// One page of the round's items, with the next or the delta link.
 fn page(sim: &Sim, kind: &str, cursor: Cursor, total: usize, value: Vec<Value>) -> Reply {
-    let end = cursor.offset + value.len();
+    let end = cursor.offset.saturating_add(value.len());
     let mut body =
         json!({ "@odata.context": format!("{}/v1.0/$metadata#{kind}", sim.base), "value": value });
     if end < total {
@@ -171,22 +176,24 @@ fn page(sim: &Sim, kind: &str, cursor: Cursor, total: usize, value: Vec<Value>) 
             offset: end,
             ..cursor
         };
-        body["@odata.nextLink"] = json!(format!(
+        let link = format!(
             "{}/v1.0/{kind}/delta?$skiptoken={}",
             sim.base,
             next.encode('s')
-        ));
+        );
+        set(&mut body, "@odata.nextLink", json!(link));
     } else {
         let delta = Cursor {
             offset: 0,
             issued: unix_now(),
             ..cursor
         };
-        body["@odata.deltaLink"] = json!(format!(
+        let link = format!(
             "{}/v1.0/{kind}/delta?$deltatoken={}",
             sim.base,
             delta.encode('d')
-        ));
+        );
+        set(&mut body, "@odata.deltaLink", json!(link));
     }
     Reply::json(200, body)
 }
@@ -230,8 +237,8 @@ fn group_entries(data: &TenantData) -> Vec<(usize, usize)> {
     out
 }
 
-fn render_entry(data: &TenantData, &(gi, si): &(usize, usize), sel: &[String]) -> Value {
-    let g = &data.groups[gi];
+fn render_entry(data: &TenantData, &(gi, si): &(usize, usize), sel: &[String]) -> Option<Value> {
+    let g = data.groups.get(gi)?;
     let mut v = group_json(g, sel);
     if sel.iter().any(|s| s == "members") {
         let members = data
@@ -240,9 +247,17 @@ fn render_entry(data: &TenantData, &(gi, si): &(usize, usize), sel: &[String]) -
             .map(Vec::as_slice)
             .unwrap_or_default();
         let slice: &[SimMember] = members.chunks(MEMBER_SLICE).nth(si).unwrap_or_default();
-        v["members@delta"] = Value::from(slice.iter().map(member_json).collect::<Vec<_>>());
+        let members = slice.iter().map(member_json).collect::<Vec<_>>();
+        set(&mut v, "members@delta", Value::from(members));
     }
-    v
+    Some(v)
+}
+
+/// Sets `key` on a JSON object (the pages and entries built here always are).
+fn set(v: &mut Value, key: &str, value: Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_string(), value);
+    }
 }
 
 fn changed_groups(data: &TenantData, changes: Vec<Change>, sel: &[String]) -> Vec<Value> {
@@ -263,7 +278,11 @@ fn changed_groups(data: &TenantData, changes: Vec<Change>, sel: &[String]) -> Ve
             None => removed(id),
             Some(g) => {
                 let mut v = group_json(g, sel);
-                v["members@delta"] = Value::from(member_changes(&changes, id));
+                set(
+                    &mut v,
+                    "members@delta",
+                    Value::from(member_changes(&changes, id)),
+                );
                 v
             }
         })
@@ -290,7 +309,7 @@ fn member_changes(changes: &[Change], group: &str) -> Vec<Value> {
         .map(|(m, gone)| {
             let mut v = member_json(m);
             if gone {
-                v["@removed"] = json!({ "reason": "deleted" });
+                set(&mut v, "@removed", json!({ "reason": "deleted" }));
             }
             v
         })

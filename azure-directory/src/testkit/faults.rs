@@ -221,7 +221,8 @@ impl Bucket {
             self.level -= cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((cost - self.level) / self.per_sec))
+            let secs = (cost - self.level) / self.per_sec;
+            Err(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
         }
     }
 }

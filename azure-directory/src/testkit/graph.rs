@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::needs;
-use super::data::{SimGroup, SimMember, SimUser, TenantData};
+use super::data::{SimAssignment, SimGroup, SimMember, SimUser, TenantData};
 use super::server::{graph_error, read, Reply, Sim};
 
 /// Graph's default user properties (no `$select`).
@@ -103,40 +103,35 @@ pub(crate) fn serve(sim: &Sim, segs: &[String], raw_query: &str, roles: &[String
     match s.as_slice() {
         ["users"] => {
             let select = q.select(USER_DEFAULT);
-            list(sim, "users", &q, data.users.len(), |i| UserView {
-                user: &data.users[i],
+            list(sim, "users", &q, &data.users, |user| UserView {
+                user,
                 select: &select,
             })
         }
         ["groups"] => {
             let select = q.select(GROUP_DEFAULT);
-            list(sim, "groups", &q, data.groups.len(), |i| {
-                group_json(&data.groups[i], &select)
-            })
+            list(sim, "groups", &q, &data.groups, |g| group_json(g, &select))
         }
-        ["users", "delta"] | ["groups", "delta"] => {
+        [kind @ ("users" | "groups"), "delta"] => {
+            let kind = *kind;
             drop(tenant);
-            super::deltas::serve(sim, s[0], &q)
+            super::deltas::serve(sim, kind, &q)
         }
         ["groups", id, "members"] => match data.members.get(*id) {
-            Some(members) => list(
-                sim,
-                &format!("groups/{id}/members"),
-                &q,
-                members.len(),
-                |i| MemberView {
-                    odata_type: members[i].kind.odata_type(),
-                    id: &members[i].id,
-                },
-            ),
+            Some(members) => list(sim, &format!("groups/{id}/members"), &q, members, |m| {
+                MemberView {
+                    odata_type: m.kind.odata_type(),
+                    id: &m.id,
+                }
+            }),
             None => not_found(id),
         },
         ["servicePrincipals", id, "appRoleAssignedTo"] if sp_ok(sim, data, id) => list(
             sim,
             &format!("servicePrincipals/{id}/appRoleAssignedTo"),
             &q,
-            data.assignments.len(),
-            |i| assignment_json(data, i),
+            &data.assignments,
+            |a| assignment_json(data, a),
         ),
         [sp] if sp.starts_with("servicePrincipals(appId=") => {
             service_principal_by_app_id(sim, data, sp)
@@ -175,13 +170,14 @@ fn service_principal_by_app_id(sim: &Sim, data: &TenantData, seg: &str) -> Reply
 
 /// One page of a collection: `$top` (1..=999, default 100) items from the
 /// offset in `$skiptoken`, with a next link while more remain.
-fn list<T: Serialize>(
+fn list<'a, S, T: Serialize>(
     sim: &Sim,
     what: &str,
     q: &Query,
-    len: usize,
-    item: impl Fn(usize) -> T,
+    items: &'a [S],
+    item: impl Fn(&'a S) -> T,
 ) -> Reply {
+    let len = items.len();
     let top = match q.get("$top").map(str::parse::<usize>) {
         None => 100,
         Some(Ok(n)) if (1..=999).contains(&n) => n,
@@ -199,7 +195,7 @@ fn list<T: Serialize>(
     let Some(offset) = q.get("$skiptoken").map_or(Some(0), decode_offset) else {
         return graph_error(400, "Request_BadRequest", "The specified page token value has expired and can no longer be included in your request.");
     };
-    let end = (offset + top).min(len);
+    let end = offset.saturating_add(top).min(len);
     let next = (end < len).then(|| {
         let rest = q.without_skiptoken();
         let sep = if rest.is_empty() { "" } else { "&" };
@@ -212,7 +208,12 @@ fn list<T: Serialize>(
     });
     let page = Page {
         context: format!("{}/v1.0/$metadata#{what}", sim.base),
-        value: (offset.min(end)..end).map(item).collect(),
+        value: items
+            .get(offset.min(end)..end)
+            .unwrap_or_default()
+            .iter()
+            .map(item)
+            .collect(),
         next,
     };
     match serde_json::to_string(&page) {
@@ -364,8 +365,7 @@ pub(crate) fn member_json(m: &SimMember) -> Value {
     json!({ "@odata.type": m.kind.odata_type(), "id": m.id })
 }
 
-fn assignment_json(data: &TenantData, i: usize) -> Value {
-    let a = &data.assignments[i];
+fn assignment_json(data: &TenantData, a: &SimAssignment) -> Value {
     json!({
         "id": a.id, "deletedDateTime": null, "appRoleId": a.app_role_id,
         "createdDateTime": "2025-03-11T09:14:52Z", "principalDisplayName": null,

@@ -230,8 +230,8 @@ impl SimulatedTenant {
     /// Generates the directory and starts the server on 127.0.0.1:0.
     pub async fn start(self) -> Result<TenantHandle> {
         let mut rng = StdRng::seed_from_u64(self.spec.seed ^ 0x5eed);
-        let ids: Vec<String> = (0..2).map(|_| data::guid(&mut rng)).collect();
-        let (tenant_id, client_id) = (ids[0].clone(), ids[1].clone());
+        let tenant_id = data::guid(&mut rng);
+        let client_id = data::guid(&mut rng);
         let secret = SecretString::new(format!("sim~{:032x}", rng.gen::<u128>()));
         let data = TenantData::generate(&self.spec, &client_id);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -31,8 +31,9 @@ impl ChangeLog {
     /// The changes after `since`, up to and including `until`.
     pub fn between(&self, since: u64, until: u64) -> impl Iterator<Item = &Change> {
         let start = self.events.partition_point(|(v, _)| *v <= since);
-        self.events[start..]
+        self.events
             .iter()
+            .skip(start)
             .take_while(move |(v, _)| *v <= until)
             .map(|(_, c)| c)
     }

@@ -91,13 +91,15 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Requests in flight at once across all streams (default 8).
+    /// Requests in flight at once across all streams: 1 to
+    /// [`HttpClientBuilder::MAX_CONCURRENCY`] (default 8).
     pub fn max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = n.max(1);
+        self.max_concurrency = n;
         self
     }
 
-    /// Largest body accepted (default 32 MiB); larger is an error.
+    /// Largest body accepted: 1 byte to [`HttpClientBuilder::MAX_BODY_BYTES`]
+    /// (default 32 MiB); larger is an error.
     pub fn max_body_bytes(mut self, n: usize) -> Self {
         self.max_body_bytes = n;
         self
@@ -115,8 +117,39 @@ impl HttpClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// The most requests in flight [`HttpClientBuilder::build`] accepts.
+    pub const MAX_CONCURRENCY: usize = 1024;
+
+    /// The largest body limit [`HttpClientBuilder::build`] accepts (1 GiB).
+    pub const MAX_BODY_BYTES: usize = 1 << 30;
+
+    /// The longest (connect) timeout [`HttpClientBuilder::build`] accepts.
+    pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
+    /// Checks every number: an [`ErrorKind::InvalidConfig`] error names the
+    /// setting and its allowed range.
+    fn validate(&self) -> Result<()> {
+        in_range(
+            "max_concurrency",
+            self.max_concurrency,
+            1,
+            Self::MAX_CONCURRENCY,
+        )?;
+        in_range(
+            "max_body_bytes",
+            self.max_body_bytes,
+            1,
+            Self::MAX_BODY_BYTES,
+        )?;
+        timeout_in_range("timeout", self.timeout)?;
+        timeout_in_range("connect_timeout", self.connect_timeout)?;
+        self.retry.validate("retry")
+    }
+
+    /// Builds the client; every setting out of its range is an
+    /// [`ErrorKind::InvalidConfig`] error naming it.
     pub fn build(self) -> Result<HttpClient> {
+        self.validate()?;
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.timeout)
@@ -212,7 +245,7 @@ impl HttpClient {
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
-            attempt += 1;
+            attempt = attempt.saturating_add(1);
             let outcome = match make() {
                 Ok(req) => self.attempt(what, req, hint).await,
                 Err(e) => Attempt::Failed(e),
@@ -228,7 +261,7 @@ impl HttpClient {
                 Some(w) => self.retry.hinted(w),
                 None => self.retry.backoff(attempt),
             };
-            let out_of_time = start.elapsed() + wait > self.retry.deadline;
+            let out_of_time = start.elapsed().saturating_add(wait) > self.retry.deadline;
             if attempt >= self.retry.max_attempts || out_of_time {
                 tracing::warn!(what, attempt, ?wait, out_of_time, "giving up after retries");
                 return match last {
@@ -244,7 +277,8 @@ impl HttpClient {
                 Ok(r) => format!("HTTP {}", r.status),
                 Err(e) => e.message().to_string(),
             };
-            tracing::info!(what, attempt, wait_ms = wait.as_millis() as u64, server_hint, %reason, "waiting before retry");
+            let wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            tracing::info!(what, attempt, wait_ms, server_hint, %reason, "waiting before retry");
             tokio::time::sleep(wait).await;
         }
     }
@@ -297,7 +331,7 @@ impl HttpClient {
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    if buf.len() + chunk.len() > self.max_body_bytes {
+                    if buf.len().saturating_add(chunk.len()) > self.max_body_bytes {
                         return Err(too_large(what, self.max_body_bytes));
                     }
                     buf.extend_from_slice(&chunk);
@@ -312,6 +346,33 @@ impl HttpClient {
                 }
             }
         }
+    }
+}
+
+/// `value` within `min..=max`, or an [`ErrorKind::InvalidConfig`] error
+/// naming `field` and the range: what every builder says of a number.
+pub fn in_range(field: &str, value: usize, min: usize, max: usize) -> Result<()> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("{value} is outside {min}..={max}"),
+        ))
+    }
+}
+
+/// A timeout of at least 1 ms and at most [`HttpClientBuilder::MAX_TIMEOUT`],
+/// or an [`ErrorKind::InvalidConfig`] error naming `field` and the range.
+pub fn timeout_in_range(field: &str, value: Duration) -> Result<()> {
+    let max = HttpClientBuilder::MAX_TIMEOUT;
+    if value >= Duration::from_millis(1) && value <= max {
+        Ok(())
+    } else {
+        Err(Error::config(
+            field,
+            format!("{value:?} is outside 1ms..={max:?}"),
+        ))
     }
 }
 
@@ -348,4 +409,48 @@ fn redirect_refused(what: &str, status: StatusCode, headers: &HeaderMap) -> Erro
          are never sent to another host. Check the configured domain or endpoint."
     ))
     .with_status(status.as_u16())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(b: HttpClientBuilder, field: &str) {
+        let e = b.build().expect_err("refused");
+        assert_eq!(e.kind(), ErrorKind::InvalidConfig);
+        assert!(e.message().starts_with(&format!("{field}: ")), "{e}");
+        assert!(
+            e.message().contains("outside") || e.message().contains("must be"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_number_out_of_range_is_refused_naming_it() {
+        let b = HttpClient::builder;
+        refused(b().max_concurrency(usize::MAX), "max_concurrency");
+        refused(b().max_concurrency(0), "max_concurrency");
+        refused(b().max_body_bytes(0), "max_body_bytes");
+        refused(b().max_body_bytes(usize::MAX), "max_body_bytes");
+        refused(b().timeout(Duration::ZERO), "timeout");
+        refused(b().timeout(Duration::MAX), "timeout");
+        refused(b().connect_timeout(Duration::MAX), "connect_timeout");
+        let retry = RetryPolicy {
+            max_attempts: 0,
+            ..RetryPolicy::default()
+        };
+        refused(b().retry(retry), "retry");
+    }
+
+    #[test]
+    fn the_limits_themselves_are_accepted() {
+        let c = HttpClient::builder()
+            .max_concurrency(HttpClientBuilder::MAX_CONCURRENCY)
+            .max_body_bytes(HttpClientBuilder::MAX_BODY_BYTES)
+            .timeout(HttpClientBuilder::MAX_TIMEOUT)
+            .build()
+            .expect("builds");
+        assert_eq!(c.max_concurrency(), HttpClientBuilder::MAX_CONCURRENCY);
+        assert!(HttpClient::builder().max_concurrency(1).build().is_ok());
+    }
 }

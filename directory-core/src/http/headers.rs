@@ -45,21 +45,34 @@ fn has_rel(params: &str, rel: &str) -> bool {
     })
 }
 
+/// The longest wait any server hint is read as. A server may send any number
+/// (`Retry-After: 18446744073709551615`, a reset in the year 9999); past
+/// this the value only says "longer than anyone will wait", and capping it
+/// here keeps every sum with it far from overflowing. The retry loop caps
+/// it again, at its own deadline.
+pub const MAX_SERVER_WAIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// Parses `Retry-After`: delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
-/// A date in the past means no wait; garbage means no hint.
+/// A date in the past means no wait; garbage means no hint; anything longer
+/// than [`MAX_SERVER_WAIT`] is [`MAX_SERVER_WAIT`].
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let v = value.trim();
     if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
+        return Some(Duration::from_secs(secs).min(MAX_SERVER_WAIT));
     }
     if let Ok(secs) = v.parse::<f64>() {
-        if (0.0..1e9).contains(&secs) {
-            return Some(Duration::from_secs_f64(secs));
+        if !secs.is_finite() || secs < 0.0 {
+            return None;
         }
-        return None;
+        let capped = secs.min(MAX_SERVER_WAIT.as_secs_f64());
+        return Duration::try_from_secs_f64(capped).ok();
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_SERVER_WAIT),
+    )
 }
 
 /// Okta-style rate-limit headers: `X-Rate-Limit-Limit`, `-Remaining`, `-Reset`
@@ -93,9 +106,18 @@ impl RateLimitHeaders {
     /// How long until the window resets, measured against the server's own
     /// clock (`server_now`, from its `Date` header) so local clock skew does
     /// not matter.
+    /// A reset further away than [`MAX_SERVER_WAIT`] (or past what the
+    /// clock can hold) is [`MAX_SERVER_WAIT`] away.
     pub fn wait_until_reset(&self, server_now: SystemTime) -> Option<Duration> {
-        let reset = UNIX_EPOCH.checked_add(Duration::from_secs(self.reset?))?;
-        Some(reset.duration_since(server_now).unwrap_or(Duration::ZERO))
+        let reset = self.reset?;
+        let Some(at) = UNIX_EPOCH.checked_add(Duration::from_secs(reset)) else {
+            return Some(MAX_SERVER_WAIT);
+        };
+        Some(
+            at.duration_since(server_now)
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SERVER_WAIT),
+        )
     }
 }
 
@@ -149,6 +171,36 @@ mod tests {
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(
+            parse_retry_after("1.5", now),
+            Some(Duration::from_millis(1500))
+        );
+    }
+
+    #[test]
+    fn huge_waits_are_capped_whatever_their_form() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for huge in [
+            "18446744073709551615",
+            "1e300",
+            "inf",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ] {
+            let got = parse_retry_after(huge, now);
+            assert!(got.is_none_or(|w| w <= MAX_SERVER_WAIT), "{huge}: {got:?}");
+        }
+        assert_eq!(
+            parse_retry_after("18446744073709551615", now),
+            Some(MAX_SERVER_WAIT)
+        );
+        for reset in [u64::MAX, i64::MAX as u64, 253_402_300_799] {
+            let rl = RateLimitHeaders {
+                reset: Some(reset),
+                ..Default::default()
+            };
+            assert_eq!(rl.wait_until_reset(UNIX_EPOCH), Some(MAX_SERVER_WAIT));
+        }
     }
 
     #[test]

@@ -11,8 +11,8 @@ mod retry;
 mod token;
 
 pub use ahead::run_ahead;
-pub use client::{HttpClient, HttpClientBuilder, HttpResponse};
-pub use headers::{next_link, parse_retry_after, server_now, RateLimitHeaders};
+pub use client::{in_range, timeout_in_range, HttpClient, HttpClientBuilder, HttpResponse};
+pub use headers::{next_link, parse_retry_after, server_now, RateLimitHeaders, MAX_SERVER_WAIT};
 pub use origin::{parse_endpoint, OriginGuard};
 pub use retry::{RetryAfter, RetryPolicy, WaitHint};
 pub use token::{AccessToken, TokenCache, TokenSource};

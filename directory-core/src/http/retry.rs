@@ -7,6 +7,7 @@ use rand::Rng;
 
 use super::client::HttpResponse;
 use super::headers::parse_retry_after;
+use crate::error::{Error, Result};
 
 /// How often and how long to retry one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,15 +52,58 @@ impl RetryPolicy {
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
         let capped = exp.min(self.max_delay);
         let half = capped / 2;
-        let jitter = rand::thread_rng().gen_range(0..=half.as_millis() as u64);
-        half + Duration::from_millis(jitter)
+        let most = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);
+        let jitter = rand::thread_rng().gen_range(0..=most);
+        half.saturating_add(Duration::from_millis(jitter))
     }
 
     /// The wait for a server hint: the hint itself plus up to 10% (at most
-    /// one second) of upward jitter, never less than the hint.
+    /// one second) of upward jitter, never less than the hint. A hint past
+    /// the deadline is the deadline: a wait that long is never started, and
+    /// no sum with it can overflow, whatever number the server sent.
     pub fn hinted(&self, hint: Duration) -> Duration {
-        let spread = (hint / 10).min(Duration::from_secs(1)).as_millis() as u64;
-        hint + Duration::from_millis(rand::thread_rng().gen_range(0..=spread))
+        let hint = hint.min(self.deadline);
+        let spread = (hint / 10).min(Duration::from_secs(1)).as_millis();
+        let spread = u64::try_from(spread).unwrap_or(1000);
+        hint.saturating_add(Duration::from_millis(
+            rand::thread_rng().gen_range(0..=spread),
+        ))
+    }
+
+    /// The most attempts [`RetryPolicy::validate`] accepts.
+    pub const MAX_ATTEMPTS: u32 = 100;
+
+    /// The longest deadline (and backoff) [`RetryPolicy::validate`] accepts.
+    pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 3600);
+
+    /// Checks the policy is usable: 1 to [`Self::MAX_ATTEMPTS`] attempts, a
+    /// deadline of at most [`Self::MAX_DEADLINE`] and a backoff no longer
+    /// than it. `field` names the setting in the error.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        if !(1..=Self::MAX_ATTEMPTS).contains(&self.max_attempts) {
+            return Err(Error::config(
+                field,
+                format!(
+                    "max_attempts is {}; it must be between 1 and {}",
+                    self.max_attempts,
+                    Self::MAX_ATTEMPTS
+                ),
+            ));
+        }
+        let limit = Self::MAX_DEADLINE;
+        for (name, value) in [
+            ("deadline", self.deadline),
+            ("max_delay", self.max_delay),
+            ("base_delay", self.base_delay),
+        ] {
+            if value > limit {
+                return Err(Error::config(
+                    field,
+                    format!("{name} is {value:?}; it must be at most {limit:?}"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -83,3 +127,68 @@ pub trait WaitHint: Send + Sync {
 pub struct RetryAfter;
 
 impl WaitHint for RetryAfter {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_past_the_deadline_is_the_deadline() {
+        let p = RetryPolicy::default();
+        for hint in [Duration::MAX, Duration::from_secs(u64::MAX), p.deadline * 2] {
+            let w = p.hinted(hint);
+            assert!(
+                w >= p.deadline && w <= p.deadline + Duration::from_secs(1),
+                "{w:?}"
+            );
+        }
+        let short = p.hinted(Duration::from_secs(2));
+        assert!(short >= Duration::from_secs(2), "{short:?}");
+    }
+
+    #[test]
+    fn backoff_never_overflows() {
+        let p = RetryPolicy {
+            base_delay: Duration::MAX,
+            max_delay: Duration::MAX,
+            ..RetryPolicy::default()
+        };
+        for attempt in [0, 1, 2, 30, u32::MAX] {
+            let _ = p.backoff(attempt);
+        }
+    }
+
+    #[test]
+    fn validate_names_the_field_and_the_range() {
+        assert!(RetryPolicy::default().validate("retry").is_ok());
+        assert!(RetryPolicy::none().validate("retry").is_ok());
+        let bad = [
+            RetryPolicy {
+                max_attempts: 0,
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                max_attempts: u32::MAX,
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                deadline: Duration::MAX,
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                max_delay: Duration::from_secs(u64::MAX),
+                ..RetryPolicy::default()
+            },
+            RetryPolicy {
+                base_delay: Duration::MAX,
+                ..RetryPolicy::default()
+            },
+        ];
+        for p in bad {
+            let e = p.validate("retry").expect_err("refused");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidConfig);
+            assert!(e.message().starts_with("retry: "), "{e}");
+            assert!(e.message().contains("must be"), "{e}");
+        }
+    }
+}

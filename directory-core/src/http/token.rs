@@ -39,14 +39,18 @@ impl AccessToken {
             secret,
             token_type: token_type.into(),
             issued_at: now,
-            expires_at: now + expires_in.min(Self::MAX_LIFETIME),
+            expires_at: now
+                .checked_add(expires_in.min(Self::MAX_LIFETIME))
+                .unwrap_or(now),
             granted: Vec::new(),
         }
     }
 
     /// Whether the token is still good for at least `margin`.
     pub fn is_fresh(&self, margin: Duration) -> bool {
-        Instant::now() + margin < self.expires_at
+        Instant::now()
+            .checked_add(margin)
+            .is_some_and(|t| t < self.expires_at)
     }
 }
 
@@ -158,5 +162,9 @@ mod tests {
         let t = AccessToken::new(SecretString::new("t"), "Bearer", Duration::MAX);
         assert!(t.is_fresh(Duration::from_secs(60)));
         assert!(t.expires_at - t.issued_at <= AccessToken::MAX_LIFETIME);
+        assert!(
+            !t.is_fresh(Duration::MAX),
+            "a margin past any clock is not fresh"
+        );
     }
 }

@@ -20,6 +20,9 @@
 //!   outside test mode.
 //! * `bounds`: a misbehaving server gets a bounded number of requests, and
 //!   an oversized page is refused.
+//! * `waits`: the largest wait a server can ask for, on a slow answer:
+//!   capped at the retry deadline, a typed error, never a panic.
+//! * `delta`: Entra delta rounds under the listings' faults and bounds.
 //!
 //! `orgs` adapts both simulated orgs to one interface, `world` is a small
 //! directory both orgs serve (and every way it can change), `host` the host
@@ -30,6 +33,7 @@ mod orgs;
 mod auth;
 mod bounds;
 mod changes;
+mod delta;
 mod host;
 mod hosts;
 mod paging;
@@ -37,5 +41,6 @@ mod parsers;
 mod safety;
 mod secrets;
 mod transport;
+mod waits;
 mod wire;
 mod world;

@@ -7,6 +7,7 @@
 //! goes through its own decoding, paging and retry.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use azure_directory::AzureDirectory;
 use directory_core::http::RetryPolicy;
@@ -144,6 +145,16 @@ impl WireApi {
 
 /// A provider of `kind` whose API (and token endpoint) is at `base`.
 pub async fn provider_at(kind: Kind, base: &str, retry: RetryPolicy) -> Arc<dyn DirectoryProvider> {
+    provider_timed(kind, base, retry, ATTEMPT_TIMEOUT).await
+}
+
+/// [`provider_at`] with its own attempt timeout.
+pub async fn provider_timed(
+    kind: Kind,
+    base: &str,
+    retry: RetryPolicy,
+    timeout: Duration,
+) -> Arc<dyn DirectoryProvider> {
     match kind {
         Kind::Okta => Arc::new(
             OktaDirectory::builder()
@@ -153,26 +164,29 @@ pub async fn provider_at(kind: Kind, base: &str, retry: RetryPolicy) -> Arc<dyn 
                 .app_id(APP)
                 .dpop(Some(false))
                 .allow_insecure_http(true)
-                .timeout(ATTEMPT_TIMEOUT)
+                .timeout(timeout)
                 .retry_policy(retry)
                 .build()
                 .expect("okta provider builds"),
         ),
-        Kind::Azure => Arc::new(
-            AzureDirectory::builder()
-                .tenant_id(TENANT)
-                .client_id(CLIENT)
-                .client_secret(AZURE_SECRET)
-                .service_principal_id(SP)
-                .authority_host(base)
-                .graph_endpoint(base)
-                .allow_insecure_http(true)
-                .timeout(ATTEMPT_TIMEOUT)
-                .retry(retry)
-                .build()
-                .expect("azure provider builds"),
-        ),
+        Kind::Azure => Arc::new(azure_at(base, retry, timeout)),
     }
+}
+
+/// The Entra provider whose Graph (and login authority) is at `base`.
+pub fn azure_at(base: &str, retry: RetryPolicy, timeout: Duration) -> AzureDirectory {
+    AzureDirectory::builder()
+        .tenant_id(TENANT)
+        .client_id(CLIENT)
+        .client_secret(AZURE_SECRET)
+        .service_principal_id(SP)
+        .authority_host(base)
+        .graph_endpoint(base)
+        .allow_insecure_http(true)
+        .timeout(timeout)
+        .retry(retry)
+        .build()
+        .expect("azure provider builds")
 }
 
 /// Drains every listing of `p` (users, groups, one group's members, app

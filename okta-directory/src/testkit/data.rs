@@ -128,9 +128,12 @@ pub(crate) fn generate(shape: &Shape) -> DirectoryData {
 fn user(i: usize, shape: &Shape, rng: &mut StdRng) -> DirectoryUser {
     let awkward = shape.awkward && i % 17 == 3;
     let (first, last) = if awkward {
-        (AWKWARD_FIRST[i % 6], AWKWARD_LAST[(i / 6) % 6])
+        (nth(&AWKWARD_FIRST, i % 6), nth(&AWKWARD_LAST, (i / 6) % 6))
     } else {
-        (FIRST[rng.gen_range(0..12)], LAST[rng.gen_range(0..12)])
+        {
+            let first = nth(&FIRST, rng.gen_range(0..12));
+            (first, nth(&LAST, rng.gen_range(0..12)))
+        }
     };
     let login = format!("user{i}@example.test");
     let mut u = DirectoryUser::new(okta_id("00u", i, shape.seed), login.clone());
@@ -146,7 +149,7 @@ fn user(i: usize, shape: &Shape, rng: &mut StdRng) -> DirectoryUser {
         ..PersonName::default()
     };
     u.display_name = Some(format!("{first} {last}").into());
-    u.department = Some(DEPARTMENTS[rng.gen_range(0..6)].into());
+    u.department = Some(nth(&DEPARTMENTS, rng.gen_range(0..6)).into());
     u.title = (i % 3 == 0).then(|| "Engineer".into());
     u.employee_number = Some(format!("E-{i:06}").into());
     u.status = status(shape, rng);
@@ -157,7 +160,7 @@ fn user(i: usize, shape: &Shape, rng: &mut StdRng) -> DirectoryUser {
 
 fn add_extras(u: &mut DirectoryUser, i: usize, shape: &Shape, rng: &mut StdRng) {
     if i % 4 == 1 {
-        let (city, country) = CITIES[rng.gen_range(0..5)];
+        let (city, country) = nth(&CITIES, rng.gen_range(0..5));
         u.addresses.push(Address {
             kind: Some("work".into()),
             locality: Some(city.into()),
@@ -191,9 +194,18 @@ fn add_extras(u: &mut DirectoryUser, i: usize, shape: &Shape, rng: &mut StdRng) 
     }
 }
 
+/// `items[i]`, or the default when `i` is out of range (never, for the
+/// callers' constant tables and in-range indexes).
+fn nth<T: Copy + Default>(items: &[T], i: usize) -> T {
+    items.get(i).copied().unwrap_or_default()
+}
+
 fn status(shape: &Shape, rng: &mut StdRng) -> UserStatus {
     if rng.gen_bool(shape.inactive_share.clamp(0.0, 1.0)) {
-        STATUSES[rng.gen_range(0..STATUSES.len())].clone()
+        STATUSES
+            .get(rng.gen_range(0..STATUSES.len()))
+            .cloned()
+            .unwrap_or(UserStatus::Active)
     } else {
         UserStatus::Active
     }
@@ -233,8 +245,8 @@ fn memberships(
                 picked.push(g);
             }
         }
-        for &g in &picked {
-            out.push(Membership::direct(groups[g].id.clone(), u.id.clone()));
+        for g in picked.iter().filter_map(|&g| groups.get(g)) {
+            out.push(Membership::direct(g.id.clone(), u.id.clone()));
         }
     }
     out

@@ -167,7 +167,7 @@ impl Directory {
         let start = ctx
             .param("after")
             .map_or(0, |a| users.partition_point(|u| u.id <= a));
-        let mut it = users[start..].iter().filter(keep);
+        let mut it = users.iter().skip(start).filter(keep);
         let page: Vec<&DirectoryUser> = it.by_ref().take(limit).collect();
         let more = it.next().is_some();
         let next = more.then(|| page.last().map(|u| u.id.clone())).flatten();
@@ -186,8 +186,9 @@ impl Directory {
         let start = ctx
             .param("after")
             .map_or(0, |a| groups.partition_point(|g| g.id <= a));
-        let mut it = groups[start..]
+        let mut it = groups
             .iter()
+            .skip(start)
             .filter(|g| terms.as_ref().is_none_or(|t| group_matches(g, t)));
         let page: Vec<&DirectoryGroup> = it.by_ref().take(limit).collect();
         let more = it.next().is_some();
@@ -212,14 +213,16 @@ impl Directory {
         let limit = ctx.limit(1_000, 1_000);
         let all: &[usize] = self.members.get(gid).map_or(&[], Vec::as_slice);
         let users = &self.data.users;
-        let start = ctx
-            .param("after")
-            .map_or(0, |a| all.partition_point(|&i| users[i].id <= a));
-        let page = &all[start..(start + limit).min(all.len())];
-        let next = (start + limit < all.len())
-            .then(|| page.last().map(|&i| users[i].id.clone()))
+        let start = ctx.param("after").map_or(0, |a| {
+            all.partition_point(|&i| users.get(i).is_some_and(|u| u.id <= a))
+        });
+        let end = start.saturating_add(limit).min(all.len());
+        let page = all.get(start..end).unwrap_or_default();
+        let page: Vec<&DirectoryUser> = page.iter().filter_map(|&i| users.get(i)).collect();
+        let next = (end < all.len())
+            .then(|| page.last().map(|u| u.id.clone()))
             .flatten();
-        let body = array(page.iter().map(|&i| user_json(&users[i], ctx.base)));
+        let body = array(page.iter().map(|u| user_json(u, ctx.base)));
         paged(ctx, body, next, limit)
     }
 
@@ -234,7 +237,8 @@ impl Directory {
         let end = (start + limit).min(all.len());
         let next = (end < all.len()).then(|| end.to_string());
         let body = array(
-            all[start..end]
+            all.get(start..end)
+                .unwrap_or_default()
                 .iter()
                 .map(|a| app_user_json(a, ctx.base, app)),
         );

@@ -318,7 +318,8 @@ fn into_response(mut reply: Reply, fault: Option<&FaultKind>) -> Response {
     let ok = (200..300).contains(&reply.status);
     let body = match fault {
         Some(FaultKind::CutBody) if ok => {
-            let half = Bytes::from(reply.body[..reply.body.len() / 2].to_vec());
+            let half = reply.body.get(..reply.body.len() / 2).unwrap_or_default();
+            let half = Bytes::from(half.to_vec());
             let cut = std::io::Error::new(
                 std::io::ErrorKind::ConnectionReset,
                 "cut by fault injection",

@@ -190,8 +190,9 @@ pub(crate) fn app_user_json(a: &AppAssignment, base: &str, app_id: &str) -> Valu
     let scope = match &a.via {
         AssignedVia::Direct => "USER",
         AssignedVia::Group { group_id } => {
-            if let Some(g) = group_id {
-                links["group"] = serde_json::json!({"href": format!("{base}/api/v1/groups/{g}")});
+            if let (Some(g), Some(links)) = (group_id, links.as_object_mut()) {
+                let href = serde_json::json!({"href": format!("{base}/api/v1/groups/{g}")});
+                links.insert("group".into(), href);
             }
             "GROUP"
         }
