@@ -101,6 +101,16 @@
 //! * `testkit`: [`testkit`], the simulated tenant (axum on tokio).
 
 #![warn(missing_docs)]
+// Library code never panics on bad input; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod apply;
 mod auth;

@@ -78,6 +78,16 @@
 //!   [`testing::CapturedLogs`] for tests that search the logs.
 
 #![warn(missing_docs)]
+// Library code never panics on bad input; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod attributes;
 mod error;

@@ -102,6 +102,16 @@
 //!   injection, for tests, examples and benchmarks.
 
 #![warn(missing_docs)]
+// Library code never panics on bad input; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod auth;
 mod builder;
