@@ -1,8 +1,12 @@
 //! An axum router serving a [`ScimService`] (feature `axum`).
 //!
-//! The router reads the body up to the service's limit (a larger body is a
-//! SCIM 413, not a dropped connection) and runs the synchronous service on
-//! tokio's blocking pool, so SQLite writes never stall the async workers.
+//! The router checks the bearer token from the request head before it reads
+//! a byte of the body, so a client without the token gets its 401 at once
+//! and cannot make the server buffer anything. It then refuses a declared
+//! `Content-Length` above the service's limit, reads the body up to that
+//! limit (a larger body is a SCIM 413, not a dropped connection) and runs the
+//! synchronous service on tokio's blocking pool, so SQLite writes never
+//! stall the async workers.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -24,6 +28,20 @@ pub fn router(service: ScimService) -> Router {
 async fn handle(State(service): State<ScimService>, req: Request) -> Response {
     let limit = service.config().max_body_bytes;
     let (parts, body) = req.into_parts();
+    let checker = service.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        let verdict = checker.authorize(&parts);
+        (parts, verdict)
+    })
+    .await;
+    let parts = match checked {
+        Ok((parts, Ok(()))) => parts,
+        Ok((_, Err(denied))) => return into_axum(denied.into_response()),
+        Err(_) => return into_axum(ScimError::internal().into_response()),
+    };
+    if declared_length(&parts.headers).is_some_and(|n| n > limit) {
+        return into_axum(too_large(limit));
+    }
     let bytes = match to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => return into_axum(too_large(limit)),
@@ -33,6 +51,16 @@ async fn handle(State(service): State<ScimService>, req: Request) -> Response {
         .await
         .unwrap_or_else(|_| ScimError::internal().into_response());
     into_axum(resp)
+}
+
+fn declared_length(headers: &http::HeaderMap) -> Option<usize> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn too_large(limit: usize) -> http::Response<Bytes> {

@@ -63,9 +63,13 @@
 //!   enterprise attributes, everything else in `custom_attributes`.
 //! * **Tolerant where IdPs deviate**, strict where it matters: PATCH op
 //!   names in any case, path-less `{"active": false}`, `members[value eq
-//!   ".."]` filter paths and Entra's value-list member removal; `userName`
-//!   unique case-insensitively (409 `uniqueness`, which Okta's spec test
-//!   checks), group members must exist.
+//!   ".."]` filter paths and Entra's value-list member removal, Entra's
+//!   `emails[type eq "work"].value eq ".."` filter and bare `manager` path;
+//!   `userName` unique case-insensitively (409 `uniqueness`, which Okta's
+//!   spec test checks), and so is a group's `displayName` (Entra matches
+//!   groups by name); group members must exist. Group PATCH answers 204.
+//! * **Token before body.** The axum router authenticates from the request
+//!   head ([`ScimService::authorize`]) before it reads the body.
 //! * **One transaction per request.** Writes and their events are committed
 //!   together; a request that changes nothing (Entra's periodic
 //!   `active: true`) writes nothing and logs nothing.

@@ -195,6 +195,11 @@ impl Query {
         Ok(())
     }
 
+    /// Whether the client named `attributes` or `excludedAttributes`.
+    pub(crate) fn asks_for_attributes(&self) -> bool {
+        !self.attributes.is_empty() || !self.excluded.is_empty()
+    }
+
     /// Applies `attributes` / `excludedAttributes`; `id` and `schemas` stay.
     pub(crate) fn project(&self, value: Value) -> Value {
         let Value::Object(obj) = value else {

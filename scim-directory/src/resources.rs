@@ -134,15 +134,22 @@ impl Ctx<'_> {
         let _guard = self.service.write_guard();
         let old = self.load(rt, id)?;
         keep_active(&old.body, &mut body);
-        self.update(old, body)
+        let new = self.update(old, body)?;
+        self.respond(StatusCode::OK, &new)
     }
 
+    /// A PATCH answers a group with 204 No Content (Entra asks for it: a
+    /// group may have hundreds of thousands of members) and a user with 200
+    /// and the user; either is 200 with the projection when the query names
+    /// `attributes` or `excludedAttributes` (RFC 7644 §3.5.2).
     pub(crate) fn patch(
         &self,
         rt: ResourceType,
         id: &str,
         body: &[u8],
+        query: &str,
     ) -> Result<Response<Bytes>, ScimError> {
+        let q = Query::parse(query, self.service.config())?;
         let limits = self.service.config().filter_limits;
         let ops = patch::parse_patch(&parse_json(body)?, limits)?;
         let _guard = self.service.write_guard();
@@ -150,11 +157,20 @@ impl Ctx<'_> {
         let mut map = old.body.as_object().cloned().unwrap_or_default();
         patch::apply(rt, &mut map, ops, limits)?;
         let body = model::normalize(rt, Value::Object(map))?;
-        self.update(old, body)
+        let new = self.update(old, body)?;
+        if q.asks_for_attributes() {
+            let body = q.project(render::resource(self, &new)?);
+            return Ok(json_response(StatusCode::OK, &body));
+        }
+        match rt {
+            ResourceType::Group => Ok(no_content()),
+            ResourceType::User => self.respond(StatusCode::OK, &new),
+        }
     }
 
-    /// Writes a changed body (PUT or PATCH) with the events the change means.
-    fn update(&self, old: StoredResource, body: Value) -> Result<Response<Bytes>, ScimError> {
+    /// Writes a changed body (PUT or PATCH) with the events the change
+    /// means; the resource as it now is.
+    fn update(&self, old: StoredResource, body: Value) -> Result<StoredResource, ScimError> {
         let mut new = old.clone();
         new.body = body;
         self.check_unique(&new)?;
@@ -162,7 +178,7 @@ impl Ctx<'_> {
             self.resolve_members(&mut new)?;
         }
         if new.body == old.body {
-            return self.respond(StatusCode::OK, &old);
+            return Ok(old);
         }
         new.last_modified = Utc::now();
         new.version = old.version + 1;
@@ -172,7 +188,7 @@ impl Ctx<'_> {
         };
         self.store()
             .commit(self.tenant, vec![Write::Put(new.clone())], changes)?;
-        self.respond(StatusCode::OK, &new)
+        Ok(new)
     }
 
     pub(crate) fn delete(&self, rt: ResourceType, id: &str) -> Result<Response<Bytes>, ScimError> {
@@ -197,9 +213,7 @@ impl Ctx<'_> {
             },
         });
         self.store().commit(self.tenant, writes, changes)?;
-        let mut resp = Response::new(Bytes::new());
-        *resp.status_mut() = StatusCode::NO_CONTENT;
-        Ok(resp)
+        Ok(no_content())
     }
 
     /// Takes `member_id` out of every group that lists it.
@@ -234,12 +248,17 @@ impl Ctx<'_> {
         let Some(key) = r.unique_key() else {
             return Ok(());
         };
-        match self.store().find_by_key(self.tenant, &key)? {
-            Some(other) if other.id != r.id => Err(ScimError::uniqueness(format!(
-                "userName {} is already used by user {} (userName is case-insensitive)",
-                r.body["userName"].as_str().unwrap_or_default(),
-                other.id
-            ))),
+        let rt = r.resource_type;
+        match self.store().find_by_key(self.tenant, rt, &key)? {
+            Some(other) if other.id != r.id => {
+                let attr = store::unique_attribute(rt);
+                let value = r.body.get(attr).and_then(Value::as_str).unwrap_or_default();
+                Err(ScimError::uniqueness(format!(
+                    "{attr} {value} is already used by {} {} ({attr} is case-insensitive)",
+                    rt.name().to_lowercase(),
+                    other.id
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -292,6 +311,12 @@ impl Ctx<'_> {
             "member {id} is neither a user nor another group of this directory; provision it first"
         )))
     }
+}
+
+fn no_content() -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
 }
 
 /// A PUT that does not mention `active` keeps the user's state: a

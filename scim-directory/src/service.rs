@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use chrono::Utc;
 use directory_core::{Error, ErrorKind, SecretString};
-use http::{header, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::errors::{json_response, ScimError};
@@ -188,15 +188,34 @@ impl ScimService {
         self.route(req).unwrap_or_else(ScimError::into_response)
     }
 
+    /// Checks a request's head alone (its path names a tenant, its bearer
+    /// token is that tenant's) before anything reads the body: a server
+    /// calls it first so that a client without the token cannot make it
+    /// buffer a body. [`ScimService::handle`] checks again.
+    /// The error is the 401 (or 404) to answer.
+    pub fn authorize(&self, head: &http::request::Parts) -> Result<(), ScimError> {
+        self.tenant_of(head.uri.path(), &head.headers).map(drop)
+    }
+
+    /// The path after the base path, or a 404.
+    fn rest_of<'p>(&self, path: &'p str) -> Result<&'p str, ScimError> {
+        path.strip_prefix(self.inner.config.base_path.as_str())
+            .filter(|r| r.starts_with('/'))
+            .ok_or_else(|| ScimError::not_found(format!("{path} is not a SCIM endpoint")))
+    }
+
+    /// The tenant the path names, when the headers carry its token.
+    fn tenant_of(&self, path: &str, headers: &HeaderMap) -> Result<TenantRecord, ScimError> {
+        let rest = self.rest_of(path)?;
+        let tenant_id = rest.trim_matches('/').split('/').next().unwrap_or_default();
+        self.authenticate(tenant_id, headers)
+    }
+
     fn route(&self, req: Request<Bytes>) -> Result<Response<Bytes>, ScimError> {
         let path = req.uri().path().to_string();
-        let rest = path
-            .strip_prefix(self.inner.config.base_path.as_str())
-            .filter(|r| r.starts_with('/'))
-            .ok_or_else(|| ScimError::not_found(format!("{path} is not a SCIM endpoint")))?;
-        let mut segments = rest.trim_matches('/').splitn(3, '/');
-        let tenant_id = segments.next().unwrap_or_default();
-        let tenant = self.authenticate(tenant_id, &req)?;
+        let tenant = self.tenant_of(&path, req.headers())?;
+        let mut segments = self.rest_of(&path)?.trim_matches('/').splitn(3, '/');
+        let _tenant_segment = segments.next();
         let (resource, id) = (segments.next().unwrap_or_default(), segments.next());
         if req.body().len() > self.inner.config.max_body_bytes {
             return Err(ScimError::new(
@@ -219,10 +238,9 @@ impl ScimService {
     fn authenticate(
         &self,
         tenant_id: &str,
-        req: &Request<Bytes>,
+        headers: &HeaderMap,
     ) -> Result<TenantRecord, ScimError> {
-        let presented = req
-            .headers()
+        let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
@@ -270,7 +288,7 @@ impl ScimService {
             (&Method::POST, Some(".search")) => ctx.search(&[rt], req.body()),
             (&Method::GET, Some(id)) => ctx.get(rt, id, query),
             (&Method::PUT, Some(id)) => ctx.replace(rt, id, req.body()),
-            (&Method::PATCH, Some(id)) => ctx.patch(rt, id, req.body()),
+            (&Method::PATCH, Some(id)) => ctx.patch(rt, id, req.body(), query),
             (&Method::DELETE, Some(id)) => ctx.delete(rt, id),
             _ => Err(method_not_allowed(method)),
         }

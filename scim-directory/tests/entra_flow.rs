@@ -114,7 +114,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "entra/add_member.json",
         &vars,
-        200,
+        204,
     );
 
     let snap = h.snapshot().await;
@@ -140,7 +140,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "entra/remove_member.json",
         &vars,
-        200,
+        204,
     );
     assert!(h.snapshot().await.memberships.is_empty());
     h.fixture(
@@ -148,7 +148,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "entra/add_member.json",
         &vars,
-        200,
+        204,
     );
 
     // Hard delete 30 days after soft delete: the user leaves its groups too.
@@ -186,7 +186,8 @@ fn entra_capitalized_ops_and_remove_by_filter_path_on_groups() {
             "Operations":[{{"op":"Remove","path":"members[value eq \"{a}\"]"}}]}}"#
     );
     let r = h.send(Method::PATCH, &format!("/Groups/{g}"), &body);
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = h.get(&format!("/Groups/{g}"));
     let members: Vec<&str> = r.body["members"]
         .as_array()
         .unwrap()

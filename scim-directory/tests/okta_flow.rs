@@ -134,8 +134,10 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/rename_group.json",
         &gvars,
-        200,
+        204,
     );
+    assert_eq!(renamed.body, serde_json::Value::Null, "204 No Content");
+    let renamed = h.get(&format!("/Groups/{group}"));
     assert_eq!(renamed.body["displayName"], "Berlin HQ");
     assert_eq!(renamed.body["id"], group.as_str());
     h.fixture(
@@ -143,7 +145,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/add_member.json",
         &gvars,
-        200,
+        204,
     );
     assert_eq!(
         kinds(&h.new_changes()),
@@ -180,7 +182,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/remove_member.json",
         &gvars,
-        200,
+        204,
     );
     // Removing again (a retry) is not an error and logs nothing.
     h.fixture(
@@ -188,7 +190,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/remove_member.json",
         &gvars,
-        200,
+        204,
     );
     assert_eq!(kinds(&h.new_changes()), ["membership_removed"]);
     assert!(h.snapshot().await.memberships.is_empty());

@@ -101,7 +101,7 @@ fn push(h: &Harness) -> (Vec<String>, Vec<(String, &'static str)>) {
         assert_eq!(
             h.send(Method::PATCH, &format!("/Groups/{g}"), &add.to_string())
                 .status,
-            200
+            204
         );
         groups.push((g, name));
     }

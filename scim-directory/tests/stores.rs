@@ -28,6 +28,14 @@ fn user(id: &str, name: &str) -> StoredResource {
     }
 }
 
+fn group(id: &str, name: &str) -> StoredResource {
+    StoredResource {
+        resource_type: ResourceType::Group,
+        body: json!({"displayName": name}),
+        ..user(id, "")
+    }
+}
+
 fn created(id: &str) -> Change {
     Change::UserDeleted { user_id: id.into() }
 }
@@ -78,7 +86,10 @@ fn contract(store: &dyn Store) {
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
     assert!(store.get("t1", ResourceType::User, "e").unwrap().is_none());
     assert_eq!(
-        store.find_by_key("t1", "a@x.test").unwrap().map(|r| r.id),
+        store
+            .find_by_key("t1", ResourceType::User, "a@x.test")
+            .unwrap()
+            .map(|r| r.id),
         Some("a".into())
     );
     // Renaming a user frees its old name.
@@ -95,7 +106,33 @@ fn contract(store: &dyn Store) {
             vec![],
         )
         .unwrap();
-    assert!(store.find_by_key("t1", "a@x.test").unwrap().is_none());
+    assert!(store
+        .find_by_key("t1", ResourceType::User, "a@x.test")
+        .unwrap()
+        .is_none());
+
+    // So is a group's displayName, apart from userNames.
+    store
+        .commit("t1", vec![Write::Put(group("g1", "Sales"))], vec![])
+        .unwrap();
+    let clash = store.commit("t1", vec![Write::Put(group("g2", "SALES"))], vec![]);
+    assert_eq!(clash, Err(StoreError::Conflict("displayName".into())));
+    store
+        .commit("t1", vec![Write::Put(group("g1", "Sales EU"))], vec![])
+        .unwrap();
+    store
+        .commit("t1", vec![Write::Put(group("g2", "sales"))], vec![])
+        .unwrap();
+    store
+        .commit("t1", vec![Write::Put(user("s", "sales eu"))], vec![])
+        .unwrap();
+    assert_eq!(
+        store
+            .find_by_key("t1", ResourceType::Group, "sales eu")
+            .unwrap()
+            .map(|r| r.id),
+        Some("g1".into())
+    );
 
     let events = store.events("t1", EventCursor::START, 100).unwrap();
     assert_eq!(

@@ -12,12 +12,14 @@ use crate::schema::ResourceType;
 use crate::tenant::TenantRecord;
 
 type Key = (String, ResourceType, String);
+/// (tenant, kind, unique key) -> id.
+type NameKey = (String, ResourceType, String);
 
 #[derive(Default)]
 struct Inner {
     tenants: BTreeMap<String, TenantRecord>,
     resources: BTreeMap<Key, StoredResource>,
-    names: HashMap<(String, String), String>,
+    names: HashMap<NameKey, String>,
     events: Vec<Event>,
 }
 
@@ -55,8 +57,10 @@ impl Inner {
         let Some(k) = r.unique_key() else {
             return Ok(());
         };
-        match self.names.get(&(tenant.to_string(), k)) {
-            Some(owner) if *owner != r.id => Err(StoreError::Conflict("userName".into())),
+        match self.names.get(&(tenant.to_string(), r.resource_type, k)) {
+            Some(owner) if *owner != r.id => Err(StoreError::Conflict(
+                super::unique_attribute(r.resource_type).into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -64,7 +68,7 @@ impl Inner {
     fn remove(&mut self, tenant: &str, rt: ResourceType, id: &str) {
         if let Some(old) = self.resources.remove(&key(tenant, rt, id)) {
             if let Some(k) = old.unique_key() {
-                self.names.remove(&(tenant.to_string(), k));
+                self.names.remove(&(tenant.to_string(), rt, k));
             }
         }
     }
@@ -72,7 +76,8 @@ impl Inner {
     fn put(&mut self, tenant: &str, r: StoredResource) {
         self.remove(tenant, r.resource_type, &r.id);
         if let Some(k) = r.unique_key() {
-            self.names.insert((tenant.to_string(), k), r.id.clone());
+            self.names
+                .insert((tenant.to_string(), r.resource_type, k), r.id.clone());
         }
         self.resources
             .insert(key(tenant, r.resource_type, &r.id), r);
@@ -113,15 +118,15 @@ impl Store for MemoryStore {
         Ok(self.lock().resources.get(&key(tenant, rt, id)).cloned())
     }
 
-    fn find_by_key(&self, tenant: &str, k: &str) -> Result<Option<StoredResource>, StoreError> {
+    fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        k: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
         let inner = self.lock();
-        let id = inner.names.get(&(tenant.to_string(), k.to_string()));
-        Ok(id.and_then(|id| {
-            inner
-                .resources
-                .get(&key(tenant, ResourceType::User, id))
-                .cloned()
-        }))
+        let id = inner.names.get(&(tenant.to_string(), rt, k.to_string()));
+        Ok(id.and_then(|id| inner.resources.get(&key(tenant, rt, id)).cloned()))
     }
 
     fn page(

@@ -1,9 +1,9 @@
 //! Storage: a small trait with an in-memory and a SQLite implementation.
 //!
 //! The store is deliberately dumb: it keeps resource bodies, tenants and the
-//! event log, and enforces one rule itself (a user's `userName` is unique per
-//! tenant, case-insensitively) so that uniqueness holds even if two
-//! processes share a database. Everything SCIM-specific lives in the service.
+//! event log, and enforces one rule itself (a user's `userName` and a
+//! group's `displayName` are unique per tenant, case-insensitively) so that
+//! uniqueness holds even if two processes share a database. Everything SCIM-specific lives in the service.
 //! [`Store::commit`] writes resources and appends their events atomically.
 
 mod memory;
@@ -39,16 +39,22 @@ pub struct StoredResource {
 }
 
 impl StoredResource {
-    /// The per-tenant unique key: a user's lower-cased `userName`.
+    /// The per-tenant unique key: a user's lower-cased `userName`, a
+    /// group's lower-cased `displayName` (Entra matches groups by name).
     pub fn unique_key(&self) -> Option<String> {
-        match self.resource_type {
-            ResourceType::User => self
-                .body
-                .get("userName")
-                .and_then(Value::as_str)
-                .map(|s| s.to_lowercase()),
-            ResourceType::Group => None,
-        }
+        self.body
+            .get(unique_attribute(self.resource_type))
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+    }
+}
+
+/// The attribute unique per tenant for a resource type: `userName` or
+/// `displayName`.
+pub fn unique_attribute(rt: ResourceType) -> &'static str {
+    match rt {
+        ResourceType::User => "userName",
+        ResourceType::Group => "displayName",
     }
 }
 
@@ -81,8 +87,13 @@ pub trait Store: Send + Sync + 'static {
         rt: ResourceType,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
-    /// The user whose lower-cased `userName` is `key`.
-    fn find_by_key(&self, tenant: &str, key: &str) -> Result<Option<StoredResource>, StoreError>;
+    /// The resource whose [`StoredResource::unique_key`] is `key`.
+    fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
     /// Up to `limit` resources with ids after `after`, ordered by id.
     fn page(
         &self,
@@ -92,7 +103,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredResource>, StoreError>;
     /// Applies the writes and appends the changes, all or nothing.
-    /// [`StoreError::Conflict`] when a user's `userName` is taken.
+    /// [`StoreError::Conflict`] naming the attribute when a unique key
+    /// (`userName`, a group's `displayName`) is taken.
     fn commit(
         &self,
         tenant: &str,

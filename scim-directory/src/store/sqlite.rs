@@ -3,7 +3,10 @@
 //! One connection behind a mutex, WAL journal, `synchronous=FULL`. A commit is
 //! one transaction holding the resource writes and their events, so the log
 //! and the directory never disagree after a crash. A unique index on
-//! `(tenant, kind, unique_key)` enforces `userName` uniqueness.
+//! `(tenant, kind, unique_key)` enforces `userName` and group `displayName`
+//! uniqueness. A database from before groups had a key gets their keys
+//! filled in on open (a group whose name another group already holds keeps
+//! none, and so blocks no one).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -91,6 +94,7 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        fill_group_keys(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -101,6 +105,39 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Gives every group stored without a unique key (before group names were
+/// unique) its key, skipping a name another group already holds.
+fn fill_group_keys(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT tenant, id, body FROM resources WHERE kind = 'Group' AND unique_key IS NULL",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    for (tenant, id, body) in rows {
+        let body: serde_json::Value = serde_json::from_str(&body).map_err(backend)?;
+        let Some(name) = body.get("displayName").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        conn.execute(
+            "UPDATE OR IGNORE resources SET unique_key = ?3 WHERE tenant = ?1 AND kind = 'Group' AND id = ?2",
+            params![tenant, id, name.to_lowercase()],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
@@ -160,7 +197,7 @@ fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Resu
             i64::try_from(r.version).unwrap_or(i64::MAX),
         ],
     )
-    .map_err(|e| write_error(e, "userName"))?;
+    .map_err(|e| write_error(e, super::unique_attribute(r.resource_type)))?;
     Ok(())
 }
 
@@ -221,11 +258,16 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn find_by_key(&self, tenant: &str, key: &str) -> Result<Option<StoredResource>, StoreError> {
+    fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
         self.conn()
             .query_row(
-                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = 'User' AND unique_key = ?2"),
-                params![tenant, key],
+                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = ?2 AND unique_key = ?3"),
+                params![tenant, kind_str(rt), key],
                 resource_row,
             )
             .optional()
