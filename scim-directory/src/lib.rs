@@ -31,7 +31,7 @@
 //! # futures::executor::block_on(async {
 //! let service = ScimService::new(Arc::new(MemoryStore::new()));
 //! // Show the endpoint and token to the customer's admin once.
-//! let acme = service.create_tenant("acme", "Acme Corp").unwrap();
+//! let acme = service.create_tenant("acme", "Acme Corp").await.unwrap();
 //! assert_eq!(acme.endpoint, "http://127.0.0.1/scim/v2/acme");
 //!
 //! // Okta creates a user...
@@ -41,21 +41,22 @@
 //!     .body(Bytes::from(r#"{"userName":"ada@acme.test","active":true,
 //!         "emails":[{"value":"ada@acme.test","primary":true}]}"#))
 //!     .unwrap();
-//! let resp = service.handle(req);
+//! let resp = service.handle(req).await;
 //! assert_eq!(resp.status(), 201);
 //!
 //! // ...and the host reads the change log and a snapshot.
-//! let page = service.events("acme", EventCursor::START, 100).unwrap();
+//! let page = service.events("acme", EventCursor::START, 100).await.unwrap();
 //! assert!(matches!(page.events[0].change, Change::UserCreated { .. }));
-//! let snapshot = service.directory("acme").unwrap().snapshot().await.unwrap();
+//! let snapshot = service.directory("acme").await.unwrap().snapshot().await.unwrap();
 //! assert_eq!(snapshot.users[0].status, UserStatus::Active);
 //! # });
 //! ```
 //!
 //! ## Design notes
 //!
-//! * **Framework-agnostic core.** The service is synchronous and speaks
-//!   `http` types, so any server can host it; the axum router is 50 lines.
+//! * **Framework-agnostic core.** The service is async over an async
+//!   [`Store`] and speaks `http` types, so any server can host it; the axum
+//!   router is under 100 lines.
 //! * **Normalize on write, store JSON.** Bodies are stored as normalized SCIM
 //!   JSON (schema spelling of names, Entra's `"True"`/`"False"` as booleans,
 //!   nulls dropped, unknown attributes kept). PATCH works on that JSON; the

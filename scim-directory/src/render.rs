@@ -28,9 +28,9 @@ pub(crate) fn location(base: &str, r: &StoredResource) -> String {
 /// Groups per user: (group id, display name).
 type GroupsOf = BTreeMap<String, Vec<(String, String)>>;
 
-fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
+async fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
     let mut out: GroupsOf = BTreeMap::new();
-    for g in store::all(ctx.service.store(), ctx.tenant, ResourceType::Group)? {
+    for g in store::all(ctx.service.store(), ctx.tenant, ResourceType::Group).await? {
         let name = g
             .body
             .get("displayName")
@@ -46,15 +46,15 @@ fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
 }
 
 /// A stored resource as the client sees it.
-pub(crate) fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
+pub(crate) async fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
     let groups = match r.resource_type {
-        ResourceType::User => groups_of_users(ctx)?,
+        ResourceType::User => groups_of_users(ctx).await?,
         ResourceType::Group => GroupsOf::new(),
     };
-    render(ctx, r, &groups)
+    render(ctx, r, &groups).await
 }
 
-fn render(ctx: &Ctx<'_>, r: &StoredResource, groups: &GroupsOf) -> Result<Value, ScimError> {
+async fn render(ctx: &Ctx<'_>, r: &StoredResource, groups: &GroupsOf) -> Result<Value, ScimError> {
     let mut obj = r.body.as_object().cloned().unwrap_or_default();
     obj.insert(
         "schemas".into(),
@@ -329,7 +329,7 @@ fn case_exact(rt: ResourceType) -> impl Fn(Option<&str>, &str, Option<&str>) -> 
 }
 
 /// Answers a list (or `.search`) request over one or more resource types.
-pub(crate) fn list(
+pub(crate) async fn list(
     ctx: &Ctx<'_>,
     types: &[ResourceType],
     q: &Query,
@@ -337,12 +337,12 @@ pub(crate) fn list(
     let mut matched = Vec::new();
     for &rt in types {
         let groups = match rt {
-            ResourceType::User => groups_of_users(ctx)?,
+            ResourceType::User => groups_of_users(ctx).await?,
             ResourceType::Group => GroupsOf::new(),
         };
         let exact = case_exact(rt);
-        for r in store::all(ctx.service.store(), ctx.tenant, rt)? {
-            let v = render(ctx, &r, &groups)?;
+        for r in store::all(ctx.service.store(), ctx.tenant, rt).await? {
+            let v = render(ctx, &r, &groups).await?;
             let keep = match &q.filter {
                 Some(f) => filter::matches(f, &v, &exact),
                 None => true,

@@ -37,7 +37,7 @@ impl Server {
             ..Default::default()
         };
         let service = ScimService::with_config(Arc::new(MemoryStore::new()), config);
-        let t = service.create_tenant("acme", "Acme").unwrap();
+        let t = service.create_tenant("acme", "Acme").await.unwrap();
         let app = scim_directory::axum::router(service);
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Store, StoredResource, Write};
@@ -84,8 +85,9 @@ impl Inner {
     }
 }
 
+#[async_trait]
 impl Store for MemoryStore {
-    fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if inner.tenants.contains_key(&tenant.id) {
             return Err(StoreError::Conflict(format!("tenant id {}", tenant.id)));
@@ -94,22 +96,22 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
         self.lock()
             .tenants
             .insert(tenant.id.clone(), tenant.clone());
         Ok(())
     }
 
-    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         Ok(self.lock().tenants.get(id).cloned())
     }
 
-    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         Ok(self.lock().tenants.values().cloned().collect())
     }
 
-    fn get(
+    async fn get(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -118,7 +120,7 @@ impl Store for MemoryStore {
         Ok(self.lock().resources.get(&key(tenant, rt, id)).cloned())
     }
 
-    fn find_by_key(
+    async fn find_by_key(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -129,7 +131,7 @@ impl Store for MemoryStore {
         Ok(id.and_then(|id| inner.resources.get(&key(tenant, rt, id)).cloned()))
     }
 
-    fn page(
+    async fn page(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -148,7 +150,7 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn commit(
+    async fn commit(
         &self,
         tenant: &str,
         writes: Vec<Write>,
@@ -179,7 +181,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn events(
+    async fn events(
         &self,
         tenant: &str,
         after: EventCursor,

@@ -12,6 +12,7 @@ mod sqlite;
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -69,33 +70,36 @@ pub enum Write {
 
 /// Where SCIM resources, tenants and the event log are kept.
 ///
-/// Methods are synchronous and short; the async parts of this crate call
-/// them directly (SQLite on local disk answers in microseconds).
+/// Async, so a networked store ([`PgStore`](crate::PgStore), feature
+/// `postgres`) fits. [`MemoryStore`] and [`SqliteStore`] do their work
+/// inline and complete without waiting on a runtime (SQLite on local disk
+/// answers in microseconds), so their futures can be driven by any executor.
+#[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Adds a tenant; [`StoreError::Conflict`] if the id exists.
-    fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
     /// Replaces a tenant's record (token rotation).
-    fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
     /// A tenant by id.
-    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError>;
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError>;
     /// Every tenant, by id.
-    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
     /// One resource.
-    fn get(
+    async fn get(
         &self,
         tenant: &str,
         rt: ResourceType,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
     /// The resource whose [`StoredResource::unique_key`] is `key`.
-    fn find_by_key(
+    async fn find_by_key(
         &self,
         tenant: &str,
         rt: ResourceType,
         key: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
     /// Up to `limit` resources with ids after `after`, ordered by id.
-    fn page(
+    async fn page(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -105,14 +109,14 @@ pub trait Store: Send + Sync + 'static {
     /// Applies the writes and appends the changes, all or nothing.
     /// [`StoreError::Conflict`] naming the attribute when a unique key
     /// (`userName`, a group's `displayName`) is taken.
-    fn commit(
+    async fn commit(
         &self,
         tenant: &str,
         writes: Vec<Write>,
         changes: Vec<Change>,
     ) -> Result<(), StoreError>;
     /// Up to `limit` events of `tenant` after `after`, oldest first.
-    fn events(
+    async fn events(
         &self,
         tenant: &str,
         after: EventCursor,
@@ -121,7 +125,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every resource of a kind, reading the store page by page.
-pub(crate) fn all(
+pub(crate) async fn all(
     store: &dyn Store,
     tenant: &str,
     rt: ResourceType,
@@ -129,7 +133,7 @@ pub(crate) fn all(
     let mut out: Vec<StoredResource> = Vec::new();
     loop {
         let after = out.last().map(|r| r.id.clone());
-        let page = store.page(tenant, rt, after.as_deref(), 500)?;
+        let page = store.page(tenant, rt, after.as_deref(), 500).await?;
         let done = page.len() < 500;
         out.extend(page);
         if done {

@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -201,8 +202,9 @@ fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Resu
     Ok(())
 }
 
+#[async_trait]
 impl Store for SqliteStore {
-    fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+    async fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "INSERT INTO tenants (id, name, token_hash, created, token_issued) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -212,7 +214,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+    async fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4 WHERE id = ?1",
@@ -222,7 +224,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT id, name, token_hash, created, token_issued FROM tenants WHERE id = ?1",
@@ -233,7 +235,7 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT id, name, token_hash, created, token_issued FROM tenants ORDER BY id")
@@ -242,7 +244,7 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
-    fn get(
+    async fn get(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -258,7 +260,7 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn find_by_key(
+    async fn find_by_key(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -274,7 +276,7 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn page(
+    async fn page(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -297,7 +299,7 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
-    fn commit(
+    async fn commit(
         &self,
         tenant: &str,
         writes: Vec<Write>,
@@ -329,7 +331,7 @@ impl Store for SqliteStore {
         tx.commit().map_err(backend)
     }
 
-    fn events(
+    async fn events(
         &self,
         tenant: &str,
         after: EventCursor,

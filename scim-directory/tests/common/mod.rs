@@ -39,7 +39,7 @@ impl Harness {
 
     pub fn with_store(store: Arc<dyn Store>) -> Self {
         let service = ScimService::new(store);
-        let created = service.create_tenant("acme", "Acme").unwrap();
+        let created = futures::executor::block_on(service.create_tenant("acme", "Acme")).unwrap();
         Self {
             service,
             tenant: "acme".into(),
@@ -56,7 +56,7 @@ impl Harness {
             .header("content-type", "application/scim+json")
             .body(Bytes::from(body.to_string()))
             .unwrap();
-        let resp = self.service.handle(req);
+        let resp = futures::executor::block_on(self.service.handle(req));
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = if resp.body().is_empty() {
@@ -91,10 +91,8 @@ impl Harness {
 
     /// The changes logged since the last call.
     pub fn new_changes(&mut self) -> Vec<Change> {
-        let page = self
-            .service
-            .events(&self.tenant, self.cursor, 1000)
-            .unwrap();
+        let page = self.service.events(&self.tenant, self.cursor, 1000);
+        let page = futures::executor::block_on(page).unwrap();
         self.cursor = page.next;
         page.events.into_iter().map(|e| e.change).collect()
     }
@@ -103,6 +101,7 @@ impl Harness {
         let dir = self
             .service
             .directory(&self.tenant)
+            .await
             .unwrap()
             .with_page_size(2);
         Snapshot::collect(&dir, &Default::default()).await.unwrap()
