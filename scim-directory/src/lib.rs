@@ -13,8 +13,9 @@
 //! * [`ScimService`]: tenants and tokens, and [`ScimService::handle`], which
 //!   turns an `http::Request<Bytes>` into an `http::Response<Bytes>`. With
 //!   the `axum` feature, `axum::router` serves it.
-//! * [`Store`] with [`MemoryStore`] and [`SqliteStore`]: where users, groups,
-//!   tenants and the event log live.
+//! * [`Store`] (async) with [`MemoryStore`], [`SqliteStore`] and, with the
+//!   `postgres` feature, `PgStore`: where users, groups, tenants and the
+//!   event log live.
 //! * [`ScimDirectory`]: one tenant's directory as a `DirectoryProvider`.
 //! * [`Event`] / [`Change`] / [`EventCursor`]: the change log a host reads
 //!   with [`ScimService::events`].
@@ -85,6 +86,9 @@
 //! ## Feature flags
 //!
 //! * `axum`: `axum::router`, an axum `Router` serving a [`ScimService`].
+//! * `postgres`: `PgStore`, the store in PostgreSQL for several server
+//!   processes on one database (sqlx, rustls; migrations shipped in the
+//!   crate and applied on connect).
 
 #![warn(missing_docs)]
 
@@ -111,5 +115,7 @@ pub use patch::{parse_patch, OpKind, PatchOp, PatchPath};
 pub use provider::{ScimDirectory, DEFAULT_PAGE_SIZE};
 pub use schema::{ResourceType, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 pub use service::{ScimService, ServiceConfig};
-pub use store::{MemoryStore, SqliteStore, Store, StoredResource, Write};
+#[cfg(feature = "postgres")]
+pub use store::PgStore;
+pub use store::{unique_attribute, MemoryStore, SqliteStore, Store, StoredResource, Write};
 pub use tenant::{NewTenant, TenantRecord, TOKEN_PREFIX};

@@ -1,4 +1,5 @@
-//! Storage: a small trait with an in-memory and a SQLite implementation.
+//! Storage: a small async trait with an in-memory, a SQLite and (feature
+//! `postgres`) a PostgreSQL implementation.
 //!
 //! The store is deliberately dumb: it keeps resource bodies, tenants and the
 //! event log, and enforces one rule itself (a user's `userName` and a
@@ -7,9 +8,13 @@
 //! [`Store::commit`] writes resources and appends their events atomically.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -2,6 +2,8 @@
 //! `ScimService::handle`, and fixtures with id placeholders.
 #![allow(dead_code)]
 
+pub mod contract;
+
 use std::sync::Arc;
 
 use bytes::Bytes;

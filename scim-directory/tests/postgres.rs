@@ -1,0 +1,124 @@
+//! The PostgreSQL store (feature `postgres`): the store contract, migrations
+//! applied once, and uniqueness held by the database when several server
+//! processes write to one database at once.
+//!
+//! The server comes from `DATABASE_URL` (`.ci/run` sets it and fails when
+//! the server is unreachable). Each test makes a schema of its own and drops
+//! it, so the tests run in parallel and twice in a row. Without
+//! `DATABASE_URL` each test prints that it was skipped and why, and passes.
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use common::contract::{conflict_is_not_a_backend_failure, contract};
+use scim_directory::{EventCursor, PgStore, ScimService, Store};
+
+/// A store in a fresh schema, or `None` (after saying why) without a server.
+async fn fresh(test: &str) -> Option<(PgStore, String)> {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!(
+            "skipped {test}: DATABASE_URL is not set; start PostgreSQL and set it \
+             (see scim-directory/README.md)"
+        );
+        return None;
+    };
+    let schema = format!("scim_test_{}", uuid::Uuid::new_v4().simple());
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .unwrap_or_else(|e| panic!("DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+    Some((store, schema))
+}
+
+async fn drop_schema(store: &PgStore, schema: &str) {
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(store.pool())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn postgres_store_meets_the_contract() {
+    let Some((store, schema)) = fresh("postgres_store_meets_the_contract").await else {
+        return;
+    };
+    contract(&store).await;
+    conflict_is_not_a_backend_failure(&store).await;
+    drop_schema(&store, &schema).await;
+}
+
+#[tokio::test]
+async fn migrations_apply_once_and_a_reconnect_keeps_everything() {
+    let Some((store, schema)) = fresh("migrations_apply_once").await else {
+        return;
+    };
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let service = ScimService::new(Arc::new(store.clone()));
+    let token = service.create_tenant("acme", "Acme").await.unwrap().token;
+    // Two more processes start at once on the same schema.
+    let (a, b) = tokio::join!(
+        PgStore::connect_in_schema(&url, &schema),
+        PgStore::connect_in_schema(&url, &schema)
+    );
+    let (a, _b) = (a.unwrap(), b.unwrap());
+    let versions: Vec<i64> = sqlx::query_scalar("SELECT version FROM scim_migrations")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(versions, [1]);
+    let tenant = a.tenant("acme").await.unwrap().unwrap();
+    assert!(tenant.token_matches(token.expose_secret()));
+    drop_schema(&store, &schema).await;
+}
+
+fn post_user(name: &str, token: &str) -> http::Request<Bytes> {
+    http::Request::post("/scim/v2/acme/Users")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Bytes::from(format!(r#"{{"userName":"{name}"}}"#)))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_user_name_across_processes_make_exactly_one_user() {
+    let Some((store, schema)) = fresh("concurrent_creates").await else {
+        return;
+    };
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let first = ScimService::new(Arc::new(store.clone()));
+    let token = first.create_tenant("acme", "Acme").await.unwrap().token;
+    let token = token.expose_secret().to_string();
+    // Four "processes": each its own service (own write lock) and own pool.
+    let mut services = vec![first];
+    for _ in 0..3 {
+        let s = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+        services.push(ScimService::new(Arc::new(s)));
+    }
+    let tasks: Vec<_> = (0..12)
+        .map(|i| {
+            let service = services[i % services.len()].clone();
+            let name = ["Same@x.test", "same@X.TEST", "SAME@x.test"][i % 3];
+            let req = post_user(name, &token);
+            tokio::spawn(async move { service.handle(req).await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [201, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409, 409]
+    );
+    let users = store.page("acme", scim_directory::ResourceType::User, None, 10);
+    assert_eq!(users.await.unwrap().len(), 1);
+    let events = store.events("acme", EventCursor::START, 100).await.unwrap();
+    assert_eq!(
+        events.len(),
+        1,
+        "one user_created, nothing from the refused"
+    );
+    drop_schema(&store, &schema).await;
+}
