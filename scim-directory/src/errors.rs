@@ -154,8 +154,8 @@ impl ScimError {
             "status": self.status.as_u16().to_string(),
             "detail": self.detail,
         });
-        if let Some(t) = self.scim_type {
-            body["scimType"] = json!(t.as_str());
+        if let (Some(t), Some(obj)) = (self.scim_type, body.as_object_mut()) {
+            obj.insert("scimType".into(), json!(t.as_str()));
         }
         body
     }

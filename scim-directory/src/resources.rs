@@ -240,10 +240,10 @@ impl Ctx<'_> {
                 continue;
             };
             let is_member = |m: &Value| m.get("value").and_then(Value::as_str) == Some(member_id);
-            let Some(pos) = members.iter().position(is_member) else {
+            let Some(found) = members.iter().find(|m| is_member(m)) else {
                 continue;
             };
-            let was_user = members[pos].get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
+            let was_user = found.get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
             members.retain(|m| !is_member(m));
             if was_user {
                 changes.push(Change::MembershipRemoved {

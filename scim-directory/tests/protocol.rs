@@ -399,6 +399,20 @@ fn discovery_endpoints() {
         .get(&format!("/Schemas/{}", scim_directory::GROUP_SCHEMA))
         .body;
     assert_eq!(group["attributes"][0]["name"], "displayName");
+    assert_eq!(
+        group["attributes"][0]["uniqueness"], "server",
+        "group names are unique"
+    );
+    let user = h
+        .get(&format!("/Schemas/{}", scim_directory::USER_SCHEMA))
+        .body;
+    let uniqueness = |name: &str| {
+        let attrs = user["attributes"].as_array().unwrap();
+        let a = attrs.iter().find(|a| a["name"] == name).unwrap();
+        a["uniqueness"].as_str().unwrap().to_string()
+    };
+    assert_eq!(uniqueness("userName"), "server");
+    assert_eq!(uniqueness("displayName"), "none");
     assert_eq!(h.get("/Schemas/urn:nope").status, 404);
 }
 

@@ -188,11 +188,11 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
         let inner = self.lock();
-        let start = usize::try_from(after.0)
-            .unwrap_or(usize::MAX)
-            .min(inner.events.len());
-        Ok(inner.events[start..]
+        let start = usize::try_from(after.0).unwrap_or(usize::MAX);
+        Ok(inner
+            .events
             .iter()
+            .skip(start)
             .filter(|e| e.tenant == tenant)
             .take(limit)
             .cloned()
