@@ -1,7 +1,9 @@
 //! The /Users and /Groups handlers: create, get, list, replace, patch, delete.
 //!
 //! Every write runs under the service's write lock: read, check, then one
-//! [`Store::commit`] with the resource writes and their events.
+//! [`Store::commit`] with the resource writes and their events. A commit
+//! that finds the resource changed since it was read (another process on a
+//! shared database) is redone from the read, so no update is lost.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +20,10 @@ use crate::render::{self, Query};
 use crate::schema::ResourceType;
 use crate::service::ScimService;
 use crate::store::{self, Store, StoredResource, Write};
+
+/// How often a write that lost a race with another writer (another server
+/// process on the same database) is read and applied again.
+const STALE_RETRIES: usize = 8;
 
 /// One request's context: the service, the tenant and its base URL.
 pub(crate) struct Ctx<'a> {
@@ -136,12 +142,27 @@ impl Ctx<'_> {
         id: &str,
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
-        let mut body = model::normalize(rt, parse_json(body)?)?;
+        let body = model::normalize(rt, parse_json(body)?)?;
         let _guard = self.service.write_guard().await;
+        let mut tries = 0;
+        let new = loop {
+            match self.replace_once(rt, id, body.clone()).await {
+                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+                done => break done?,
+            }
+        };
+        self.respond(StatusCode::OK, &new).await
+    }
+
+    async fn replace_once(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        mut body: Value,
+    ) -> Result<StoredResource, ScimError> {
         let old = self.load(rt, id).await?;
         keep_active(&old.body, &mut body);
-        let new = self.update(old, body).await?;
-        self.respond(StatusCode::OK, &new).await
+        self.update(old, body).await
     }
 
     /// A PATCH answers a group with 204 No Content (Entra asks for it: a
@@ -159,11 +180,13 @@ impl Ctx<'_> {
         let limits = self.service.config().filter_limits;
         let ops = patch::parse_patch(&parse_json(body)?, limits)?;
         let _guard = self.service.write_guard().await;
-        let old = self.load(rt, id).await?;
-        let mut map = old.body.as_object().cloned().unwrap_or_default();
-        patch::apply(rt, &mut map, ops, limits)?;
-        let body = model::normalize(rt, Value::Object(map))?;
-        let new = self.update(old, body).await?;
+        let mut tries = 0;
+        let new = loop {
+            match self.patch_once(rt, id, ops.clone()).await {
+                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+                done => break done?,
+            }
+        };
         if q.asks_for_attributes() {
             let body = q.project(render::resource(self, &new).await?);
             return Ok(json_response(StatusCode::OK, &body));
@@ -172,6 +195,21 @@ impl Ctx<'_> {
             ResourceType::Group => Ok(no_content()),
             ResourceType::User => self.respond(StatusCode::OK, &new).await,
         }
+    }
+
+    /// Reads the resource, applies the operations and writes the result.
+    async fn patch_once(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        ops: Vec<patch::PatchOp>,
+    ) -> Result<StoredResource, ScimError> {
+        let limits = self.service.config().filter_limits;
+        let old = self.load(rt, id).await?;
+        let mut map = old.body.as_object().cloned().unwrap_or_default();
+        patch::apply(rt, &mut map, ops, limits)?;
+        let body = model::normalize(rt, Value::Object(map))?;
+        self.update(old, body).await
     }
 
     /// Writes a changed body (PUT or PATCH) with the events the change
@@ -204,6 +242,17 @@ impl Ctx<'_> {
         id: &str,
     ) -> Result<Response<Bytes>, ScimError> {
         let _guard = self.service.write_guard().await;
+        let mut tries = 0;
+        loop {
+            match self.delete_once(rt, id).await {
+                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+                done => break done,
+            }
+        }
+    }
+
+    /// Deletes the resource and takes it out of every group, in one commit.
+    async fn delete_once(&self, rt: ResourceType, id: &str) -> Result<Response<Bytes>, ScimError> {
         let old = self.load(rt, id).await?;
         let (mut writes, mut changes) = match rt {
             ResourceType::User => self.remove_from_groups(id).await?,

@@ -1,6 +1,6 @@
 //! The PostgreSQL store (feature `postgres`): the store contract, migrations
-//! applied once, and uniqueness held by the database when several server
-//! processes write to one database at once.
+//! applied once, and, with several server processes on one database at
+//! once, uniqueness held by the database and no lost member update.
 //!
 //! The server comes from `DATABASE_URL` (`.ci/run` sets it and fails when
 //! the server is unreachable). Each test makes a schema of its own and drops
@@ -120,5 +120,83 @@ async fn concurrent_creates_of_one_user_name_across_processes_make_exactly_one_u
         1,
         "one user_created, nothing from the refused"
     );
+    drop_schema(&store, &schema).await;
+}
+
+fn request(method: http::Method, path: &str, token: &str, body: String) -> http::Request<Bytes> {
+    http::Request::builder()
+        .method(method)
+        .uri(format!("/scim/v2/acme{path}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Bytes::from(body))
+        .unwrap()
+}
+
+async fn send(service: &ScimService, req: http::Request<Bytes>) -> (u16, serde_json::Value) {
+    let resp = service.handle(req).await;
+    let body = serde_json::from_slice(resp.body()).unwrap_or_default();
+    (resp.status().as_u16(), body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_member_patches_across_processes_lose_no_update() {
+    let Some((store, schema)) = fresh("concurrent_member_patches").await else {
+        return;
+    };
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let first = ScimService::new(Arc::new(store.clone()));
+    let token = first.create_tenant("acme", "Acme").await.unwrap().token;
+    let token = token.expose_secret().to_string();
+    let mut users = Vec::new();
+    for i in 0..12 {
+        let body = format!(r#"{{"userName":"u{i}@x.test"}}"#);
+        let (status, u) = send(&first, request(http::Method::POST, "/Users", &token, body)).await;
+        assert_eq!(status, 201);
+        users.push(u["id"].as_str().unwrap().to_string());
+    }
+    let body = r#"{"displayName":"Everyone"}"#.to_string();
+    let (_, g) = send(&first, request(http::Method::POST, "/Groups", &token, body)).await;
+    let group = format!("/Groups/{}", g["id"].as_str().unwrap());
+    let mut services = vec![first];
+    for _ in 0..3 {
+        let s = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+        services.push(ScimService::new(Arc::new(s)));
+    }
+    // Each "process" adds its users to the one group at the same time.
+    let tasks: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            let service = services[i % services.len()].clone();
+            let add = format!(
+                r#"{{"Operations":[{{"op":"add","path":"members","value":[{{"value":"{u}"}}]}}]}}"#
+            );
+            let req = request(http::Method::PATCH, &group, &token, add);
+            tokio::spawn(async move { service.handle(req).await.status().as_u16() })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 204);
+    }
+    let (_, g) = send(
+        &services[0],
+        request(http::Method::GET, &group, &token, String::new()),
+    )
+    .await;
+    let mut members: Vec<String> = g["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap().to_string())
+        .collect();
+    members.sort();
+    users.sort();
+    assert_eq!(members, users, "every concurrent add is kept");
+    let events = store.events("acme", EventCursor::START, 100).await.unwrap();
+    let added = events
+        .iter()
+        .filter(|e| matches!(e.change, scim_directory::Change::MembershipAdded { .. }))
+        .count();
+    assert_eq!(added, 12);
     drop_schema(&store, &schema).await;
 }

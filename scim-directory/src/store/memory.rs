@@ -159,6 +159,8 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         for w in &writes {
             if let Write::Put(r) = w {
+                let stored = inner.resources.get(&key(tenant, r.resource_type, &r.id));
+                super::check_version(r, stored.map(|s| s.version))?;
                 inner.check_unique(tenant, r)?;
             }
         }

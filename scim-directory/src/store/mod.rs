@@ -55,6 +55,19 @@ impl StoredResource {
     }
 }
 
+/// The error for a [`Write::Put`] of `r` over a stored `version`, if any.
+pub(crate) fn check_version(r: &StoredResource, stored: Option<u64>) -> Result<(), StoreError> {
+    if stored.unwrap_or(0).checked_add(1) == Some(r.version) {
+        Ok(())
+    } else {
+        Err(StoreError::Stale(format!(
+            "{} {}",
+            r.resource_type.name(),
+            r.id
+        )))
+    }
+}
+
 /// The attribute unique per tenant for a resource type: `userName` or
 /// `displayName`.
 pub fn unique_attribute(rt: ResourceType) -> &'static str {
@@ -67,7 +80,9 @@ pub fn unique_attribute(rt: ResourceType) -> &'static str {
 /// One write in a [`Store::commit`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// Insert or replace a resource.
+    /// Insert a resource (`version` 1, no such id yet) or replace the one
+    /// stored at `version - 1`; anything else is [`StoreError::Stale`], so
+    /// two writers that read one version cannot both replace it.
     Put(StoredResource),
     /// Delete a resource.
     Delete(ResourceType, String),
@@ -113,7 +128,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<StoredResource>, StoreError>;
     /// Applies the writes and appends the changes, all or nothing.
     /// [`StoreError::Conflict`] naming the attribute when a unique key
-    /// (`userName`, a group's `displayName`) is taken.
+    /// (`userName`, a group's `displayName`) is taken;
+    /// [`StoreError::Stale`] when a [`Write::Put`] is not based on the
+    /// stored version.
     async fn commit(
         &self,
         tenant: &str,

@@ -17,6 +17,9 @@
 //!   [`StoreError::Conflict`], a 409 `uniqueness`.
 //! * **Lookups by index.** Id, unique key and paging by id use the primary
 //!   key and the unique index; events use `(tenant, seq)`.
+//! * **No lost update.** A resource is replaced only at the version it was
+//!   read at (`UPDATE .. WHERE version = n - 1`); a writer that lost the
+//!   race gets [`StoreError::Stale`] and the service redoes the request.
 //! * **The change log can be followed by sequence.** A commit takes a
 //!   per-tenant transaction advisory lock before it writes, so one tenant's
 //!   events commit in `seq` order and a reader following `seq > cursor`
@@ -226,29 +229,43 @@ fn event_row(row: &PgRow) -> Result<Event, sqlx::Error> {
     })
 }
 
+/// Inserts version 1, or replaces the row at `version - 1`: the row lock the
+/// UPDATE takes makes a second writer of one version see zero rows (stale).
 async fn put(
     tx: &mut Transaction<'_, Postgres>,
     tenant: &str,
     r: &StoredResource,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    let sql = if r.version <= 1 {
         "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified, version)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-         ON CONFLICT (tenant, kind, id) DO UPDATE SET unique_key = excluded.unique_key,
-             body = excluded.body, last_modified = excluded.last_modified, version = excluded.version",
-    )
-    .bind(tenant)
-    .bind(kind_str(r.resource_type))
-    .bind(&r.id)
-    .bind(r.unique_key())
-    .bind(Json(&r.body))
-    .bind(r.created)
-    .bind(r.last_modified)
-    .bind(to_i64(r.version))
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| write_error(e, unique_attribute(r.resource_type)))?;
-    Ok(())
+         ON CONFLICT (tenant, kind, id) DO NOTHING"
+    } else {
+        "UPDATE scim_resources SET unique_key = $4, body = $5, created = $6, last_modified = $7,
+             version = $8
+         WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $8 - 1"
+    };
+    let done = sqlx::query(sql)
+        .bind(tenant)
+        .bind(kind_str(r.resource_type))
+        .bind(&r.id)
+        .bind(r.unique_key())
+        .bind(Json(&r.body))
+        .bind(r.created)
+        .bind(r.last_modified)
+        .bind(to_i64(r.version))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| write_error(e, unique_attribute(r.resource_type)))?;
+    if done.rows_affected() == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Stale(format!(
+            "{} {}",
+            r.resource_type.name(),
+            r.id
+        )))
+    }
 }
 
 async fn delete(

@@ -179,6 +179,15 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Result<(), StoreError> {
+    let stored: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+            params![tenant, kind_str(r.resource_type), r.id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    super::check_version(r, stored.and_then(|v| u64::try_from(v).ok()))?;
     let body = serde_json::to_string(&r.body).map_err(backend)?;
     tx.execute(
         // An upsert on the primary key only: `INSERT OR REPLACE` would

@@ -25,6 +25,11 @@ pub fn group(id: &str, name: &str) -> StoredResource {
     }
 }
 
+/// `r` at version `n`.
+pub fn v(r: StoredResource, n: u64) -> StoredResource {
+    StoredResource { version: n, ..r }
+}
+
 pub fn created(id: &str) -> Change {
     Change::UserDeleted { user_id: id.into() }
 }
@@ -99,7 +104,7 @@ pub async fn contract(store: &dyn Store) {
     );
     // Renaming a user frees its old name.
     store
-        .commit("t1", vec![Write::Put(user("a", "z@x.test"))], vec![])
+        .commit("t1", vec![Write::Put(v(user("a", "z@x.test"), 2))], vec![])
         .await
         .unwrap();
     store
@@ -130,7 +135,11 @@ pub async fn contract(store: &dyn Store) {
         .await;
     assert_eq!(clash, Err(StoreError::Conflict("displayName".into())));
     store
-        .commit("t1", vec![Write::Put(group("g1", "Sales EU"))], vec![])
+        .commit(
+            "t1",
+            vec![Write::Put(v(group("g1", "Sales EU"), 2))],
+            vec![],
+        )
         .await
         .unwrap();
     store
@@ -148,6 +157,23 @@ pub async fn contract(store: &dyn Store) {
             .unwrap()
             .map(|r| r.id),
         Some("g1".into())
+    );
+
+    // A Put must be based on the stored version: a second writer of one
+    // version, or a writer of a deleted resource, is stale and changes nothing.
+    for stale in [
+        v(user("a", "lost@x.test"), 2),
+        v(user("a", "lost@x.test"), 4),
+        user("a", "lost@x.test"),
+        v(user("gone", "lost@x.test"), 3),
+    ] {
+        let got = store.commit("t1", vec![Write::Put(stale)], vec![created("x")]);
+        assert!(matches!(got.await, Err(StoreError::Stale(_))));
+    }
+    let a = store.get("t1", ResourceType::User, "a").await.unwrap();
+    assert_eq!(
+        a.map(|a| (a.version, a.body)),
+        Some((2, json!({"userName": "z@x.test"})))
     );
 
     let events = store.events("t1", EventCursor::START, 100).await.unwrap();
