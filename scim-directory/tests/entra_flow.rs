@@ -24,6 +24,16 @@ async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite
     flow(Harness::with_store(std::sync::Arc::new(store))).await;
 }
 
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_postgres() {
+    let Some((store, schema)) = common::pg::fresh("entra_flow_in_postgres").await else {
+        return;
+    };
+    flow(Harness::with_store(std::sync::Arc::new(store.clone()))).await;
+    common::pg::drop_schema(&store, &schema).await;
+}
+
 async fn flow(mut h: Harness) {
     // Entra first asks whether the user exists.
     let q = h.get("/Users?filter=userName+eq+%22pat.jones%40contoso.com%22");

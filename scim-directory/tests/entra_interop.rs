@@ -208,6 +208,16 @@ fn group_display_name_is_unique_case_insensitively_in_sqlite() {
     group_names_are_unique(&Harness::with_store(store));
 }
 
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_display_name_is_unique_case_insensitively_in_postgres() {
+    let Some((store, schema)) = common::pg::fresh("group_names_in_postgres").await else {
+        return;
+    };
+    group_names_are_unique(&Harness::with_store(Arc::new(store.clone())));
+    common::pg::drop_schema(&store, &schema).await;
+}
+
 #[tokio::test]
 async fn the_bare_manager_path_sets_the_enterprise_manager() {
     let h = Harness::new();

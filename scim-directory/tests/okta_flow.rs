@@ -67,6 +67,16 @@ async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite(
     flow(Harness::with_store(std::sync::Arc::new(store))).await;
 }
 
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_postgres() {
+    let Some((store, schema)) = common::pg::fresh("okta_flow_in_postgres").await else {
+        return;
+    };
+    flow(Harness::with_store(std::sync::Arc::new(store.clone()))).await;
+    common::pg::drop_schema(&store, &schema).await;
+}
+
 async fn flow(mut h: Harness) {
     let user = h
         .fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201)

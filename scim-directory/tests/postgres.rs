@@ -14,30 +14,8 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::contract::{conflict_is_not_a_backend_failure, contract};
+use common::pg::{drop_schema, fresh};
 use scim_directory::{EventCursor, PgStore, ScimService, Store};
-
-/// A store in a fresh schema, or `None` (after saying why) without a server.
-async fn fresh(test: &str) -> Option<(PgStore, String)> {
-    let Ok(url) = std::env::var("DATABASE_URL") else {
-        eprintln!(
-            "skipped {test}: DATABASE_URL is not set; start PostgreSQL and set it \
-             (see scim-directory/README.md)"
-        );
-        return None;
-    };
-    let schema = format!("scim_test_{}", uuid::Uuid::new_v4().simple());
-    let store = PgStore::connect_in_schema(&url, &schema)
-        .await
-        .unwrap_or_else(|e| panic!("DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
-    Some((store, schema))
-}
-
-async fn drop_schema(store: &PgStore, schema: &str) {
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(store.pool())
-        .await
-        .unwrap();
-}
 
 #[tokio::test]
 async fn postgres_store_meets_the_contract() {

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod contract;
+#[cfg(feature = "postgres")]
+pub mod pg;
 
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ impl Harness {
 
     pub fn with_store(store: Arc<dyn Store>) -> Self {
         let service = ScimService::new(store);
-        let created = futures::executor::block_on(service.create_tenant("acme", "Acme")).unwrap();
+        let created = run(service.create_tenant("acme", "Acme")).unwrap();
         Self {
             service,
             tenant: "acme".into(),
@@ -58,7 +60,7 @@ impl Harness {
             .header("content-type", "application/scim+json")
             .body(Bytes::from(body.to_string()))
             .unwrap();
-        let resp = futures::executor::block_on(self.service.handle(req));
+        let resp = run(self.service.handle(req));
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = if resp.body().is_empty() {
@@ -94,7 +96,7 @@ impl Harness {
     /// The changes logged since the last call.
     pub fn new_changes(&mut self) -> Vec<Change> {
         let page = self.service.events(&self.tenant, self.cursor, 1000);
-        let page = futures::executor::block_on(page).unwrap();
+        let page = run(page).unwrap();
         self.cursor = page.next;
         page.events.into_iter().map(|e| e.change).collect()
     }
@@ -107,6 +109,19 @@ impl Harness {
             .unwrap()
             .with_page_size(2);
         Snapshot::collect(&dir, &Default::default()).await.unwrap()
+    }
+}
+
+/// Drives a service future to completion from synchronous test code. On a
+/// multi-thread tokio runtime (the PostgreSQL tests) the worker is handed
+/// off first, so the runtime keeps driving the store's I/O meanwhile.
+pub fn run<F: std::future::Future>(f: F) -> F::Output {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| futures::executor::block_on(f))
+        }
+        _ => futures::executor::block_on(f),
     }
 }
 
