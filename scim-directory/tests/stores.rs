@@ -7,11 +7,14 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::contract::{conflict_is_not_a_backend_failure, contract};
+use common::contract::{conflict_is_not_a_backend_failure, contract, group};
 use common::{kinds, Harness};
 use directory_core::DirectoryProviderExt;
 use http::Method;
-use scim_directory::{Change, EventCursor, MemoryStore, ScimService, SqliteStore};
+use scim_directory::{
+    Change, EventCursor, MemoryStore, ResourceType, ScimService, SqliteStore, Store, StoreError,
+    Write,
+};
 
 #[tokio::test]
 async fn memory_store_meets_the_contract() {
@@ -88,4 +91,36 @@ async fn sqlite_reports_a_taken_user_name_as_conflict_not_backend_failure() {
 #[tokio::test]
 async fn memory_reports_a_taken_user_name_as_conflict_not_backend_failure() {
     conflict_is_not_a_backend_failure(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_gives_groups_stored_before_unique_names_their_key_on_open() {
+    let path = temp_db("group-keys");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        let groups = vec![
+            Write::Put(group("g1", "Sales")),
+            Write::Put(group("g2", "Support")),
+        ];
+        store.commit("t", groups, vec![]).await.unwrap();
+    }
+    // As an older version left them: no key, and two groups of one name.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE resources SET unique_key = NULL", [])
+        .unwrap();
+    conn.execute(
+        "UPDATE resources SET body = '{\"displayName\":\"SALES\"}' WHERE id = 'g2'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let found = store.find_by_key("t", ResourceType::Group, "sales").await;
+    let found = found.unwrap().map(|g| g.id);
+    assert!(found.is_some(), "one of the two keeps the name");
+    let clash = store
+        .commit("t", vec![Write::Put(group("g3", "sales"))], vec![])
+        .await;
+    assert_eq!(clash, Err(StoreError::Conflict("displayName".into())));
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
