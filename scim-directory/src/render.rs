@@ -45,10 +45,21 @@ async fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
     Ok(out)
 }
 
+/// The groups that list one user, by index.
+async fn groups_of_user(ctx: &Ctx<'_>, user_id: &str) -> Result<GroupsOf, ScimError> {
+    let store = ctx.service.store();
+    let mut list = Vec::new();
+    for g in store.groups_with_member(ctx.tenant, user_id).await? {
+        let name = g.body.get("displayName").and_then(Value::as_str);
+        list.push((g.id.clone(), name.unwrap_or_default().to_string()));
+    }
+    Ok(GroupsOf::from([(user_id.to_string(), list)]))
+}
+
 /// A stored resource as the client sees it.
 pub(crate) async fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
     let groups = match r.resource_type {
-        ResourceType::User => groups_of_users(ctx).await?,
+        ResourceType::User => groups_of_user(ctx, &r.id).await?,
         ResourceType::Group => GroupsOf::new(),
     };
     render(ctx, r, &groups).await

@@ -284,7 +284,11 @@ impl Ctx<'_> {
         let now = Utc::now();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
-        for mut g in store::all(self.store(), self.tenant, ResourceType::Group).await? {
+        for mut g in self
+            .store()
+            .groups_with_member(self.tenant, member_id)
+            .await?
+        {
             let Some(Value::Array(members)) = g.body.get_mut("members") else {
                 continue;
             };

@@ -45,7 +45,7 @@ async fn migrations_apply_once_and_a_reconnect_keeps_everything() {
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
     let tenant = a.tenant("acme").await.unwrap().unwrap();
     assert!(tenant.token_matches(token.expose_secret()));
     drop_schema(&store, &schema).await;

@@ -13,7 +13,7 @@ use directory_core::DirectoryProviderExt;
 use http::Method;
 use scim_directory::{
     Change, EventCursor, MemoryStore, ResourceType, ScimService, SqliteStore, Store, StoreError,
-    Write,
+    StoredResource, Write,
 };
 
 #[tokio::test]
@@ -94,20 +94,23 @@ async fn memory_reports_a_taken_user_name_as_conflict_not_backend_failure() {
 }
 
 #[tokio::test]
-async fn sqlite_gives_groups_stored_before_unique_names_their_key_on_open() {
+async fn sqlite_indexes_groups_stored_by_an_older_version_on_open() {
     let path = temp_db("group-keys");
     {
         let store = SqliteStore::open(&path).unwrap();
-        let groups = vec![
-            Write::Put(group("g1", "Sales")),
-            Write::Put(group("g2", "Support")),
-        ];
+        let g1 = StoredResource {
+            body: serde_json::json!({"displayName": "Sales", "members": [{"value": "u1"}]}),
+            ..group("g1", "Sales")
+        };
+        let groups = vec![Write::Put(g1), Write::Put(group("g2", "Support"))];
         store.commit("t", groups, vec![]).await.unwrap();
     }
     // As an older version left them: no key, and two groups of one name.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute("UPDATE resources SET unique_key = NULL", [])
         .unwrap();
+    conn.execute("DELETE FROM members", []).unwrap();
+    conn.pragma_update(None, "user_version", 0).unwrap();
     conn.execute(
         "UPDATE resources SET body = '{\"displayName\":\"SALES\"}' WHERE id = 'g2'",
         [],
@@ -122,5 +125,7 @@ async fn sqlite_gives_groups_stored_before_unique_names_their_key_on_open() {
         .commit("t", vec![Write::Put(group("g3", "sales"))], vec![])
         .await;
     assert_eq!(clash, Err(StoreError::Conflict("displayName".into())));
+    let of_u1 = store.groups_with_member("t", "u1").await.unwrap();
+    assert_eq!(of_u1.into_iter().map(|g| g.id).collect::<Vec<_>>(), ["g1"]);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

@@ -131,6 +131,22 @@ impl Store for MemoryStore {
         Ok(id.and_then(|id| inner.resources.get(&key(tenant, rt, id)).cloned()))
     }
 
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let inner = self.lock();
+        let start = key(tenant, ResourceType::Group, "");
+        Ok(inner
+            .resources
+            .range(start..)
+            .take_while(|((t, rt, _), _)| t == tenant && *rt == ResourceType::Group)
+            .filter(|(_, g)| super::member_ids(g).iter().any(|m| m == member_id))
+            .map(|(_, g)| g.clone())
+            .collect())
+    }
+
     async fn page(
         &self,
         tenant: &str,

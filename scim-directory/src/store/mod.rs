@@ -55,6 +55,23 @@ impl StoredResource {
     }
 }
 
+/// The ids a group's body lists in `members` (users and groups), sorted and
+/// without repeats; empty for a user.
+pub(crate) fn member_ids(r: &StoredResource) -> Vec<String> {
+    if r.resource_type != ResourceType::Group {
+        return Vec::new();
+    }
+    let ids: std::collections::BTreeSet<String> = r
+        .body
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    ids.into_iter().collect()
+}
+
 /// The error for a [`Write::Put`] of `r` over a stored `version`, if any.
 pub(crate) fn check_version(r: &StoredResource, stored: Option<u64>) -> Result<(), StoreError> {
     if stored.unwrap_or(0).checked_add(1) == Some(r.version) {
@@ -118,6 +135,13 @@ pub trait Store: Send + Sync + 'static {
         rt: ResourceType,
         key: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
+    /// The groups whose `members` list `member_id` (a user or a group),
+    /// ordered by id: a lookup by index, not a scan of every group.
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError>;
     /// Up to `limit` resources with ids after `after`, ordered by id.
     async fn page(
         &self,

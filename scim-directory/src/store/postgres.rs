@@ -16,7 +16,8 @@
 //!   processes, exactly one commits; the others get
 //!   [`StoreError::Conflict`], a 409 `uniqueness`.
 //! * **Lookups by index.** Id, unique key and paging by id use the primary
-//!   key and the unique index; events use `(tenant, seq)`.
+//!   key and the unique index; the groups of a member use `scim_members`
+//!   (kept with each group write); events use `(tenant, seq)`.
 //! * **No lost update.** A resource is replaced only at the version it was
 //!   read at (`UPDATE .. WHERE version = n - 1`); a writer that lost the
 //!   race gets [`StoreError::Stale`] and the service redoes the request.
@@ -41,11 +42,18 @@ use crate::schema::ResourceType;
 use crate::tenant::TenantRecord;
 
 /// The schema migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "members",
+        include_str!("../../migrations/postgres/0002_members.sql"),
+    ),
+];
 
 /// A [`Store`] in PostgreSQL, shared by any number of server processes.
 #[derive(Clone)]
@@ -257,15 +265,39 @@ async fn put(
         .execute(&mut **tx)
         .await
         .map_err(|e| write_error(e, unique_attribute(r.resource_type)))?;
-    if done.rows_affected() == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Stale(format!(
-            "{} {}",
-            r.resource_type.name(),
-            r.id
-        )))
+    if done.rows_affected() != 1 {
+        let what = format!("{} {}", r.resource_type.name(), r.id);
+        return Err(StoreError::Stale(what));
     }
+    if r.resource_type == ResourceType::Group {
+        index_members(tx, tenant, &r.id, &super::member_ids(r)).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the `scim_members` rows of a group with `members`.
+async fn index_members(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    group_id: &str,
+    members: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
+        .bind(tenant)
+        .bind(group_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO scim_members (tenant, group_id, member_id) SELECT $1, $2, unnest($3::text[])",
+    )
+    .bind(tenant)
+    .bind(group_id)
+    .bind(members)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
 }
 
 async fn delete(
@@ -281,6 +313,9 @@ async fn delete(
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
+    if rt == ResourceType::Group {
+        index_members(tx, tenant, id, &[]).await?;
+    }
     Ok(())
 }
 
@@ -393,6 +428,28 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         row.as_ref().map(resource_row).transpose().map_err(backend)
+    }
+
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.kind, r.id, r.body, r.created, r.last_modified, r.version
+             FROM scim_members m JOIN scim_resources r
+               ON r.tenant = m.tenant AND r.kind = 'Group' AND r.id = m.group_id
+             WHERE m.tenant = $1 AND m.member_id = $2 ORDER BY r.id",
+        )
+        .bind(tenant)
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(resource_row)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
     }
 
     async fn page(

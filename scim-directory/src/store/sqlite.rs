@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS resources (
     body TEXT NOT NULL, created TEXT NOT NULL, last_modified TEXT NOT NULL,
     version INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id));
 CREATE UNIQUE INDEX IF NOT EXISTS resources_unique ON resources (tenant, kind, unique_key);
+CREATE TABLE IF NOT EXISTS members (
+    tenant TEXT NOT NULL, group_id TEXT NOT NULL, member_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, group_id, member_id));
+CREATE INDEX IF NOT EXISTS members_by_member ON members (tenant, member_id);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,
     at TEXT NOT NULL, change TEXT NOT NULL);
@@ -96,6 +100,7 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         fill_group_keys(&conn)?;
+        fill_members(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -141,6 +146,50 @@ fn fill_group_keys(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Indexes the members of every group once, for a database from before the
+/// `members` table (`user_version` 0).
+fn fill_members(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version >= 1 {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT tenant, {RESOURCE_COLS} FROM resources WHERE kind = 'Group'"
+        ))
+        .map_err(backend)?;
+    let groups = stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, resource_row_at(row, 1)?))
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    for (tenant, g) in groups {
+        index_members(conn, &tenant, &g)?;
+    }
+    conn.pragma_update(None, "user_version", 1).map_err(backend)
+}
+
+/// Replaces the `members` rows of a group with what its body lists.
+fn index_members(conn: &Connection, tenant: &str, g: &StoredResource) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM members WHERE tenant = ?1 AND group_id = ?2",
+        params![tenant, g.id],
+    )
+    .map_err(backend)?;
+    for m in super::member_ids(g) {
+        conn.execute(
+            "INSERT INTO members (tenant, group_id, member_id) VALUES (?1, ?2, ?3)",
+            params![tenant, g.id, m],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
     Ok(TenantRecord {
         id: row.get(0)?,
@@ -154,18 +203,23 @@ fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
 const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
 
 fn resource_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
-    let kind: String = row.get(0)?;
+    resource_row_at(row, 0)
+}
+
+/// A resource from [`RESOURCE_COLS`] starting at column `at`.
+fn resource_row_at(row: &Row<'_>, at: usize) -> rusqlite::Result<StoredResource> {
+    let kind: String = row.get(at)?;
     Ok(StoredResource {
         resource_type: if kind == "Group" {
             ResourceType::Group
         } else {
             ResourceType::User
         },
-        id: row.get(1)?,
-        body: json_col(&row.get::<_, String>(2)?)?,
-        created: parse_time(&row.get::<_, String>(3)?)?,
-        last_modified: parse_time(&row.get::<_, String>(4)?)?,
-        version: row.get::<_, i64>(5)?.try_into().unwrap_or(0),
+        id: row.get(at + 1)?,
+        body: json_col(&row.get::<_, String>(at + 2)?)?,
+        created: parse_time(&row.get::<_, String>(at + 3)?)?,
+        last_modified: parse_time(&row.get::<_, String>(at + 4)?)?,
+        version: row.get::<_, i64>(at + 5)?.try_into().unwrap_or(0),
     })
 }
 
@@ -208,6 +262,9 @@ fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Resu
         ],
     )
     .map_err(|e| write_error(e, super::unique_attribute(r.resource_type)))?;
+    if r.resource_type == ResourceType::Group {
+        index_members(tx, tenant, r)?;
+    }
     Ok(())
 }
 
@@ -285,6 +342,26 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT r.kind, r.id, r.body, r.created, r.last_modified, r.version
+                 FROM members m JOIN resources r
+                   ON r.tenant = m.tenant AND r.kind = 'Group' AND r.id = m.group_id
+                 WHERE m.tenant = ?1 AND m.member_id = ?2 ORDER BY r.id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![tenant, member_id], resource_row)
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
     async fn page(
         &self,
         tenant: &str,
@@ -325,6 +402,13 @@ impl Store for SqliteStore {
                         params![tenant, kind_str(*rt), id],
                     )
                     .map_err(backend)?;
+                    if *rt == ResourceType::Group {
+                        tx.execute(
+                            "DELETE FROM members WHERE tenant = ?1 AND group_id = ?2",
+                            params![tenant, id],
+                        )
+                        .map_err(backend)?;
+                    }
                 }
             }
         }

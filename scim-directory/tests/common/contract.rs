@@ -25,6 +25,44 @@ pub fn group(id: &str, name: &str) -> StoredResource {
     }
 }
 
+fn with_members(id: &str, name: &str, members: &[&str]) -> StoredResource {
+    let members: Vec<_> = members.iter().map(|m| json!({"value": m})).collect();
+    StoredResource {
+        body: json!({"displayName": name, "members": members}),
+        ..group(id, name)
+    }
+}
+
+/// The groups of a member follow every write and delete of a group.
+async fn groups_by_member(store: &dyn Store) {
+    let of = |member: &'static str| async move {
+        let groups = store.groups_with_member("t3", member).await.unwrap();
+        groups.into_iter().map(|g| g.id).collect::<Vec<_>>()
+    };
+    let writes = vec![
+        Write::Put(with_members("gb", "B", &["u2", "ga"])),
+        Write::Put(with_members("ga", "A", &["u1", "u2", "u1"])),
+    ];
+    store.commit("t3", writes, vec![]).await.unwrap();
+    assert_eq!(of("u2").await, ["ga", "gb"]);
+    assert_eq!(of("u1").await, ["ga"]);
+    assert_eq!(of("ga").await, ["gb"], "a nested group is a member too");
+    assert!(store
+        .groups_with_member("t1", "u2")
+        .await
+        .unwrap()
+        .is_empty());
+    let gb = v(with_members("gb", "B", &["ga"]), 2);
+    store
+        .commit("t3", vec![Write::Put(gb)], vec![])
+        .await
+        .unwrap();
+    assert_eq!(of("u2").await, ["ga"]);
+    let gone = vec![Write::Delete(ResourceType::Group, "ga".into())];
+    store.commit("t3", gone, vec![]).await.unwrap();
+    assert!(of("u2").await.is_empty() && of("u1").await.is_empty());
+}
+
 /// `r` at version `n`.
 pub fn v(r: StoredResource, n: u64) -> StoredResource {
     StoredResource { version: n, ..r }
@@ -175,6 +213,8 @@ pub async fn contract(store: &dyn Store) {
         a.map(|a| (a.version, a.body)),
         Some((2, json!({"userName": "z@x.test"})))
     );
+
+    groups_by_member(store).await;
 
     let events = store.events("t1", EventCursor::START, 100).await.unwrap();
     assert_eq!(
