@@ -66,9 +66,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..ServiceConfig::default()
     };
     let service = ScimService::with_config(store, config);
-    let token = match service.tenant(&args.tenant) {
-        Ok(_) => service.rotate_token(&args.tenant)?,
-        Err(_) => service.create_tenant(&args.tenant, &args.tenant)?.token,
+    let token = match service.tenant(&args.tenant).await {
+        Ok(_) => service.rotate_token(&args.tenant).await?,
+        Err(_) => {
+            service
+                .create_tenant(&args.tenant, &args.tenant)
+                .await?
+                .token
+        }
     };
     let endpoint = service.endpoint(&args.tenant);
 

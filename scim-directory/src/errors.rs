@@ -118,6 +118,15 @@ impl ScimError {
         )
     }
 
+    /// A 409 for a write that lost a race with another writer more times
+    /// than the service retries.
+    pub fn stale() -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "the resource was changed by other requests at the same time; retry",
+        )
+    }
+
     /// A 500 that hides internals from the client.
     pub fn internal() -> Self {
         Self::new(
@@ -154,8 +163,8 @@ impl ScimError {
             "status": self.status.as_u16().to_string(),
             "detail": self.detail,
         });
-        if let Some(t) = self.scim_type {
-            body["scimType"] = json!(t.as_str());
+        if let (Some(t), Some(obj)) = (self.scim_type, body.as_object_mut()) {
+            obj.insert("scimType".into(), json!(t.as_str()));
         }
         body
     }
@@ -191,6 +200,7 @@ impl From<StoreError> for ScimError {
             StoreError::Conflict(what) => {
                 ScimError::uniqueness(format!("{what} is already in use"))
             }
+            StoreError::Stale(_) => ScimError::stale(),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "scim store failure");
                 ScimError::internal()
@@ -218,6 +228,10 @@ pub enum StoreError {
     /// A unique key (a user's `userName`, a tenant id) is already taken.
     #[error("{0} is already in use")]
     Conflict(String),
+    /// A [`crate::Write::Put`] was based on a version another writer has
+    /// since replaced (or the resource is gone): read again and retry.
+    #[error("{0} was changed by another writer")]
+    Stale(String),
     /// The storage backend failed (I/O, a corrupt row).
     #[error("directory store failure: {0}")]
     Backend(String),
@@ -226,7 +240,7 @@ pub enum StoreError {
 impl From<StoreError> for directory_core::Error {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(_) => {
+            StoreError::Conflict(_) | StoreError::Stale(_) => {
                 directory_core::Error::new(directory_core::ErrorKind::Rejected, e.to_string())
             }
             StoreError::Backend(_) => {

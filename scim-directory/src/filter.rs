@@ -357,8 +357,37 @@ impl Parser {
             self.pos += 1;
             let inner = self.or_expr()?;
             self.expect(Token::CloseBracket, "`]`")?;
+            let inner = match self.sub_after_bracket()? {
+                Some(sub) => Filter::And(Box::new(inner), Box::new(self.comparison(sub)?)),
+                None => inner,
+            };
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
+        self.comparison(path)
+    }
+
+    /// The `.value` of `emails[type eq "work"].value eq "x"` (Entra's email
+    /// match): the sub-attribute compared within the matching element.
+    fn sub_after_bracket(&mut self) -> Result<Option<AttrPath>, ScimError> {
+        let Some(Token::Word(w)) = self.peek() else {
+            return Ok(None);
+        };
+        let Some(sub) = w.strip_prefix('.') else {
+            return Ok(None);
+        };
+        let sub = AttrPath::parse(sub)?;
+        if sub.urn.is_some() || sub.sub.is_some() {
+            return Err(ScimError::invalid_filter(format!(
+                "`{}` after `]` must be one sub-attribute",
+                truncate(w)
+            )));
+        }
+        self.pos += 1;
+        Ok(Some(sub))
+    }
+
+    /// `path op value` or `path pr`, after the path.
+    fn comparison(&mut self, path: AttrPath) -> Result<Filter, ScimError> {
         let op = match self.next() {
             Some(Token::Word(w)) if w.eq_ignore_ascii_case("pr") => {
                 return Ok(Filter::Present(path))
@@ -590,6 +619,37 @@ mod tests {
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department eq "r&d""#,
             &u
         ));
+    }
+
+    #[test]
+    fn a_sub_attribute_after_a_value_filter_compares_within_the_element() {
+        // Entra's documented email match.
+        let u = ada();
+        assert!(is_match(
+            r#"emails[type eq "work"].value eq "ADA@example.com""#,
+            &u
+        ));
+        assert!(
+            !is_match(r#"emails[type eq "work"].value eq "ada@home.test""#, &u),
+            "the home address is not the work one"
+        );
+        assert!(is_match(r#"emails[type eq "home"].value sw "ada@""#, &u));
+        assert!(is_match(r#"emails[type eq "home"].value pr"#, &u));
+        assert!(is_match(
+            r#"userName pr and emails[type eq "work"].value eq "ada@example.com""#,
+            &u
+        ));
+        for bad in [
+            r#"emails[type eq "work"].value"#,
+            r#"emails[type eq "work"].a.b eq "x""#,
+            r#"emails[type eq "work"]. eq "x""#,
+        ] {
+            assert_eq!(
+                parse(bad).unwrap_err().scim_type(),
+                Some(crate::ScimType::InvalidFilter),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

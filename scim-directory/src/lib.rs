@@ -13,8 +13,9 @@
 //! * [`ScimService`]: tenants and tokens, and [`ScimService::handle`], which
 //!   turns an `http::Request<Bytes>` into an `http::Response<Bytes>`. With
 //!   the `axum` feature, `axum::router` serves it.
-//! * [`Store`] with [`MemoryStore`] and [`SqliteStore`]: where users, groups,
-//!   tenants and the event log live.
+//! * [`Store`] (async) with [`MemoryStore`], [`SqliteStore`] and, with the
+//!   `postgres` feature, `PgStore`: where users, groups, tenants and the
+//!   event log live.
 //! * [`ScimDirectory`]: one tenant's directory as a `DirectoryProvider`.
 //! * [`Event`] / [`Change`] / [`EventCursor`]: the change log a host reads
 //!   with [`ScimService::events`].
@@ -31,7 +32,7 @@
 //! # futures::executor::block_on(async {
 //! let service = ScimService::new(Arc::new(MemoryStore::new()));
 //! // Show the endpoint and token to the customer's admin once.
-//! let acme = service.create_tenant("acme", "Acme Corp").unwrap();
+//! let acme = service.create_tenant("acme", "Acme Corp").await.unwrap();
 //! assert_eq!(acme.endpoint, "http://127.0.0.1/scim/v2/acme");
 //!
 //! // Okta creates a user...
@@ -41,21 +42,22 @@
 //!     .body(Bytes::from(r#"{"userName":"ada@acme.test","active":true,
 //!         "emails":[{"value":"ada@acme.test","primary":true}]}"#))
 //!     .unwrap();
-//! let resp = service.handle(req);
+//! let resp = service.handle(req).await;
 //! assert_eq!(resp.status(), 201);
 //!
 //! // ...and the host reads the change log and a snapshot.
-//! let page = service.events("acme", EventCursor::START, 100).unwrap();
+//! let page = service.events("acme", EventCursor::START, 100).await.unwrap();
 //! assert!(matches!(page.events[0].change, Change::UserCreated { .. }));
-//! let snapshot = service.directory("acme").unwrap().snapshot().await.unwrap();
+//! let snapshot = service.directory("acme").await.unwrap().snapshot().await.unwrap();
 //! assert_eq!(snapshot.users[0].status, UserStatus::Active);
 //! # });
 //! ```
 //!
 //! ## Design notes
 //!
-//! * **Framework-agnostic core.** The service is synchronous and speaks
-//!   `http` types, so any server can host it; the axum router is 50 lines.
+//! * **Framework-agnostic core.** The service is async over an async
+//!   [`Store`] and speaks `http` types, so any server can host it; the axum
+//!   router is under 100 lines.
 //! * **Normalize on write, store JSON.** Bodies are stored as normalized SCIM
 //!   JSON (schema spelling of names, Entra's `"True"`/`"False"` as booleans,
 //!   nulls dropped, unknown attributes kept). PATCH works on that JSON; the
@@ -63,9 +65,13 @@
 //!   enterprise attributes, everything else in `custom_attributes`.
 //! * **Tolerant where IdPs deviate**, strict where it matters: PATCH op
 //!   names in any case, path-less `{"active": false}`, `members[value eq
-//!   ".."]` filter paths and Entra's value-list member removal; `userName`
-//!   unique case-insensitively (409 `uniqueness`, which Okta's spec test
-//!   checks), group members must exist.
+//!   ".."]` filter paths and Entra's value-list member removal, Entra's
+//!   `emails[type eq "work"].value eq ".."` filter and bare `manager` path;
+//!   `userName` unique case-insensitively (409 `uniqueness`, which Okta's
+//!   spec test checks), and so is a group's `displayName` (Entra matches
+//!   groups by name); group members must exist. Group PATCH answers 204.
+//! * **Token before body.** The axum router authenticates from the request
+//!   head ([`ScimService::authorize`]) before it reads the body.
 //! * **One transaction per request.** Writes and their events are committed
 //!   together; a request that changes nothing (Entra's periodic
 //!   `active: true`) writes nothing and logs nothing.
@@ -80,6 +86,9 @@
 //! ## Feature flags
 //!
 //! * `axum`: `axum::router`, an axum `Router` serving a [`ScimService`].
+//! * `postgres`: `PgStore`, the store in PostgreSQL for several server
+//!   processes on one database (sqlx, rustls; migrations shipped in the
+//!   crate and applied on connect).
 
 #![warn(missing_docs)]
 
@@ -106,5 +115,7 @@ pub use patch::{parse_patch, OpKind, PatchOp, PatchPath};
 pub use provider::{ScimDirectory, DEFAULT_PAGE_SIZE};
 pub use schema::{ResourceType, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 pub use service::{ScimService, ServiceConfig};
-pub use store::{MemoryStore, SqliteStore, Store, StoredResource, Write};
+#[cfg(feature = "postgres")]
+pub use store::PgStore;
+pub use store::{unique_attribute, MemoryStore, SqliteStore, Store, StoredResource, Write};
 pub use tenant::{NewTenant, TenantRecord, TOKEN_PREFIX};

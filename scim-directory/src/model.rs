@@ -123,6 +123,13 @@ fn normalize_single(attr: &Attr, value: Value) -> Result<Value, ScimError> {
         (Type::Complex, Value::String(s)) if schema::find(attr.subs, "value").is_some() => {
             Ok(serde_json::json!({ "value": s }))
         }
+        // ...and, in its tutorial, as a list of one (`[{"value": id}]`).
+        (Type::Complex, Value::Array(items)) if items.len() == 1 => {
+            match items.into_iter().next() {
+                Some(one) => normalize_single(attr, one),
+                None => Ok(Value::Null),
+            }
+        }
         (Type::Str | Type::Reference, Value::String(s)) => Ok(Value::String(s)),
         (Type::Str, v @ (Value::Number(_) | Value::Bool(_))) => Ok(Value::String(v.to_string())),
         _ => Err(ScimError::invalid_value(format!(

@@ -265,14 +265,30 @@ fn apply_at(
     if let Some(urn) = whole_extension(rt, path) {
         return apply_extension(rt, body, urn, op, value);
     }
-    let Some(t) = target(rt, body, &path.attr, op != OpKind::Remove)? else {
+    let attr = enterprise_manager(rt, &path.attr);
+    let attr = attr.as_ref().unwrap_or(&path.attr);
+    let Some(t) = target(rt, body, attr, op != OpKind::Remove)? else {
         return Ok(());
     };
-    match (&path.filter, &path.attr.sub) {
+    match (&path.filter, &attr.sub) {
         (Some(f), _) => apply_filtered(t, op, f, path.sub.as_deref(), value),
         (None, Some(sub)) => apply_sub(t, op, sub, value),
         (None, None) => apply_whole(t, op, value),
     }
+}
+
+/// The bare `manager` path of Microsoft's SCIM tutorial
+/// (`"path":"manager"`): the User core schema has no `manager`, so it means
+/// the enterprise extension's, not a custom attribute.
+fn enterprise_manager(rt: ResourceType, attr: &AttrPath) -> Option<AttrPath> {
+    let bare = rt == ResourceType::User
+        && attr.urn.is_none()
+        && attr.name.eq_ignore_ascii_case("manager")
+        && schema::find_top(rt, &attr.name).is_none();
+    bare.then(|| AttrPath {
+        urn: Some(schema::ENTERPRISE_SCHEMA.to_string()),
+        ..attr.clone()
+    })
 }
 
 /// A path naming a whole extension (`urn:...:enterprise:2.0:User`), which

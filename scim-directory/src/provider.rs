@@ -81,7 +81,10 @@ impl ScimDirectory {
             let (store, tenant, map) = (store.clone(), tenant.clone(), map.clone());
             async move {
                 let after = (!after.is_empty()).then_some(after.as_str());
-                let page = store.page(&tenant, rt, after, size).map_err(Error::from)?;
+                let page = store
+                    .page(&tenant, rt, after, size)
+                    .await
+                    .map_err(Error::from)?;
                 let next = (page.len() == size)
                     .then(|| page.last().map(|r| r.id.clone()))
                     .flatten();
@@ -97,8 +100,12 @@ impl ScimDirectory {
 /// A group's user members: its own as [`MembershipKind::Direct`], and those
 /// of groups nested in it (at any depth, cycles ignored) as
 /// [`MembershipKind::Transitive`] unless they are also direct members.
-fn members_of(store: &dyn Store, tenant: &str, group_id: &str) -> Result<Vec<Membership>, Error> {
-    let group = load_group(store, tenant, group_id)?;
+async fn members_of(
+    store: &dyn Store,
+    tenant: &str,
+    group_id: &str,
+) -> Result<Vec<Membership>, Error> {
+    let group = load_group(store, tenant, group_id).await?;
     let direct: BTreeSet<String> = user_members(&group.body).into_iter().collect();
     let mut transitive = BTreeSet::new();
     let mut seen = BTreeSet::from([group_id.to_string()]);
@@ -107,7 +114,7 @@ fn members_of(store: &dyn Store, tenant: &str, group_id: &str) -> Result<Vec<Mem
         if !seen.insert(nested.clone()) {
             continue;
         }
-        let Some(g) = store.get(tenant, ResourceType::Group, &nested)? else {
+        let Some(g) = store.get(tenant, ResourceType::Group, &nested).await? else {
             continue;
         };
         transitive.extend(
@@ -135,9 +142,10 @@ fn members_of(store: &dyn Store, tenant: &str, group_id: &str) -> Result<Vec<Mem
     Ok(out)
 }
 
-fn load_group(store: &dyn Store, tenant: &str, id: &str) -> Result<StoredResource, Error> {
+async fn load_group(store: &dyn Store, tenant: &str, id: &str) -> Result<StoredResource, Error> {
     store
-        .get(tenant, ResourceType::Group, id)?
+        .get(tenant, ResourceType::Group, id)
+        .await?
         .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("SCIM group {id} not found")))
 }
 
@@ -163,7 +171,12 @@ impl DirectoryProvider for ScimDirectory {
         );
         paginate((), move |()| {
             let (store, tenant, id) = (store.clone(), tenant.clone(), id.clone());
-            async move { Ok(Page::new(members_of(store.as_ref(), &tenant, &id)?, None)) }
+            async move {
+                Ok(Page::new(
+                    members_of(store.as_ref(), &tenant, &id).await?,
+                    None,
+                ))
+            }
         })
     }
 
@@ -176,7 +189,7 @@ impl DirectoryProvider for ScimDirectory {
 
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::default();
-        let tenant = match self.store.tenant(&self.tenant) {
+        let tenant = match self.store.tenant(&self.tenant).await {
             Ok(Some(_)) => Ok(()),
             Ok(None) => Err(Error::config(
                 "tenant",
@@ -188,6 +201,7 @@ impl DirectoryProvider for ScimDirectory {
         let read = self
             .store
             .page(&self.tenant, ResourceType::User, None, 1)
+            .await
             .map(|_| ())
             .map_err(Error::from);
         report.push("read users from the SCIM store", read);

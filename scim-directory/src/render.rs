@@ -28,9 +28,9 @@ pub(crate) fn location(base: &str, r: &StoredResource) -> String {
 /// Groups per user: (group id, display name).
 type GroupsOf = BTreeMap<String, Vec<(String, String)>>;
 
-fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
+async fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
     let mut out: GroupsOf = BTreeMap::new();
-    for g in store::all(ctx.service.store(), ctx.tenant, ResourceType::Group)? {
+    for g in store::all(ctx.service.store(), ctx.tenant, ResourceType::Group).await? {
         let name = g
             .body
             .get("displayName")
@@ -45,16 +45,27 @@ fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
     Ok(out)
 }
 
-/// A stored resource as the client sees it.
-pub(crate) fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
-    let groups = match r.resource_type {
-        ResourceType::User => groups_of_users(ctx)?,
-        ResourceType::Group => GroupsOf::new(),
-    };
-    render(ctx, r, &groups)
+/// The groups that list one user, by index.
+async fn groups_of_user(ctx: &Ctx<'_>, user_id: &str) -> Result<GroupsOf, ScimError> {
+    let store = ctx.service.store();
+    let mut list = Vec::new();
+    for g in store.groups_with_member(ctx.tenant, user_id).await? {
+        let name = g.body.get("displayName").and_then(Value::as_str);
+        list.push((g.id.clone(), name.unwrap_or_default().to_string()));
+    }
+    Ok(GroupsOf::from([(user_id.to_string(), list)]))
 }
 
-fn render(ctx: &Ctx<'_>, r: &StoredResource, groups: &GroupsOf) -> Result<Value, ScimError> {
+/// A stored resource as the client sees it.
+pub(crate) async fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
+    let groups = match r.resource_type {
+        ResourceType::User => groups_of_user(ctx, &r.id).await?,
+        ResourceType::Group => GroupsOf::new(),
+    };
+    render(ctx, r, &groups).await
+}
+
+async fn render(ctx: &Ctx<'_>, r: &StoredResource, groups: &GroupsOf) -> Result<Value, ScimError> {
     let mut obj = r.body.as_object().cloned().unwrap_or_default();
     obj.insert(
         "schemas".into(),
@@ -195,6 +206,11 @@ impl Query {
         Ok(())
     }
 
+    /// Whether the client named `attributes` or `excludedAttributes`.
+    pub(crate) fn asks_for_attributes(&self) -> bool {
+        !self.attributes.is_empty() || !self.excluded.is_empty()
+    }
+
     /// Applies `attributes` / `excludedAttributes`; `id` and `schemas` stay.
     pub(crate) fn project(&self, value: Value) -> Value {
         let Value::Object(obj) = value else {
@@ -324,7 +340,7 @@ fn case_exact(rt: ResourceType) -> impl Fn(Option<&str>, &str, Option<&str>) -> 
 }
 
 /// Answers a list (or `.search`) request over one or more resource types.
-pub(crate) fn list(
+pub(crate) async fn list(
     ctx: &Ctx<'_>,
     types: &[ResourceType],
     q: &Query,
@@ -332,12 +348,12 @@ pub(crate) fn list(
     let mut matched = Vec::new();
     for &rt in types {
         let groups = match rt {
-            ResourceType::User => groups_of_users(ctx)?,
+            ResourceType::User => groups_of_users(ctx).await?,
             ResourceType::Group => GroupsOf::new(),
         };
         let exact = case_exact(rt);
-        for r in store::all(ctx.service.store(), ctx.tenant, rt)? {
-            let v = render(ctx, &r, &groups)?;
+        for r in store::all(ctx.service.store(), ctx.tenant, rt).await? {
+            let v = render(ctx, &r, &groups).await?;
             let keep = match &q.filter {
                 Some(f) => filter::matches(f, &v, &exact),
                 None => true,

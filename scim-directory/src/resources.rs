@@ -1,7 +1,9 @@
 //! The /Users and /Groups handlers: create, get, list, replace, patch, delete.
 //!
 //! Every write runs under the service's write lock: read, check, then one
-//! [`Store::commit`] with the resource writes and their events.
+//! [`Store::commit`] with the resource writes and their events. A commit
+//! that finds the resource changed since it was read (another process on a
+//! shared database) is redone from the read, so no update is lost.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +20,10 @@ use crate::render::{self, Query};
 use crate::schema::ResourceType;
 use crate::service::ScimService;
 use crate::store::{self, Store, StoredResource, Write};
+
+/// How often a write that lost a race with another writer (another server
+/// process on the same database) is read and applied again.
+const STALE_RETRIES: usize = 8;
 
 /// One request's context: the service, the tenant and its base URL.
 pub(crate) struct Ctx<'a> {
@@ -40,18 +46,19 @@ impl Ctx<'_> {
         self.service.store()
     }
 
-    fn load(&self, rt: ResourceType, id: &str) -> Result<StoredResource, ScimError> {
+    async fn load(&self, rt: ResourceType, id: &str) -> Result<StoredResource, ScimError> {
         self.store()
-            .get(self.tenant, rt, id)?
+            .get(self.tenant, rt, id)
+            .await?
             .ok_or_else(|| not_found(rt, id))
     }
 
-    fn respond(
+    async fn respond(
         &self,
         status: StatusCode,
         r: &StoredResource,
     ) -> Result<Response<Bytes>, ScimError> {
-        let body = render::resource(self, r)?;
+        let body = render::resource(self, r).await?;
         let mut resp = json_response(status, &body);
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&render::etag(r)) {
@@ -63,40 +70,44 @@ impl Ctx<'_> {
         Ok(resp)
     }
 
-    pub(crate) fn get(
+    pub(crate) async fn get(
         &self,
         rt: ResourceType,
         id: &str,
         query: &str,
     ) -> Result<Response<Bytes>, ScimError> {
         let q = Query::parse(query, self.service.config())?;
-        let r = self.load(rt, id)?;
-        let body = q.project(render::resource(self, &r)?);
+        let r = self.load(rt, id).await?;
+        let body = q.project(render::resource(self, &r).await?);
         Ok(json_response(StatusCode::OK, &body))
     }
 
-    pub(crate) fn list(&self, rt: ResourceType, query: &str) -> Result<Response<Bytes>, ScimError> {
+    pub(crate) async fn list(
+        &self,
+        rt: ResourceType,
+        query: &str,
+    ) -> Result<Response<Bytes>, ScimError> {
         let q = Query::parse(query, self.service.config())?;
-        render::list(self, &[rt], &q)
+        render::list(self, &[rt], &q).await
     }
 
     /// `POST /.search` (all types) or `POST /Users/.search`.
-    pub(crate) fn search(
+    pub(crate) async fn search(
         &self,
         types: &[ResourceType],
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
         let q = Query::from_search(&parse_json(body)?, self.service.config())?;
-        render::list(self, types, &q)
+        render::list(self, types, &q).await
     }
 
-    pub(crate) fn create(
+    pub(crate) async fn create(
         &self,
         rt: ResourceType,
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
         let body = model::normalize(rt, parse_json(body)?)?;
-        let _guard = self.service.write_guard();
+        let _guard = self.service.write_guard().await;
         let now = Utc::now();
         let mut r = StoredResource {
             resource_type: rt,
@@ -106,10 +117,10 @@ impl Ctx<'_> {
             last_modified: now,
             version: 1,
         };
-        self.check_unique(&r)?;
+        self.check_unique(&r).await?;
         let mut changes = Vec::new();
         if rt == ResourceType::Group {
-            self.resolve_members(&mut r)?;
+            self.resolve_members(&mut r).await?;
             changes.push(Change::GroupCreated {
                 group: group_to_model(&r.id, &r.body, now),
             });
@@ -120,49 +131,98 @@ impl Ctx<'_> {
             });
         }
         self.store()
-            .commit(self.tenant, vec![Write::Put(r.clone())], changes)?;
-        self.respond(StatusCode::CREATED, &r)
+            .commit(self.tenant, vec![Write::Put(r.clone())], changes)
+            .await?;
+        self.respond(StatusCode::CREATED, &r).await
     }
 
-    pub(crate) fn replace(
+    pub(crate) async fn replace(
         &self,
         rt: ResourceType,
         id: &str,
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
-        let mut body = model::normalize(rt, parse_json(body)?)?;
-        let _guard = self.service.write_guard();
-        let old = self.load(rt, id)?;
+        let body = model::normalize(rt, parse_json(body)?)?;
+        let _guard = self.service.write_guard().await;
+        let mut tries = 0;
+        let new = loop {
+            match self.replace_once(rt, id, body.clone()).await {
+                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+                done => break done?,
+            }
+        };
+        self.respond(StatusCode::OK, &new).await
+    }
+
+    async fn replace_once(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        mut body: Value,
+    ) -> Result<StoredResource, ScimError> {
+        let old = self.load(rt, id).await?;
         keep_active(&old.body, &mut body);
-        self.update(old, body)
+        self.update(old, body).await
     }
 
-    pub(crate) fn patch(
+    /// A PATCH answers a group with 204 No Content (Entra asks for it: a
+    /// group may have hundreds of thousands of members) and a user with 200
+    /// and the user; either is 200 with the projection when the query names
+    /// `attributes` or `excludedAttributes` (RFC 7644 §3.5.2).
+    pub(crate) async fn patch(
         &self,
         rt: ResourceType,
         id: &str,
         body: &[u8],
+        query: &str,
     ) -> Result<Response<Bytes>, ScimError> {
+        let q = Query::parse(query, self.service.config())?;
         let limits = self.service.config().filter_limits;
         let ops = patch::parse_patch(&parse_json(body)?, limits)?;
-        let _guard = self.service.write_guard();
-        let old = self.load(rt, id)?;
+        let _guard = self.service.write_guard().await;
+        let mut tries = 0;
+        let new = loop {
+            match self.patch_once(rt, id, ops.clone()).await {
+                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+                done => break done?,
+            }
+        };
+        if q.asks_for_attributes() {
+            let body = q.project(render::resource(self, &new).await?);
+            return Ok(json_response(StatusCode::OK, &body));
+        }
+        match rt {
+            ResourceType::Group => Ok(no_content()),
+            ResourceType::User => self.respond(StatusCode::OK, &new).await,
+        }
+    }
+
+    /// Reads the resource, applies the operations and writes the result.
+    async fn patch_once(
+        &self,
+        rt: ResourceType,
+        id: &str,
+        ops: Vec<patch::PatchOp>,
+    ) -> Result<StoredResource, ScimError> {
+        let limits = self.service.config().filter_limits;
+        let old = self.load(rt, id).await?;
         let mut map = old.body.as_object().cloned().unwrap_or_default();
         patch::apply(rt, &mut map, ops, limits)?;
         let body = model::normalize(rt, Value::Object(map))?;
-        self.update(old, body)
+        self.update(old, body).await
     }
 
-    /// Writes a changed body (PUT or PATCH) with the events the change means.
-    fn update(&self, old: StoredResource, body: Value) -> Result<Response<Bytes>, ScimError> {
+    /// Writes a changed body (PUT or PATCH) with the events the change
+    /// means; the resource as it now is.
+    async fn update(&self, old: StoredResource, body: Value) -> Result<StoredResource, ScimError> {
         let mut new = old.clone();
         new.body = body;
-        self.check_unique(&new)?;
+        self.check_unique(&new).await?;
         if new.resource_type == ResourceType::Group {
-            self.resolve_members(&mut new)?;
+            self.resolve_members(&mut new).await?;
         }
         if new.body == old.body {
-            return self.respond(StatusCode::OK, &old);
+            return Ok(old);
         }
         new.last_modified = Utc::now();
         new.version = old.version + 1;
@@ -171,18 +231,34 @@ impl Ctx<'_> {
             ResourceType::Group => group_changes(&old, &new),
         };
         self.store()
-            .commit(self.tenant, vec![Write::Put(new.clone())], changes)?;
-        self.respond(StatusCode::OK, &new)
+            .commit(self.tenant, vec![Write::Put(new.clone())], changes)
+            .await?;
+        Ok(new)
     }
 
-    pub(crate) fn delete(&self, rt: ResourceType, id: &str) -> Result<Response<Bytes>, ScimError> {
-        let _guard = self.service.write_guard();
-        let old = self.load(rt, id)?;
+    pub(crate) async fn delete(
+        &self,
+        rt: ResourceType,
+        id: &str,
+    ) -> Result<Response<Bytes>, ScimError> {
+        let _guard = self.service.write_guard().await;
+        let mut tries = 0;
+        loop {
+            match self.delete_once(rt, id).await {
+                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+                done => break done,
+            }
+        }
+    }
+
+    /// Deletes the resource and takes it out of every group, in one commit.
+    async fn delete_once(&self, rt: ResourceType, id: &str) -> Result<Response<Bytes>, ScimError> {
+        let old = self.load(rt, id).await?;
         let (mut writes, mut changes) = match rt {
-            ResourceType::User => self.remove_from_groups(id)?,
+            ResourceType::User => self.remove_from_groups(id).await?,
             ResourceType::Group => {
                 let removed = membership_changes(id, &user_members(&old.body), &[]);
-                let (w, mut c) = self.remove_from_groups(id)?;
+                let (w, mut c) = self.remove_from_groups(id).await?;
                 c.extend(removed);
                 (w, c)
             }
@@ -196,26 +272,31 @@ impl Ctx<'_> {
                 group_id: id.to_string(),
             },
         });
-        self.store().commit(self.tenant, writes, changes)?;
-        let mut resp = Response::new(Bytes::new());
-        *resp.status_mut() = StatusCode::NO_CONTENT;
-        Ok(resp)
+        self.store().commit(self.tenant, writes, changes).await?;
+        Ok(no_content())
     }
 
     /// Takes `member_id` out of every group that lists it.
-    fn remove_from_groups(&self, member_id: &str) -> Result<(Vec<Write>, Vec<Change>), ScimError> {
+    async fn remove_from_groups(
+        &self,
+        member_id: &str,
+    ) -> Result<(Vec<Write>, Vec<Change>), ScimError> {
         let now = Utc::now();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
-        for mut g in store::all(self.store(), self.tenant, ResourceType::Group)? {
+        for mut g in self
+            .store()
+            .groups_with_member(self.tenant, member_id)
+            .await?
+        {
             let Some(Value::Array(members)) = g.body.get_mut("members") else {
                 continue;
             };
             let is_member = |m: &Value| m.get("value").and_then(Value::as_str) == Some(member_id);
-            let Some(pos) = members.iter().position(is_member) else {
+            let Some(found) = members.iter().find(|m| is_member(m)) else {
                 continue;
             };
-            let was_user = members[pos].get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
+            let was_user = found.get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
             members.retain(|m| !is_member(m));
             if was_user {
                 changes.push(Change::MembershipRemoved {
@@ -230,16 +311,21 @@ impl Ctx<'_> {
         Ok((writes, changes))
     }
 
-    fn check_unique(&self, r: &StoredResource) -> Result<(), ScimError> {
+    async fn check_unique(&self, r: &StoredResource) -> Result<(), ScimError> {
         let Some(key) = r.unique_key() else {
             return Ok(());
         };
-        match self.store().find_by_key(self.tenant, &key)? {
-            Some(other) if other.id != r.id => Err(ScimError::uniqueness(format!(
-                "userName {} is already used by user {} (userName is case-insensitive)",
-                r.body["userName"].as_str().unwrap_or_default(),
-                other.id
-            ))),
+        let rt = r.resource_type;
+        match self.store().find_by_key(self.tenant, rt, &key).await? {
+            Some(other) if other.id != r.id => {
+                let attr = store::unique_attribute(rt);
+                let value = r.body.get(attr).and_then(Value::as_str).unwrap_or_default();
+                Err(ScimError::uniqueness(format!(
+                    "{attr} {value} is already used by {} {} ({attr} is case-insensitive)",
+                    rt.name().to_lowercase(),
+                    other.id
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -247,7 +333,7 @@ impl Ctx<'_> {
     /// Checks every member exists and records (under [`MEMBER_KIND`], hidden
     /// from clients) whether it is a User or a Group; the client's own
     /// `value`, `type` and `display` are kept as sent.
-    fn resolve_members(&self, g: &mut StoredResource) -> Result<(), ScimError> {
+    async fn resolve_members(&self, g: &mut StoredResource) -> Result<(), ScimError> {
         let Some(Value::Array(members)) = g.body.get_mut("members") else {
             return Ok(());
         };
@@ -263,7 +349,7 @@ impl Ctx<'_> {
             if !seen.insert(id.clone()) {
                 continue;
             }
-            let kind = self.member_kind(&id, &g.id)?;
+            let kind = self.member_kind(&id, &g.id).await?;
             m.remove("$ref");
             m.insert(MEMBER_KIND.into(), Value::String(kind.name().into()));
             resolved.push(Value::Object(m));
@@ -272,10 +358,11 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    fn member_kind(&self, id: &str, group_id: &str) -> Result<ResourceType, ScimError> {
+    async fn member_kind(&self, id: &str, group_id: &str) -> Result<ResourceType, ScimError> {
         if self
             .store()
-            .get(self.tenant, ResourceType::User, id)?
+            .get(self.tenant, ResourceType::User, id)
+            .await?
             .is_some()
         {
             return Ok(ResourceType::User);
@@ -283,7 +370,8 @@ impl Ctx<'_> {
         if id != group_id
             && self
                 .store()
-                .get(self.tenant, ResourceType::Group, id)?
+                .get(self.tenant, ResourceType::Group, id)
+                .await?
                 .is_some()
         {
             return Ok(ResourceType::Group);
@@ -292,6 +380,12 @@ impl Ctx<'_> {
             "member {id} is neither a user nor another group of this directory; provision it first"
         )))
     }
+}
+
+fn no_content() -> Response<Bytes> {
+    let mut resp = Response::new(Bytes::new());
+    *resp.status_mut() = StatusCode::NO_CONTENT;
+    resp
 }
 
 /// A PUT that does not mention `active` keeps the user's state: a

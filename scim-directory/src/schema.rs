@@ -273,7 +273,9 @@ pub(crate) fn find_extension(
         .copied()
 }
 
-fn attr_json(a: &Attr) -> Value {
+/// An attribute definition; `unique` names the schema's attribute the
+/// server keeps unique (`userName`, a group's `displayName`), if any.
+fn attr_json(a: &Attr, unique: Option<&str>) -> Value {
     let ty = match a.ty {
         Type::Str => "string",
         Type::Bool => "boolean",
@@ -289,27 +291,37 @@ fn attr_json(a: &Attr) -> Value {
         "caseExact": a.case_exact,
         "mutability": if a.read_only { "readOnly" } else { "readWrite" },
         "returned": "default",
-        "uniqueness": if a.name == "userName" { "server" } else { "none" },
+        "uniqueness": if unique == Some(a.name) { "server" } else { "none" },
     });
+    let Some(obj) = v.as_object_mut() else {
+        return v;
+    };
     if a.ty == Type::Complex {
-        v["subAttributes"] = Value::Array(a.subs.iter().map(attr_json).collect());
+        let subs = a.subs.iter().map(|s| attr_json(s, None)).collect();
+        obj.insert("subAttributes".into(), Value::Array(subs));
     }
     if a.ty == Type::Reference {
-        v["referenceTypes"] = match a.name {
+        let types = match a.name {
             "profileUrl" => json!(["external"]),
             _ => json!(["User", "Group"]),
         };
+        obj.insert("referenceTypes".into(), types);
     }
     v
 }
 
 fn schema_json(id: &str, name: &str, attrs: &[Attr], base: &str) -> Value {
+    let unique = match id {
+        USER_SCHEMA => Some("userName"),
+        GROUP_SCHEMA => Some("displayName"),
+        _ => None,
+    };
     json!({
         "schemas": [SCHEMA_SCHEMA],
         "id": id,
         "name": name,
         "description": format!("{name} schema"),
-        "attributes": attrs.iter().map(attr_json).collect::<Vec<_>>(),
+        "attributes": attrs.iter().map(|a| attr_json(a, unique)).collect::<Vec<_>>(),
         "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")},
     })
 }

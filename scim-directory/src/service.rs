@@ -2,12 +2,14 @@
 //! `http::Request<Bytes>` to a handler, answering an `http::Response<Bytes>`.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use futures::lock::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use chrono::Utc;
 use directory_core::{Error, ErrorKind, SecretString};
-use http::{header, Method, Request, Response, StatusCode};
+use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use crate::errors::{json_response, ScimError};
@@ -58,7 +60,7 @@ struct Inner {
 
 /// A multi-tenant SCIM 2.0 service provider over a [`Store`].
 ///
-/// Cheap to clone (an `Arc`). [`ScimService::handle`] is synchronous and
+/// Cheap to clone (an `Arc`). [`ScimService::handle`] is async and
 /// framework-agnostic; the `axum` feature wraps it in a router.
 #[derive(Clone)]
 pub struct ScimService {
@@ -115,7 +117,7 @@ impl ScimService {
 
     /// Creates a tenant with a fresh token. The token is in the result and
     /// nowhere else: only its hash is stored.
-    pub fn create_tenant(&self, tenant_id: &str, name: &str) -> Result<NewTenant, Error> {
+    pub async fn create_tenant(&self, tenant_id: &str, name: &str) -> Result<NewTenant, Error> {
         tenant::validate_tenant_id(tenant_id)?;
         let token = tenant::generate_token();
         let now = Utc::now();
@@ -126,12 +128,15 @@ impl ScimService {
             created: now,
             token_issued: now,
         };
-        self.store().insert_tenant(&record).map_err(|e| match e {
-            crate::StoreError::Conflict(_) => {
-                Error::config("tenant_id", format!("{tenant_id} already exists"))
-            }
-            other => other.into(),
-        })?;
+        self.store()
+            .insert_tenant(&record)
+            .await
+            .map_err(|e| match e {
+                crate::StoreError::Conflict(_) => {
+                    Error::config("tenant_id", format!("{tenant_id} already exists"))
+                }
+                other => other.into(),
+            })?;
         Ok(NewTenant {
             tenant_id: tenant_id.into(),
             endpoint: self.endpoint(tenant_id),
@@ -141,62 +146,83 @@ impl ScimService {
 
     /// Replaces a tenant's token; the old one stops working at once. Paste
     /// the new one into the IdP.
-    pub fn rotate_token(&self, tenant_id: &str) -> Result<SecretString, Error> {
-        let mut record = self.tenant(tenant_id)?;
+    pub async fn rotate_token(&self, tenant_id: &str) -> Result<SecretString, Error> {
+        let mut record = self.tenant(tenant_id).await?;
         let token = tenant::generate_token();
         record.token_hash = tenant::hash_token(token.expose_secret());
         record.token_issued = Utc::now();
-        self.store().update_tenant(&record)?;
+        self.store().update_tenant(&record).await?;
         Ok(token)
     }
 
     /// A tenant's record.
-    pub fn tenant(&self, tenant_id: &str) -> Result<TenantRecord, Error> {
+    pub async fn tenant(&self, tenant_id: &str) -> Result<TenantRecord, Error> {
         self.store()
-            .tenant(tenant_id)?
+            .tenant(tenant_id)
+            .await?
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no SCIM tenant {tenant_id}")))
     }
 
     /// The tenant's directory as a [`directory_core::DirectoryProvider`].
-    pub fn directory(&self, tenant_id: &str) -> Result<ScimDirectory, Error> {
-        self.tenant(tenant_id)?;
+    pub async fn directory(&self, tenant_id: &str) -> Result<ScimDirectory, Error> {
+        self.tenant(tenant_id).await?;
         Ok(ScimDirectory::new(self.inner.store.clone(), tenant_id))
     }
 
     /// Up to `limit` events of a tenant after `after`, and the next cursor.
-    pub fn events(
+    pub async fn events(
         &self,
         tenant_id: &str,
         after: EventCursor,
         limit: usize,
     ) -> Result<EventPage, Error> {
-        let events = self.store().events(tenant_id, after, limit.max(1))?;
+        let events = self.store().events(tenant_id, after, limit.max(1)).await?;
         let next = events.last().map_or(after, |e| EventCursor(e.seq));
         Ok(EventPage { events, next })
     }
 
-    pub(crate) fn write_guard(&self) -> MutexGuard<'_, ()> {
-        self.inner
-            .write_lock
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+    pub(crate) async fn write_guard(&self) -> MutexGuard<'_, ()> {
+        self.inner.write_lock.lock().await
     }
 
     /// Answers one SCIM request. Never panics on bad input: every problem is
     /// a SCIM error response.
-    pub fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
-        self.route(req).unwrap_or_else(ScimError::into_response)
+    pub async fn handle(&self, req: Request<Bytes>) -> Response<Bytes> {
+        self.route(req)
+            .await
+            .unwrap_or_else(ScimError::into_response)
     }
 
-    fn route(&self, req: Request<Bytes>) -> Result<Response<Bytes>, ScimError> {
-        let path = req.uri().path().to_string();
-        let rest = path
-            .strip_prefix(self.inner.config.base_path.as_str())
+    /// Checks a request's head alone (its path names a tenant, its bearer
+    /// token is that tenant's) before anything reads the body: a server
+    /// calls it first so that a client without the token cannot make it
+    /// buffer a body. [`ScimService::handle`] checks again.
+    /// The error is the 401 (or 404) to answer.
+    pub async fn authorize(&self, head: &http::request::Parts) -> Result<(), ScimError> {
+        self.tenant_of(head.uri.path(), &head.headers)
+            .await
+            .map(drop)
+    }
+
+    /// The path after the base path, or a 404.
+    fn rest_of<'p>(&self, path: &'p str) -> Result<&'p str, ScimError> {
+        path.strip_prefix(self.inner.config.base_path.as_str())
             .filter(|r| r.starts_with('/'))
-            .ok_or_else(|| ScimError::not_found(format!("{path} is not a SCIM endpoint")))?;
-        let mut segments = rest.trim_matches('/').splitn(3, '/');
-        let tenant_id = segments.next().unwrap_or_default();
-        let tenant = self.authenticate(tenant_id, &req)?;
+            .ok_or_else(|| ScimError::not_found(format!("{path} is not a SCIM endpoint")))
+    }
+
+    /// The tenant the path names, when the headers carry its token.
+    async fn tenant_of(&self, path: &str, headers: &HeaderMap) -> Result<TenantRecord, ScimError> {
+        let rest = self.rest_of(path)?;
+        let tenant_id = rest.trim_matches('/').split('/').next().unwrap_or_default();
+        self.authenticate(tenant_id, headers).await
+    }
+
+    async fn route(&self, req: Request<Bytes>) -> Result<Response<Bytes>, ScimError> {
+        let path = req.uri().path().to_string();
+        let tenant = self.tenant_of(&path, req.headers()).await?;
+        let mut segments = self.rest_of(&path)?.trim_matches('/').splitn(3, '/');
+        let _tenant_segment = segments.next();
         let (resource, id) = (segments.next().unwrap_or_default(), segments.next());
         if req.body().len() > self.inner.config.max_body_bytes {
             return Err(ScimError::new(
@@ -213,16 +239,15 @@ impl ScimService {
             tenant: &tenant.id,
             base: &base,
         };
-        self.dispatch(&ctx, req.method(), resource, id, &req)
+        self.dispatch(&ctx, req.method(), resource, id, &req).await
     }
 
-    fn authenticate(
+    async fn authenticate(
         &self,
         tenant_id: &str,
-        req: &Request<Bytes>,
+        headers: &HeaderMap,
     ) -> Result<TenantRecord, ScimError> {
-        let presented = req
-            .headers()
+        let presented = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split_once(' '))
@@ -231,7 +256,8 @@ impl ScimService {
             .ok_or_else(ScimError::unauthorized)?;
         let tenant = self
             .store()
-            .tenant(tenant_id)?
+            .tenant(tenant_id)
+            .await?
             .ok_or_else(ScimError::unauthorized)?;
         if tenant.token_matches(presented) {
             Ok(tenant)
@@ -240,7 +266,7 @@ impl ScimService {
         }
     }
 
-    fn dispatch(
+    async fn dispatch(
         &self,
         ctx: &Ctx<'_>,
         method: &Method,
@@ -252,10 +278,12 @@ impl ScimService {
             "Users" => ResourceType::User,
             "Groups" => ResourceType::Group,
             ".search" if method == Method::POST && id.is_none() => {
-                return ctx.search(&[ResourceType::User, ResourceType::Group], req.body())
+                return ctx
+                    .search(&[ResourceType::User, ResourceType::Group], req.body())
+                    .await
             }
             "ServiceProviderConfig" | "ResourceTypes" | "Schemas" => {
-                return discovery(ctx, method, resource, id)
+                return discovery(ctx, method, resource, id).await
             }
             _ => {
                 return Err(ScimError::not_found(format!(
@@ -265,13 +293,13 @@ impl ScimService {
         };
         let query = req.uri().query().unwrap_or_default();
         match (method, id) {
-            (&Method::GET, None) => ctx.list(rt, query),
-            (&Method::POST, None) => ctx.create(rt, req.body()),
-            (&Method::POST, Some(".search")) => ctx.search(&[rt], req.body()),
-            (&Method::GET, Some(id)) => ctx.get(rt, id, query),
-            (&Method::PUT, Some(id)) => ctx.replace(rt, id, req.body()),
-            (&Method::PATCH, Some(id)) => ctx.patch(rt, id, req.body()),
-            (&Method::DELETE, Some(id)) => ctx.delete(rt, id),
+            (&Method::GET, None) => ctx.list(rt, query).await,
+            (&Method::POST, None) => ctx.create(rt, req.body()).await,
+            (&Method::POST, Some(".search")) => ctx.search(&[rt], req.body()).await,
+            (&Method::GET, Some(id)) => ctx.get(rt, id, query).await,
+            (&Method::PUT, Some(id)) => ctx.replace(rt, id, req.body()).await,
+            (&Method::PATCH, Some(id)) => ctx.patch(rt, id, req.body(), query).await,
+            (&Method::DELETE, Some(id)) => ctx.delete(rt, id).await,
             _ => Err(method_not_allowed(method)),
         }
     }
@@ -284,7 +312,7 @@ fn method_not_allowed(method: &Method) -> ScimError {
     )
 }
 
-fn discovery(
+async fn discovery(
     ctx: &Ctx<'_>,
     method: &Method,
     resource: &str,

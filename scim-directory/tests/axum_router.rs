@@ -14,7 +14,7 @@ async fn serve(config: ServiceConfig) -> (String, String) {
         ..config
     };
     let service = ScimService::with_config(Arc::new(MemoryStore::new()), config);
-    let t = service.create_tenant("acme", "Acme").unwrap();
+    let t = service.create_tenant("acme", "Acme").await.unwrap();
     tokio::spawn(async move { axum::serve(listener, scim_directory::axum::router(service)).await });
     (t.endpoint, t.token.expose_secret().to_string())
 }

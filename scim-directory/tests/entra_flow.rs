@@ -24,6 +24,16 @@ async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite
     flow(Harness::with_store(std::sync::Arc::new(store))).await;
 }
 
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_postgres() {
+    let Some((store, schema)) = common::pg::fresh("entra_flow_in_postgres").await else {
+        return;
+    };
+    flow(Harness::with_store(std::sync::Arc::new(store.clone()))).await;
+    common::pg::drop_schema(&store, &schema).await;
+}
+
 async fn flow(mut h: Harness) {
     // Entra first asks whether the user exists.
     let q = h.get("/Users?filter=userName+eq+%22pat.jones%40contoso.com%22");
@@ -114,7 +124,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "entra/add_member.json",
         &vars,
-        200,
+        204,
     );
 
     let snap = h.snapshot().await;
@@ -140,7 +150,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "entra/remove_member.json",
         &vars,
-        200,
+        204,
     );
     assert!(h.snapshot().await.memberships.is_empty());
     h.fixture(
@@ -148,7 +158,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "entra/add_member.json",
         &vars,
-        200,
+        204,
     );
 
     // Hard delete 30 days after soft delete: the user leaves its groups too.
@@ -186,7 +196,8 @@ fn entra_capitalized_ops_and_remove_by_filter_path_on_groups() {
             "Operations":[{{"op":"Remove","path":"members[value eq \"{a}\"]"}}]}}"#
     );
     let r = h.send(Method::PATCH, &format!("/Groups/{g}"), &body);
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = h.get(&format!("/Groups/{g}"));
     let members: Vec<&str> = r.body["members"]
         .as_array()
         .unwrap()

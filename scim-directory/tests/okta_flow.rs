@@ -67,6 +67,16 @@ async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite(
     flow(Harness::with_store(std::sync::Arc::new(store))).await;
 }
 
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_postgres() {
+    let Some((store, schema)) = common::pg::fresh("okta_flow_in_postgres").await else {
+        return;
+    };
+    flow(Harness::with_store(std::sync::Arc::new(store.clone()))).await;
+    common::pg::drop_schema(&store, &schema).await;
+}
+
 async fn flow(mut h: Harness) {
     let user = h
         .fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201)
@@ -134,8 +144,10 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/rename_group.json",
         &gvars,
-        200,
+        204,
     );
+    assert_eq!(renamed.body, serde_json::Value::Null, "204 No Content");
+    let renamed = h.get(&format!("/Groups/{group}"));
     assert_eq!(renamed.body["displayName"], "Berlin HQ");
     assert_eq!(renamed.body["id"], group.as_str());
     h.fixture(
@@ -143,7 +155,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/add_member.json",
         &gvars,
-        200,
+        204,
     );
     assert_eq!(
         kinds(&h.new_changes()),
@@ -180,7 +192,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/remove_member.json",
         &gvars,
-        200,
+        204,
     );
     // Removing again (a retry) is not an error and logs nothing.
     h.fixture(
@@ -188,7 +200,7 @@ async fn flow(mut h: Harness) {
         &format!("/Groups/{group}"),
         "okta/remove_member.json",
         &gvars,
-        200,
+        204,
     );
     assert_eq!(kinds(&h.new_changes()), ["membership_removed"]);
     assert!(h.snapshot().await.memberships.is_empty());

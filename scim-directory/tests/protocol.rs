@@ -16,13 +16,13 @@ fn raw(service: &ScimService, path: &str, auth: Option<&str>) -> http::Response<
     if let Some(a) = auth {
         req = req.header("authorization", a);
     }
-    service.handle(req.body(Bytes::new()).unwrap())
+    futures::executor::block_on(service.handle(req.body(Bytes::new()).unwrap()))
 }
 
 #[test]
 fn bearer_token_is_required_per_tenant_and_rotatable() {
     let h = Harness::new();
-    let other = h.service.create_tenant("globex", "Globex").unwrap();
+    let other = futures::executor::block_on(h.service.create_tenant("globex", "Globex")).unwrap();
     let ok = format!("Bearer {}", h.token);
     assert_eq!(
         raw(&h.service, "/scim/v2/acme/Users", Some(&ok)).status(),
@@ -57,7 +57,7 @@ fn bearer_token_is_required_per_tenant_and_rotatable() {
         "unknown tenant looks the same"
     );
 
-    let new = h.service.rotate_token("acme").unwrap();
+    let new = futures::executor::block_on(h.service.rotate_token("acme")).unwrap();
     assert_eq!(
         raw(&h.service, "/scim/v2/acme/Users", Some(&ok)).status(),
         401,
@@ -74,17 +74,21 @@ fn bearer_token_is_required_per_tenant_and_rotatable() {
 fn tenants_are_validated_and_the_token_is_never_stored_or_printed() {
     let store = Arc::new(MemoryStore::new());
     let service = ScimService::new(store.clone());
-    let t = service.create_tenant("acme", "Acme").unwrap();
+    let t = futures::executor::block_on(service.create_tenant("acme", "Acme")).unwrap();
     assert_eq!(
-        service.create_tenant("acme", "again").unwrap_err().kind(),
+        futures::executor::block_on(service.create_tenant("acme", "again"))
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidConfig
     );
     assert_eq!(
-        service.create_tenant("Not Valid", "x").unwrap_err().kind(),
+        futures::executor::block_on(service.create_tenant("Not Valid", "x"))
+            .unwrap_err()
+            .kind(),
         ErrorKind::InvalidConfig
     );
     let secret = t.token.expose_secret();
-    let record = service.tenant("acme").unwrap();
+    let record = futures::executor::block_on(service.tenant("acme")).unwrap();
     assert_ne!(record.token_hash, secret);
     for shown in [
         format!("{service:?}"),
@@ -235,21 +239,27 @@ fn limits_on_body_filter_and_page_size() {
         ..ServiceConfig::default()
     };
     let service = ScimService::with_config(Arc::new(MemoryStore::new()), config);
-    let t = service.create_tenant("acme", "Acme").unwrap();
+    let t = futures::executor::block_on(service.create_tenant("acme", "Acme")).unwrap();
     let auth = format!("Bearer {}", t.token.expose_secret());
     let big = format!(r#"{{"userName":"{}"}}"#, "a".repeat(600));
     let req = Request::post("/scim/v2/acme/Users")
         .header("authorization", &auth)
         .body(Bytes::from(big))
         .unwrap();
-    assert_eq!(service.handle(req).status(), 413);
+    assert_eq!(
+        futures::executor::block_on(service.handle(req)).status(),
+        413
+    );
     for i in 0..5 {
         let body = format!(r#"{{"userName":"u{i}@x.test"}}"#);
         let req = Request::post("/scim/v2/acme/Users")
             .header("authorization", &auth)
             .body(Bytes::from(body))
             .unwrap();
-        assert_eq!(service.handle(req).status(), 201);
+        assert_eq!(
+            futures::executor::block_on(service.handle(req)).status(),
+            201
+        );
     }
     let resp = raw(&service, "/scim/v2/acme/Users?count=100", Some(&auth));
     let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
@@ -389,6 +399,20 @@ fn discovery_endpoints() {
         .get(&format!("/Schemas/{}", scim_directory::GROUP_SCHEMA))
         .body;
     assert_eq!(group["attributes"][0]["name"], "displayName");
+    assert_eq!(
+        group["attributes"][0]["uniqueness"], "server",
+        "group names are unique"
+    );
+    let user = h
+        .get(&format!("/Schemas/{}", scim_directory::USER_SCHEMA))
+        .body;
+    let uniqueness = |name: &str| {
+        let attrs = user["attributes"].as_array().unwrap();
+        let a = attrs.iter().find(|a| a["name"] == name).unwrap();
+        a["uniqueness"].as_str().unwrap().to_string()
+    };
+    assert_eq!(uniqueness("userName"), "server");
+    assert_eq!(uniqueness("displayName"), "none");
     assert_eq!(h.get("/Schemas/urn:nope").status, 404);
 }
 

@@ -101,7 +101,7 @@ fn push(h: &Harness) -> (Vec<String>, Vec<(String, &'static str)>) {
         assert_eq!(
             h.send(Method::PATCH, &format!("/Groups/{g}"), &add.to_string())
                 .status,
-            200
+            204
         );
         groups.push((g, name));
     }
@@ -195,7 +195,7 @@ async fn scim_fed_snapshot_reconciles_exactly_like_a_pulled_one() {
     let h = Harness::new();
     let (ids, groups) = push(&h);
     let opts = CollectOptions::default();
-    let scim_dir = h.service.directory("acme").unwrap().with_page_size(2);
+    let scim_dir = h.service.directory("acme").await.unwrap().with_page_size(2);
     let pushed = Snapshot::collect(&scim_dir, &opts).await.unwrap();
     let pulled_dir = pulled_directory(&ids, &groups, "R&D");
     let pulled = Snapshot::collect(&pulled_dir, &opts).await.unwrap();

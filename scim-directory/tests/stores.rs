@@ -1,4 +1,5 @@
-//! The store contract, run against the in-memory and the SQLite store, and
+//! The store contract (`common::contract`), run against the in-memory and
+//! the SQLite store (`tests/postgres.rs` runs it against PostgreSQL), and
 //! SQLite durability: nothing pushed is lost when the process restarts.
 
 mod common;
@@ -6,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
+use common::contract::{conflict_is_not_a_backend_failure, contract, group};
 use common::{kinds, Harness};
 use directory_core::DirectoryProviderExt;
 use http::Method;
@@ -14,108 +15,15 @@ use scim_directory::{
     Change, EventCursor, MemoryStore, ResourceType, ScimService, SqliteStore, Store, StoreError,
     StoredResource, Write,
 };
-use serde_json::json;
 
-fn user(id: &str, name: &str) -> StoredResource {
-    let now = Utc::now();
-    StoredResource {
-        resource_type: ResourceType::User,
-        id: id.into(),
-        body: json!({"userName": name}),
-        created: now,
-        last_modified: now,
-        version: 1,
-    }
+#[tokio::test]
+async fn memory_store_meets_the_contract() {
+    contract(&MemoryStore::new()).await;
 }
 
-fn created(id: &str) -> Change {
-    Change::UserDeleted { user_id: id.into() }
-}
-
-fn contract(store: &dyn Store) {
-    for id in ["c", "a", "b", "d"] {
-        store
-            .commit(
-                "t1",
-                vec![Write::Put(user(id, &format!("{id}@x.test")))],
-                vec![created(id)],
-            )
-            .unwrap();
-    }
-    store
-        .commit(
-            "t2",
-            vec![Write::Put(user("a", "a@x.test"))],
-            vec![created("t2a")],
-        )
-        .unwrap();
-
-    let ids = |v: Vec<StoredResource>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(
-        ids(store.page("t1", ResourceType::User, None, 3).unwrap()),
-        ["a", "b", "c"]
-    );
-    assert_eq!(
-        ids(store.page("t1", ResourceType::User, Some("c"), 3).unwrap()),
-        ["d"]
-    );
-    assert!(store
-        .page("t1", ResourceType::Group, None, 3)
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        ids(store.page("t2", ResourceType::User, None, 10).unwrap()),
-        ["a"]
-    );
-
-    // userName is unique per tenant, case-insensitively; a failed commit
-    // writes nothing and logs nothing.
-    let clash = store.commit(
-        "t1",
-        vec![Write::Put(user("e", "A@X.TEST"))],
-        vec![created("e")],
-    );
-    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
-    assert!(store.get("t1", ResourceType::User, "e").unwrap().is_none());
-    assert_eq!(
-        store.find_by_key("t1", "a@x.test").unwrap().map(|r| r.id),
-        Some("a".into())
-    );
-    // Renaming a user frees its old name.
-    store
-        .commit("t1", vec![Write::Put(user("a", "z@x.test"))], vec![])
-        .unwrap();
-    store
-        .commit("t1", vec![Write::Put(user("e", "a@x.test"))], vec![])
-        .unwrap();
-    store
-        .commit(
-            "t1",
-            vec![Write::Delete(ResourceType::User, "e".into())],
-            vec![],
-        )
-        .unwrap();
-    assert!(store.find_by_key("t1", "a@x.test").unwrap().is_none());
-
-    let events = store.events("t1", EventCursor::START, 100).unwrap();
-    assert_eq!(
-        events.len(),
-        4,
-        "t2's events and the failed commit are not in t1's log"
-    );
-    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
-    let after = store.events("t1", EventCursor(events[1].seq), 1).unwrap();
-    assert_eq!(after[0].seq, events[2].seq);
-}
-
-#[test]
-fn memory_store_meets_the_contract() {
-    contract(&MemoryStore::new());
-}
-
-#[test]
-fn sqlite_store_meets_the_contract() {
-    contract(&SqliteStore::in_memory().unwrap());
+#[tokio::test]
+async fn sqlite_store_meets_the_contract() {
+    contract(&SqliteStore::in_memory().unwrap()).await;
 }
 
 fn temp_db(name: &str) -> PathBuf {
@@ -149,14 +57,23 @@ async fn sqlite_keeps_tenants_resources_and_events_across_restarts() {
         .body(bytes::Bytes::new())
         .unwrap();
     assert_eq!(
-        service.handle(req).status(),
+        service.handle(req).await.status(),
         200,
         "the token survives a restart"
     );
-    let after = service.directory("acme").unwrap().snapshot().await.unwrap();
+    let after = service
+        .directory("acme")
+        .await
+        .unwrap()
+        .snapshot()
+        .await
+        .unwrap();
     assert!(after.same_directory(&before));
     assert_eq!(after.users, before.users);
-    let page = service.events("acme", EventCursor::START, 100).unwrap();
+    let page = service
+        .events("acme", EventCursor::START, 100)
+        .await
+        .unwrap();
     let logged: Vec<Change> = page.events.into_iter().map(|e| e.change).collect();
     assert_eq!(logged, events);
     assert_eq!(
@@ -166,14 +83,49 @@ async fn sqlite_keeps_tenants_resources_and_events_across_restarts() {
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
-#[test]
-fn sqlite_reports_a_taken_user_name_as_conflict_not_backend_failure() {
-    let store = SqliteStore::in_memory().unwrap();
-    store
-        .commit("t", vec![Write::Put(user("a", "x@y.z"))], vec![])
+#[tokio::test]
+async fn sqlite_reports_a_taken_user_name_as_conflict_not_backend_failure() {
+    conflict_is_not_a_backend_failure(&SqliteStore::in_memory().unwrap()).await;
+}
+
+#[tokio::test]
+async fn memory_reports_a_taken_user_name_as_conflict_not_backend_failure() {
+    conflict_is_not_a_backend_failure(&MemoryStore::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_indexes_groups_stored_by_an_older_version_on_open() {
+    let path = temp_db("group-keys");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        let g1 = StoredResource {
+            body: serde_json::json!({"displayName": "Sales", "members": [{"value": "u1"}]}),
+            ..group("g1", "Sales")
+        };
+        let groups = vec![Write::Put(g1), Write::Put(group("g2", "Support"))];
+        store.commit("t", groups, vec![]).await.unwrap();
+    }
+    // As an older version left them: no key, and two groups of one name.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE resources SET unique_key = NULL", [])
         .unwrap();
-    let err = store
-        .commit("t", vec![Write::Put(user("b", "X@Y.Z"))], vec![])
-        .unwrap_err();
-    assert_eq!(err, StoreError::Conflict("userName".into()));
+    conn.execute("DELETE FROM members", []).unwrap();
+    conn.pragma_update(None, "user_version", 0).unwrap();
+    conn.execute(
+        "UPDATE resources SET body = '{\"displayName\":\"SALES\"}' WHERE id = 'g2'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let found = store.find_by_key("t", ResourceType::Group, "sales").await;
+    let found = found.unwrap().map(|g| g.id);
+    assert!(found.is_some(), "one of the two keeps the name");
+    let clash = store
+        .commit("t", vec![Write::Put(group("g3", "sales"))], vec![])
+        .await;
+    assert_eq!(clash, Err(StoreError::Conflict("displayName".into())));
+    let of_u1 = store.groups_with_member("t", "u1").await.unwrap();
+    assert_eq!(of_u1.into_iter().map(|g| g.id).collect::<Vec<_>>(), ["g1"]);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }

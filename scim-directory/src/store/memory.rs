@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
+use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Store, StoredResource, Write};
@@ -12,12 +13,14 @@ use crate::schema::ResourceType;
 use crate::tenant::TenantRecord;
 
 type Key = (String, ResourceType, String);
+/// (tenant, kind, unique key) -> id.
+type NameKey = (String, ResourceType, String);
 
 #[derive(Default)]
 struct Inner {
     tenants: BTreeMap<String, TenantRecord>,
     resources: BTreeMap<Key, StoredResource>,
-    names: HashMap<(String, String), String>,
+    names: HashMap<NameKey, String>,
     events: Vec<Event>,
 }
 
@@ -55,8 +58,10 @@ impl Inner {
         let Some(k) = r.unique_key() else {
             return Ok(());
         };
-        match self.names.get(&(tenant.to_string(), k)) {
-            Some(owner) if *owner != r.id => Err(StoreError::Conflict("userName".into())),
+        match self.names.get(&(tenant.to_string(), r.resource_type, k)) {
+            Some(owner) if *owner != r.id => Err(StoreError::Conflict(
+                super::unique_attribute(r.resource_type).into(),
+            )),
             _ => Ok(()),
         }
     }
@@ -64,7 +69,7 @@ impl Inner {
     fn remove(&mut self, tenant: &str, rt: ResourceType, id: &str) {
         if let Some(old) = self.resources.remove(&key(tenant, rt, id)) {
             if let Some(k) = old.unique_key() {
-                self.names.remove(&(tenant.to_string(), k));
+                self.names.remove(&(tenant.to_string(), rt, k));
             }
         }
     }
@@ -72,15 +77,17 @@ impl Inner {
     fn put(&mut self, tenant: &str, r: StoredResource) {
         self.remove(tenant, r.resource_type, &r.id);
         if let Some(k) = r.unique_key() {
-            self.names.insert((tenant.to_string(), k), r.id.clone());
+            self.names
+                .insert((tenant.to_string(), r.resource_type, k), r.id.clone());
         }
         self.resources
             .insert(key(tenant, r.resource_type, &r.id), r);
     }
 }
 
+#[async_trait]
 impl Store for MemoryStore {
-    fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if inner.tenants.contains_key(&tenant.id) {
             return Err(StoreError::Conflict(format!("tenant id {}", tenant.id)));
@@ -89,22 +96,22 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
         self.lock()
             .tenants
             .insert(tenant.id.clone(), tenant.clone());
         Ok(())
     }
 
-    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         Ok(self.lock().tenants.get(id).cloned())
     }
 
-    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         Ok(self.lock().tenants.values().cloned().collect())
     }
 
-    fn get(
+    async fn get(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -113,18 +120,34 @@ impl Store for MemoryStore {
         Ok(self.lock().resources.get(&key(tenant, rt, id)).cloned())
     }
 
-    fn find_by_key(&self, tenant: &str, k: &str) -> Result<Option<StoredResource>, StoreError> {
+    async fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        k: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
         let inner = self.lock();
-        let id = inner.names.get(&(tenant.to_string(), k.to_string()));
-        Ok(id.and_then(|id| {
-            inner
-                .resources
-                .get(&key(tenant, ResourceType::User, id))
-                .cloned()
-        }))
+        let id = inner.names.get(&(tenant.to_string(), rt, k.to_string()));
+        Ok(id.and_then(|id| inner.resources.get(&key(tenant, rt, id)).cloned()))
     }
 
-    fn page(
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let inner = self.lock();
+        let start = key(tenant, ResourceType::Group, "");
+        Ok(inner
+            .resources
+            .range(start..)
+            .take_while(|((t, rt, _), _)| t == tenant && *rt == ResourceType::Group)
+            .filter(|(_, g)| super::member_ids(g).iter().any(|m| m == member_id))
+            .map(|(_, g)| g.clone())
+            .collect())
+    }
+
+    async fn page(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -143,7 +166,7 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn commit(
+    async fn commit(
         &self,
         tenant: &str,
         writes: Vec<Write>,
@@ -152,6 +175,8 @@ impl Store for MemoryStore {
         let mut inner = self.lock();
         for w in &writes {
             if let Write::Put(r) = w {
+                let stored = inner.resources.get(&key(tenant, r.resource_type, &r.id));
+                super::check_version(r, stored.map(|s| s.version))?;
                 inner.check_unique(tenant, r)?;
             }
         }
@@ -174,18 +199,18 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn events(
+    async fn events(
         &self,
         tenant: &str,
         after: EventCursor,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
         let inner = self.lock();
-        let start = usize::try_from(after.0)
-            .unwrap_or(usize::MAX)
-            .min(inner.events.len());
-        Ok(inner.events[start..]
+        let start = usize::try_from(after.0).unwrap_or(usize::MAX);
+        Ok(inner
+            .events
             .iter()
+            .skip(start)
             .filter(|e| e.tenant == tenant)
             .take(limit)
             .cloned()

@@ -1,17 +1,23 @@
-//! Storage: a small trait with an in-memory and a SQLite implementation.
+//! Storage: a small async trait with an in-memory, a SQLite and (feature
+//! `postgres`) a PostgreSQL implementation.
 //!
 //! The store is deliberately dumb: it keeps resource bodies, tenants and the
-//! event log, and enforces one rule itself (a user's `userName` is unique per
-//! tenant, case-insensitively) so that uniqueness holds even if two
-//! processes share a database. Everything SCIM-specific lives in the service.
+//! event log, and enforces one rule itself (a user's `userName` and a
+//! group's `displayName` are unique per tenant, case-insensitively) so that
+//! uniqueness holds even if two processes share a database. Everything SCIM-specific lives in the service.
 //! [`Store::commit`] writes resources and appends their events atomically.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -39,23 +45,61 @@ pub struct StoredResource {
 }
 
 impl StoredResource {
-    /// The per-tenant unique key: a user's lower-cased `userName`.
+    /// The per-tenant unique key: a user's lower-cased `userName`, a
+    /// group's lower-cased `displayName` (Entra matches groups by name).
     pub fn unique_key(&self) -> Option<String> {
-        match self.resource_type {
-            ResourceType::User => self
-                .body
-                .get("userName")
-                .and_then(Value::as_str)
-                .map(|s| s.to_lowercase()),
-            ResourceType::Group => None,
-        }
+        self.body
+            .get(unique_attribute(self.resource_type))
+            .and_then(Value::as_str)
+            .map(str::to_lowercase)
+    }
+}
+
+/// The ids a group's body lists in `members` (users and groups), sorted and
+/// without repeats; empty for a user.
+pub(crate) fn member_ids(r: &StoredResource) -> Vec<String> {
+    if r.resource_type != ResourceType::Group {
+        return Vec::new();
+    }
+    let ids: std::collections::BTreeSet<String> = r
+        .body
+        .get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("value").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    ids.into_iter().collect()
+}
+
+/// The error for a [`Write::Put`] of `r` over a stored `version`, if any.
+pub(crate) fn check_version(r: &StoredResource, stored: Option<u64>) -> Result<(), StoreError> {
+    if stored.unwrap_or(0).checked_add(1) == Some(r.version) {
+        Ok(())
+    } else {
+        Err(StoreError::Stale(format!(
+            "{} {}",
+            r.resource_type.name(),
+            r.id
+        )))
+    }
+}
+
+/// The attribute unique per tenant for a resource type: `userName` or
+/// `displayName`.
+pub fn unique_attribute(rt: ResourceType) -> &'static str {
+    match rt {
+        ResourceType::User => "userName",
+        ResourceType::Group => "displayName",
     }
 }
 
 /// One write in a [`Store::commit`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    /// Insert or replace a resource.
+    /// Insert a resource (`version` 1, no such id yet) or replace the one
+    /// stored at `version - 1`; anything else is [`StoreError::Stale`], so
+    /// two writers that read one version cannot both replace it.
     Put(StoredResource),
     /// Delete a resource.
     Delete(ResourceType, String),
@@ -63,28 +107,43 @@ pub enum Write {
 
 /// Where SCIM resources, tenants and the event log are kept.
 ///
-/// Methods are synchronous and short; the async parts of this crate call
-/// them directly (SQLite on local disk answers in microseconds).
+/// Async, so a networked store ([`PgStore`](crate::PgStore), feature
+/// `postgres`) fits. [`MemoryStore`] and [`SqliteStore`] do their work
+/// inline and complete without waiting on a runtime (SQLite on local disk
+/// answers in microseconds), so their futures can be driven by any executor.
+#[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Adds a tenant; [`StoreError::Conflict`] if the id exists.
-    fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
     /// Replaces a tenant's record (token rotation).
-    fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
     /// A tenant by id.
-    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError>;
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError>;
     /// Every tenant, by id.
-    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError>;
     /// One resource.
-    fn get(
+    async fn get(
         &self,
         tenant: &str,
         rt: ResourceType,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
-    /// The user whose lower-cased `userName` is `key`.
-    fn find_by_key(&self, tenant: &str, key: &str) -> Result<Option<StoredResource>, StoreError>;
+    /// The resource whose [`StoredResource::unique_key`] is `key`.
+    async fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError>;
+    /// The groups whose `members` list `member_id` (a user or a group),
+    /// ordered by id: a lookup by index, not a scan of every group.
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError>;
     /// Up to `limit` resources with ids after `after`, ordered by id.
-    fn page(
+    async fn page(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -92,15 +151,18 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredResource>, StoreError>;
     /// Applies the writes and appends the changes, all or nothing.
-    /// [`StoreError::Conflict`] when a user's `userName` is taken.
-    fn commit(
+    /// [`StoreError::Conflict`] naming the attribute when a unique key
+    /// (`userName`, a group's `displayName`) is taken;
+    /// [`StoreError::Stale`] when a [`Write::Put`] is not based on the
+    /// stored version.
+    async fn commit(
         &self,
         tenant: &str,
         writes: Vec<Write>,
         changes: Vec<Change>,
     ) -> Result<(), StoreError>;
     /// Up to `limit` events of `tenant` after `after`, oldest first.
-    fn events(
+    async fn events(
         &self,
         tenant: &str,
         after: EventCursor,
@@ -109,7 +171,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Every resource of a kind, reading the store page by page.
-pub(crate) fn all(
+pub(crate) async fn all(
     store: &dyn Store,
     tenant: &str,
     rt: ResourceType,
@@ -117,7 +179,7 @@ pub(crate) fn all(
     let mut out: Vec<StoredResource> = Vec::new();
     loop {
         let after = out.last().map(|r| r.id.clone());
-        let page = store.page(tenant, rt, after.as_deref(), 500)?;
+        let page = store.page(tenant, rt, after.as_deref(), 500).await?;
         let done = page.len() < 500;
         out.extend(page);
         if done {

@@ -3,11 +3,15 @@
 //! One connection behind a mutex, WAL journal, `synchronous=FULL`. A commit is
 //! one transaction holding the resource writes and their events, so the log
 //! and the directory never disagree after a crash. A unique index on
-//! `(tenant, kind, unique_key)` enforces `userName` uniqueness.
+//! `(tenant, kind, unique_key)` enforces `userName` and group `displayName`
+//! uniqueness. A database from before groups had a key gets their keys
+//! filled in on open (a group whose name another group already holds keeps
+//! none, and so blocks no one).
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -26,6 +30,10 @@ CREATE TABLE IF NOT EXISTS resources (
     body TEXT NOT NULL, created TEXT NOT NULL, last_modified TEXT NOT NULL,
     version INTEGER NOT NULL, PRIMARY KEY (tenant, kind, id));
 CREATE UNIQUE INDEX IF NOT EXISTS resources_unique ON resources (tenant, kind, unique_key);
+CREATE TABLE IF NOT EXISTS members (
+    tenant TEXT NOT NULL, group_id TEXT NOT NULL, member_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, group_id, member_id));
+CREATE INDEX IF NOT EXISTS members_by_member ON members (tenant, member_id);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL,
     at TEXT NOT NULL, change TEXT NOT NULL);
@@ -91,6 +99,8 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        fill_group_keys(&conn)?;
+        fill_members(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -101,6 +111,83 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// Gives every group stored without a unique key (before group names were
+/// unique) its key, skipping a name another group already holds.
+fn fill_group_keys(conn: &Connection) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT tenant, id, body FROM resources WHERE kind = 'Group' AND unique_key IS NULL",
+        )
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    for (tenant, id, body) in rows {
+        let body: serde_json::Value = serde_json::from_str(&body).map_err(backend)?;
+        let Some(name) = body.get("displayName").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        conn.execute(
+            "UPDATE OR IGNORE resources SET unique_key = ?3 WHERE tenant = ?1 AND kind = 'Group' AND id = ?2",
+            params![tenant, id, name.to_lowercase()],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// Indexes the members of every group once, for a database from before the
+/// `members` table (`user_version` 0).
+fn fill_members(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version >= 1 {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT tenant, {RESOURCE_COLS} FROM resources WHERE kind = 'Group'"
+        ))
+        .map_err(backend)?;
+    let groups = stmt
+        .query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, resource_row_at(row, 1)?))
+        })
+        .map_err(backend)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(backend)?;
+    for (tenant, g) in groups {
+        index_members(conn, &tenant, &g)?;
+    }
+    conn.pragma_update(None, "user_version", 1).map_err(backend)
+}
+
+/// Replaces the `members` rows of a group with what its body lists.
+fn index_members(conn: &Connection, tenant: &str, g: &StoredResource) -> Result<(), StoreError> {
+    conn.execute(
+        "DELETE FROM members WHERE tenant = ?1 AND group_id = ?2",
+        params![tenant, g.id],
+    )
+    .map_err(backend)?;
+    for m in super::member_ids(g) {
+        conn.execute(
+            "INSERT INTO members (tenant, group_id, member_id) VALUES (?1, ?2, ?3)",
+            params![tenant, g.id, m],
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
 }
 
 fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
@@ -116,18 +203,23 @@ fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
 const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
 
 fn resource_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
-    let kind: String = row.get(0)?;
+    resource_row_at(row, 0)
+}
+
+/// A resource from [`RESOURCE_COLS`] starting at column `at`.
+fn resource_row_at(row: &Row<'_>, at: usize) -> rusqlite::Result<StoredResource> {
+    let kind: String = row.get(at)?;
     Ok(StoredResource {
         resource_type: if kind == "Group" {
             ResourceType::Group
         } else {
             ResourceType::User
         },
-        id: row.get(1)?,
-        body: json_col(&row.get::<_, String>(2)?)?,
-        created: parse_time(&row.get::<_, String>(3)?)?,
-        last_modified: parse_time(&row.get::<_, String>(4)?)?,
-        version: row.get::<_, i64>(5)?.try_into().unwrap_or(0),
+        id: row.get(at + 1)?,
+        body: json_col(&row.get::<_, String>(at + 2)?)?,
+        created: parse_time(&row.get::<_, String>(at + 3)?)?,
+        last_modified: parse_time(&row.get::<_, String>(at + 4)?)?,
+        version: row.get::<_, i64>(at + 5)?.try_into().unwrap_or(0),
     })
 }
 
@@ -141,6 +233,15 @@ fn event_row(row: &Row<'_>) -> rusqlite::Result<Event> {
 }
 
 fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Result<(), StoreError> {
+    let stored: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM resources WHERE tenant = ?1 AND kind = ?2 AND id = ?3",
+            params![tenant, kind_str(r.resource_type), r.id],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    super::check_version(r, stored.and_then(|v| u64::try_from(v).ok()))?;
     let body = serde_json::to_string(&r.body).map_err(backend)?;
     tx.execute(
         // An upsert on the primary key only: `INSERT OR REPLACE` would
@@ -160,12 +261,16 @@ fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Resu
             i64::try_from(r.version).unwrap_or(i64::MAX),
         ],
     )
-    .map_err(|e| write_error(e, "userName"))?;
+    .map_err(|e| write_error(e, super::unique_attribute(r.resource_type)))?;
+    if r.resource_type == ResourceType::Group {
+        index_members(tx, tenant, r)?;
+    }
     Ok(())
 }
 
+#[async_trait]
 impl Store for SqliteStore {
-    fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+    async fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "INSERT INTO tenants (id, name, token_hash, created, token_issued) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -175,7 +280,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+    async fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
         self.conn()
             .execute(
                 "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4 WHERE id = ?1",
@@ -185,7 +290,7 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.conn()
             .query_row(
                 "SELECT id, name, token_hash, created, token_issued FROM tenants WHERE id = ?1",
@@ -196,7 +301,7 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare("SELECT id, name, token_hash, created, token_issued FROM tenants ORDER BY id")
@@ -205,7 +310,7 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
-    fn get(
+    async fn get(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -221,18 +326,43 @@ impl Store for SqliteStore {
             .map_err(backend)
     }
 
-    fn find_by_key(&self, tenant: &str, key: &str) -> Result<Option<StoredResource>, StoreError> {
+    async fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
         self.conn()
             .query_row(
-                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = 'User' AND unique_key = ?2"),
-                params![tenant, key],
+                &format!("SELECT {RESOURCE_COLS} FROM resources WHERE tenant = ?1 AND kind = ?2 AND unique_key = ?3"),
+                params![tenant, kind_str(rt), key],
                 resource_row,
             )
             .optional()
             .map_err(backend)
     }
 
-    fn page(
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT r.kind, r.id, r.body, r.created, r.last_modified, r.version
+                 FROM members m JOIN resources r
+                   ON r.tenant = m.tenant AND r.kind = 'Group' AND r.id = m.group_id
+                 WHERE m.tenant = ?1 AND m.member_id = ?2 ORDER BY r.id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![tenant, member_id], resource_row)
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    async fn page(
         &self,
         tenant: &str,
         rt: ResourceType,
@@ -255,7 +385,7 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
-    fn commit(
+    async fn commit(
         &self,
         tenant: &str,
         writes: Vec<Write>,
@@ -272,6 +402,13 @@ impl Store for SqliteStore {
                         params![tenant, kind_str(*rt), id],
                     )
                     .map_err(backend)?;
+                    if *rt == ResourceType::Group {
+                        tx.execute(
+                            "DELETE FROM members WHERE tenant = ?1 AND group_id = ?2",
+                            params![tenant, id],
+                        )
+                        .map_err(backend)?;
+                    }
                 }
             }
         }
@@ -287,7 +424,7 @@ impl Store for SqliteStore {
         tx.commit().map_err(backend)
     }
 
-    fn events(
+    async fn events(
         &self,
         tenant: &str,
         after: EventCursor,

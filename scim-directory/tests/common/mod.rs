@@ -2,6 +2,10 @@
 //! `ScimService::handle`, and fixtures with id placeholders.
 #![allow(dead_code)]
 
+pub mod contract;
+#[cfg(feature = "postgres")]
+pub mod pg;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -39,7 +43,7 @@ impl Harness {
 
     pub fn with_store(store: Arc<dyn Store>) -> Self {
         let service = ScimService::new(store);
-        let created = service.create_tenant("acme", "Acme").unwrap();
+        let created = run(service.create_tenant("acme", "Acme")).unwrap();
         Self {
             service,
             tenant: "acme".into(),
@@ -56,7 +60,7 @@ impl Harness {
             .header("content-type", "application/scim+json")
             .body(Bytes::from(body.to_string()))
             .unwrap();
-        let resp = self.service.handle(req);
+        let resp = run(self.service.handle(req));
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = if resp.body().is_empty() {
@@ -91,10 +95,8 @@ impl Harness {
 
     /// The changes logged since the last call.
     pub fn new_changes(&mut self) -> Vec<Change> {
-        let page = self
-            .service
-            .events(&self.tenant, self.cursor, 1000)
-            .unwrap();
+        let page = self.service.events(&self.tenant, self.cursor, 1000);
+        let page = run(page).unwrap();
         self.cursor = page.next;
         page.events.into_iter().map(|e| e.change).collect()
     }
@@ -103,9 +105,23 @@ impl Harness {
         let dir = self
             .service
             .directory(&self.tenant)
+            .await
             .unwrap()
             .with_page_size(2);
         Snapshot::collect(&dir, &Default::default()).await.unwrap()
+    }
+}
+
+/// Drives a service future to completion from synchronous test code. On a
+/// multi-thread tokio runtime (the PostgreSQL tests) the worker is handed
+/// off first, so the runtime keeps driving the store's I/O meanwhile.
+pub fn run<F: std::future::Future>(f: F) -> F::Output {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| futures::executor::block_on(f))
+        }
+        _ => futures::executor::block_on(f),
     }
 }
 

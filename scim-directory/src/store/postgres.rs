@@ -1,0 +1,524 @@
+//! The PostgreSQL store (feature `postgres`): several server processes on
+//! one database.
+//!
+//! Built on sqlx (pure Rust, rustls, tokio) with runtime-checked queries
+//! (`sqlx::query`, never the macros), so building needs no database. sqlx
+//! rather than tokio-postgres + deadpool: one driver with its own pool, and
+//! the one the workspace's PostgreSQL-coordinated runner is planned on.
+//!
+//! * **Migrations ship in the crate** (`migrations/postgres/NNNN_*.sql`,
+//!   compiled in) and [`PgStore::connect`] applies the missing ones in one
+//!   transaction under an advisory lock, so processes starting together
+//!   apply each once. Applied versions are in `scim_migrations`.
+//! * **The database enforces uniqueness.** A unique index on
+//!   `(tenant, kind, unique_key)` (lower-cased `userName`, group
+//!   `displayName`): under concurrent creates of one name from any number of
+//!   processes, exactly one commits; the others get
+//!   [`StoreError::Conflict`], a 409 `uniqueness`.
+//! * **Lookups by index.** Id, unique key and paging by id use the primary
+//!   key and the unique index; the groups of a member use `scim_members`
+//!   (kept with each group write); events use `(tenant, seq)`.
+//! * **No lost update.** A resource is replaced only at the version it was
+//!   read at (`UPDATE .. WHERE version = n - 1`); a writer that lost the
+//!   race gets [`StoreError::Stale`] and the service redoes the request.
+//! * **The change log can be followed by sequence.** A commit takes a
+//!   per-tenant transaction advisory lock before it writes, so one tenant's
+//!   events commit in `seq` order and a reader following `seq > cursor`
+//!   misses nothing.
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{Postgres, Row, Transaction};
+
+use super::{unique_attribute, Store, StoredResource, Write};
+use crate::errors::StoreError;
+use crate::events::{Change, Event, EventCursor};
+use crate::schema::ResourceType;
+use crate::tenant::TenantRecord;
+
+/// The schema migrations, in order: (version, name, SQL).
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "members",
+        include_str!("../../migrations/postgres/0002_members.sql"),
+    ),
+];
+
+/// A [`Store`] in PostgreSQL, shared by any number of server processes.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgStore")
+    }
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// A unique violation is a conflict on `what`; anything else a failure.
+fn write_error(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.code().as_deref() == Some("23505") => {
+            StoreError::Conflict(what.to_string())
+        }
+        _ => backend(e),
+    }
+}
+
+fn kind_str(rt: ResourceType) -> &'static str {
+    rt.name()
+}
+
+fn to_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`) with a pool of up
+    /// to 10 connections and applies the missing migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        Self::connect_with(options, PgPoolOptions::new().max_connections(10)).await
+    }
+
+    /// Like [`PgStore::connect`], with the tables in the PostgreSQL schema
+    /// `schema` (created if missing): several directories, or test runs, in
+    /// one database. `schema` is 1 to 63 of `a-z 0-9 _`.
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
+        check_schema_name(schema)?;
+        let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(backend)?;
+        sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            .execute(&admin)
+            .await
+            .map_err(backend)?;
+        admin.close().await;
+        let options = options.options([("search_path", schema)]);
+        Self::connect_with(options, PgPoolOptions::new().max_connections(10)).await
+    }
+
+    /// Connects with the given options and pool settings and applies the
+    /// missing migrations.
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        pool: PgPoolOptions,
+    ) -> Result<Self, StoreError> {
+        let pool = pool.connect_with(options).await.map_err(backend)?;
+        migrate(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (to share it, or to close it).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn check_schema_name(schema: &str) -> Result<(), StoreError> {
+    let ok = !schema.is_empty()
+        && schema.len() <= 63
+        && schema
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!(
+            "schema name `{schema}`: use 1 to 63 characters from a-z, 0-9 and `_`"
+        )))
+    }
+}
+
+/// Applies the migrations not yet recorded, in one transaction holding an
+/// advisory lock, so concurrent starts apply each exactly once.
+async fn migrate(pool: &PgPool) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await.map_err(backend)?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('scim-directory:migrate:' || current_schema()))",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS scim_migrations (version bigint PRIMARY KEY, \
+         name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(backend)?;
+    let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM scim_migrations")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(backend)?;
+    for (version, name, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        apply_migration(&mut tx, *version, name, sql).await?;
+    }
+    tx.commit().await.map_err(backend)
+}
+
+async fn apply_migration(
+    tx: &mut Transaction<'_, Postgres>,
+    version: i64,
+    name: &str,
+    sql: &str,
+) -> Result<(), StoreError> {
+    sqlx::raw_sql(sql)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| StoreError::Backend(format!("migration {version} ({name}): {e}")))?;
+    sqlx::query("INSERT INTO scim_migrations (version, name) VALUES ($1, $2)")
+        .bind(version)
+        .bind(name)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn tenant_row(row: &PgRow) -> Result<TenantRecord, sqlx::Error> {
+    Ok(TenantRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        token_hash: row.try_get("token_hash")?,
+        created: row.try_get("created")?,
+        token_issued: row.try_get("token_issued")?,
+    })
+}
+
+const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
+
+fn resource_row(row: &PgRow) -> Result<StoredResource, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let Json(body): Json<Value> = row.try_get("body")?;
+    Ok(StoredResource {
+        resource_type: if kind == "Group" {
+            ResourceType::Group
+        } else {
+            ResourceType::User
+        },
+        id: row.try_get("id")?,
+        body,
+        created: row.try_get("created")?,
+        last_modified: row.try_get("last_modified")?,
+        version: row.try_get::<i64, _>("version")?.try_into().unwrap_or(0),
+    })
+}
+
+fn event_row(row: &PgRow) -> Result<Event, sqlx::Error> {
+    let Json(change): Json<Change> = row.try_get("change")?;
+    Ok(Event {
+        seq: row.try_get::<i64, _>("seq")?.try_into().unwrap_or(0),
+        tenant: row.try_get("tenant")?,
+        at: row.try_get::<DateTime<Utc>, _>("at")?,
+        change,
+    })
+}
+
+/// Inserts version 1, or replaces the row at `version - 1`: the row lock the
+/// UPDATE takes makes a second writer of one version see zero rows (stale).
+async fn put(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    r: &StoredResource,
+) -> Result<(), StoreError> {
+    let sql = if r.version <= 1 {
+        "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified, version)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (tenant, kind, id) DO NOTHING"
+    } else {
+        "UPDATE scim_resources SET unique_key = $4, body = $5, created = $6, last_modified = $7,
+             version = $8
+         WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $8 - 1"
+    };
+    let done = sqlx::query(sql)
+        .bind(tenant)
+        .bind(kind_str(r.resource_type))
+        .bind(&r.id)
+        .bind(r.unique_key())
+        .bind(Json(&r.body))
+        .bind(r.created)
+        .bind(r.last_modified)
+        .bind(to_i64(r.version))
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| write_error(e, unique_attribute(r.resource_type)))?;
+    if done.rows_affected() != 1 {
+        let what = format!("{} {}", r.resource_type.name(), r.id);
+        return Err(StoreError::Stale(what));
+    }
+    if r.resource_type == ResourceType::Group {
+        index_members(tx, tenant, &r.id, &super::member_ids(r)).await?;
+    }
+    Ok(())
+}
+
+/// Replaces the `scim_members` rows of a group with `members`.
+async fn index_members(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    group_id: &str,
+    members: &[String],
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
+        .bind(tenant)
+        .bind(group_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    sqlx::query(
+        "INSERT INTO scim_members (tenant, group_id, member_id) SELECT $1, $2, unnest($3::text[])",
+    )
+    .bind(tenant)
+    .bind(group_id)
+    .bind(members)
+    .execute(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(())
+}
+
+async fn delete(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    rt: ResourceType,
+    id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+        .bind(tenant)
+        .bind(kind_str(rt))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    if rt == ResourceType::Group {
+        index_members(tx, tenant, id, &[]).await?;
+    }
+    Ok(())
+}
+
+async fn append_events(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    changes: &[Change],
+) -> Result<(), StoreError> {
+    let at = Utc::now();
+    for change in changes {
+        sqlx::query("INSERT INTO scim_events (tenant, at, change) VALUES ($1, $2, $3)")
+            .bind(tenant)
+            .bind(at)
+            .bind(Json(change))
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO scim_tenants (id, name, token_hash, created, token_issued) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(t.created)
+        .bind(t.token_issued)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| write_error(e, &format!("tenant id {}", t.id)))?;
+        Ok(())
+    }
+
+    async fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE scim_tenants SET name = $2, token_hash = $3, token_issued = $4 WHERE id = $1",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.token_hash)
+        .bind(t.token_issued)
+        .execute(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, token_hash, created, token_issued FROM scim_tenants WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(tenant_row).transpose().map_err(backend)
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, token_hash, created, token_issued FROM scim_tenants ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(tenant_row)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+
+    async fn get(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        id: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(kind_str(rt))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(resource_row).transpose().map_err(backend)
+    }
+
+    async fn find_by_key(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        key: &str,
+    ) -> Result<Option<StoredResource>, StoreError> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND unique_key = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(kind_str(rt))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(resource_row).transpose().map_err(backend)
+    }
+
+    async fn groups_with_member(
+        &self,
+        tenant: &str,
+        member_id: &str,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.kind, r.id, r.body, r.created, r.last_modified, r.version
+             FROM scim_members m JOIN scim_resources r
+               ON r.tenant = m.tenant AND r.kind = 'Group' AND r.id = m.group_id
+             WHERE m.tenant = $1 AND m.member_id = $2 ORDER BY r.id",
+        )
+        .bind(tenant)
+        .bind(member_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(resource_row)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+
+    async fn page(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, StoreError> {
+        let sql = format!(
+            "SELECT {RESOURCE_COLS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id > $3 \
+             ORDER BY id LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(kind_str(rt))
+            .bind(after.unwrap_or(""))
+            .bind(to_i64(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(resource_row)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+
+    async fn commit(
+        &self,
+        tenant: &str,
+        writes: Vec<Write>,
+        changes: Vec<Change>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // One tenant's commits in turn: its events commit in seq order.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('scim-directory:events:' || $1))")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        for w in &writes {
+            match w {
+                Write::Put(r) => put(&mut tx, tenant, r).await?,
+                Write::Delete(rt, id) => delete(&mut tx, tenant, *rt, id).await?,
+            }
+        }
+        append_events(&mut tx, tenant, &changes).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn events(
+        &self,
+        tenant: &str,
+        after: EventCursor,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, tenant, at, change FROM scim_events WHERE tenant = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(to_i64(after.0))
+        .bind(to_i64(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(event_row)
+            .collect::<Result<_, _>>()
+            .map_err(backend)
+    }
+}
