@@ -91,6 +91,16 @@
 //!   crate and applied on connect).
 
 #![warn(missing_docs)]
+// Library code never panics on bad input; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 mod errors;
 mod events;
