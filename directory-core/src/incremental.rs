@@ -262,9 +262,10 @@ pub struct ProviderRound {
     /// Why the provider read everything when it was asked for changes.
     pub full_reason: Option<String>,
     /// HTTP requests the round sent, where the provider counts them: every
-    /// attempt, retries and token requests included. The HTTP providers
-    /// read `http::HttpClient::requests_sent` (feature `http`) before and after the round, so requests that other tasks sent through
-    /// the same provider instance meanwhile are counted too. `None` where
+    /// attempt, retries and token requests included. The HTTP providers read
+    /// `http::HttpClient::requests_sent` (feature `http`) before and after
+    /// the round, so requests that other tasks sent through the same
+    /// provider instance meanwhile are counted too. `None` where
     /// nothing is counted (the in-memory directory, a SCIM store).
     pub requests: Option<u64>,
 }
