@@ -333,9 +333,12 @@ async fn delta_round(
         ),
         None => (None, None),
     };
+    let http = &dir.inner.client.http;
+    let before = http.requests_sent();
     let (snapshot, outcome) = dir
         .delta_snapshot(pair.as_ref().map(|(snap, st)| (*snap, st)))
         .await?;
+    let requests = http.requests_since(before);
     let reset = outcome.reset.as_ref().map(|r| match r.status {
         Some(status) => format!("Graph reset the delta links ({}, HTTP {status})", r.code),
         None => format!("Graph reset the delta links ({})", r.code),
@@ -347,6 +350,6 @@ async fn delta_round(
         cursor,
         incremental: !outcome.full_sync,
         full_reason: unreadable.or(reset),
-        requests: None,
+        requests: Some(requests),
     })
 }
