@@ -265,8 +265,8 @@ pub struct ProviderRound {
     /// attempt, retries and token requests included. The HTTP providers read
     /// `http::HttpClient::requests_sent` (feature `http`) before and after
     /// the round, so requests that other tasks sent through the same
-    /// provider instance meanwhile are counted too. `None` where
-    /// nothing is counted (the in-memory directory, a SCIM store).
+    /// provider instance meanwhile are counted too. The in-memory directory
+    /// counts the pages it served instead; `None` where nothing is counted.
     pub requests: Option<u64>,
 }
 
