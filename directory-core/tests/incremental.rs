@@ -408,3 +408,23 @@ proptest! {
         prop_assert!(result.is_ok(), "{}", result.err().unwrap_or_default());
     }
 }
+
+#[tokio::test]
+async fn a_directory_rebuilt_under_the_same_name_is_read_again() {
+    // What a host restart looks like: the state comes back from storage,
+    // the directory is built anew (its data changed meanwhile).
+    let before = directory("acme");
+    let one = first(&before).await;
+    let after = InMemoryDirectory::builder("acme")
+        .data(before.data())
+        .user(DirectoryUser::new("u9", "eve@acme.test"))
+        .build();
+    let two = next(&after, &one, &SyncOptions::default()).await;
+    assert!(two
+        .snapshot
+        .same_directory(&after.snapshot().await.unwrap()));
+    match reason(&two) {
+        Some(FullReason::Provider { detail }) => assert!(detail.contains("another instance")),
+        other => panic!("expected a full round that says why, got {other:?}"),
+    }
+}
