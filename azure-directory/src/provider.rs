@@ -246,7 +246,9 @@ impl DirectoryProvider for AzureDirectory {
 
     /// Graph's delta queries: a round with a previous state follows its
     /// delta links; without one (or when Graph resets the links) it reads
-    /// everything through the delta endpoints and says why.
+    /// everything through the delta endpoints and says why. The round
+    /// reports the HTTP requests this provider sent while it ran (token
+    /// requests and retries included).
     async fn sync_round(
         &self,
         previous: Option<PreviousRound<'_>>,
