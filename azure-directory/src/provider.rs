@@ -246,7 +246,9 @@ impl DirectoryProvider for AzureDirectory {
 
     /// Graph's delta queries: a round with a previous state follows its
     /// delta links; without one (or when Graph resets the links) it reads
-    /// everything through the delta endpoints and says why.
+    /// everything through the delta endpoints and says why. The round
+    /// reports the HTTP requests this provider sent while it ran (token
+    /// requests and retries included).
     async fn sync_round(
         &self,
         previous: Option<PreviousRound<'_>>,
@@ -333,9 +335,12 @@ async fn delta_round(
         ),
         None => (None, None),
     };
+    let http = &dir.inner.client.http;
+    let before = http.requests_sent();
     let (snapshot, outcome) = dir
         .delta_snapshot(pair.as_ref().map(|(snap, st)| (*snap, st)))
         .await?;
+    let requests = http.requests_since(before);
     let reset = outcome.reset.as_ref().map(|r| match r.status {
         Some(status) => format!("Graph reset the delta links ({}, HTTP {status})", r.code),
         None => format!("Graph reset the delta links ({})", r.code),
@@ -347,6 +352,6 @@ async fn delta_round(
         cursor,
         incremental: !outcome.full_sync,
         full_reason: unreadable.or(reset),
-        requests: None,
+        requests: Some(requests),
     })
 }

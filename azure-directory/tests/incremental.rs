@@ -1,7 +1,7 @@
 //! Entra behind the provider-neutral incremental API
 //! (`DirectoryProviderExt::sync`), against the simulated tenant.
 
-use azure_directory::testkit::{SimulatedTenant, TenantHandle};
+use azure_directory::testkit::{Fault, SimulatedTenant, TenantHandle};
 use azure_directory::AzureDirectory;
 use directory_core::{
     DirectoryProviderExt, FullReason, RoundKind, SyncOptions, SyncRound, SyncState,
@@ -70,4 +70,24 @@ async fn expired_delta_links_make_a_full_round_that_says_why() {
     }
     assert!(round.snapshot.same_directory(&t.ground_truth()));
     assert_eq!(round.state.rounds_since_full(), 0);
+}
+
+#[tokio::test]
+async fn each_round_reports_the_requests_the_tenant_served_for_it() {
+    let (t, azure) = tenant().await;
+    t.reset_requests();
+    let first = azure.sync(None, &SyncOptions::default()).await.unwrap();
+    let served = t.requests();
+    assert!(served.endpoint("token") >= 1, "the token request counts");
+    assert_eq!(first.report.requests, Some(served.total), "{served:?}");
+
+    let renamed = t.data().users[5].id.clone();
+    t.mutate(|m| m.update_user(&renamed, |u| u.display_name = Some("Renamed".into())));
+    t.inject(Fault::status(503).on_path("/users/delta"));
+    t.reset_requests();
+    let second = next(&azure, &first).await;
+    assert_eq!(second.report.round, RoundKind::Incremental);
+    let served = t.requests();
+    assert_eq!(served.endpoint("users/delta"), 2, "the retry counts");
+    assert_eq!(second.report.requests, Some(served.total), "{served:?}");
 }

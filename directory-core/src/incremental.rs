@@ -261,7 +261,12 @@ pub struct ProviderRound {
     pub incremental: bool,
     /// Why the provider read everything when it was asked for changes.
     pub full_reason: Option<String>,
-    /// Requests the round made, where the provider counts them.
+    /// HTTP requests the round sent, where the provider counts them: every
+    /// attempt, retries and token requests included. The HTTP providers read
+    /// `http::HttpClient::requests_sent` (feature `http`) before and after
+    /// the round, so requests that other tasks sent through the same
+    /// provider instance meanwhile are counted too. The in-memory directory
+    /// counts the pages it served instead; `None` where nothing is counted.
     pub requests: Option<u64>,
 }
 
@@ -381,7 +386,8 @@ fn diff_by_key<T: PartialEq, K: Ord + ?Sized>(
 pub struct SyncReport {
     /// Full or incremental, and why full.
     pub round: RoundKind,
-    /// Requests made, where the provider counts them.
+    /// HTTP requests the round sent, where the provider counts them (see
+    /// [`ProviderRound::requests`]).
     pub requests: Option<u64>,
     /// What changed since the previous snapshot (everything on a first round).
     pub changes: SnapshotChanges,

@@ -2,7 +2,9 @@
 //! examples, with paging and injectable failures.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
@@ -60,6 +62,9 @@ struct State {
 
 struct Inner {
     name: String,
+    /// Tells this instance from any other built under the same name (in
+    /// this process or an earlier one): revisions count per instance.
+    instance: String,
     page_size: usize,
     state: Mutex<State>,
 }
@@ -146,6 +151,7 @@ impl InMemoryDirectoryBuilder {
         InMemoryDirectory {
             inner: Arc::new(Inner {
                 name: self.name,
+                instance: instance_id(),
                 page_size: self.page_size,
                 state: Mutex::new(State {
                     data: self.data,
@@ -252,6 +258,28 @@ impl InMemoryDirectory {
     }
 }
 
+impl InMemoryDirectory {
+    /// Why a round given a previous one read everything.
+    fn why_full(&self, cursor: &serde_json::Value) -> String {
+        if cursor.get("instance").and_then(|v| v.as_str()) == Some(self.inner.instance.as_str()) {
+            "the directory changed and memory keeps no change log".to_string()
+        } else {
+            "the state was kept from another instance of this directory".to_string()
+        }
+    }
+}
+
+/// A process id, the time and a counter: no two instances share one.
+fn instance_id() -> String {
+    static BUILT: AtomicU64 = AtomicU64::new(0);
+    let n = BUILT.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{}-{nanos}-{n}", std::process::id())
+}
+
 impl fmt::Display for InMemoryDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "memory({})", self.inner.name)
@@ -322,17 +350,18 @@ impl DirectoryProvider for InMemoryDirectory {
     }
 
     /// Incremental by revision: a round after no [`InMemoryDirectory::update`]
-    /// reuses the previous snapshot without reading a page; any update makes
-    /// the round full (there is no change log to replay).
+    /// of this same instance reuses the previous snapshot without reading a
+    /// page; any update, or a state kept from another instance (one built
+    /// anew under the same name, as after a host restart), makes the round
+    /// full (there is no change log to replay).
     async fn sync_round(
         &self,
         previous: Option<PreviousRound<'_>>,
         options: &CollectOptions,
     ) -> Result<ProviderRound> {
         let revision = self.lock().revision;
-        let cursor = serde_json::json!({ "revision": revision });
-        let unchanged = previous
-            .filter(|p| p.cursor.get("revision").and_then(|v| v.as_u64()) == Some(revision));
+        let cursor = serde_json::json!({ "instance": self.inner.instance, "revision": revision });
+        let unchanged = previous.filter(|p| *p.cursor == cursor);
         if let Some(p) = unchanged {
             let mut snapshot = p.snapshot.clone();
             snapshot.collected_at = chrono::Utc::now();
@@ -346,8 +375,7 @@ impl DirectoryProvider for InMemoryDirectory {
         }
         let snapshot = Snapshot::collect(self, options).await?;
         Ok(ProviderRound {
-            full_reason: previous
-                .map(|_| "the directory changed and memory keeps no change log".to_string()),
+            full_reason: previous.map(|p| self.why_full(p.cursor)),
             cursor,
             ..ProviderRound::full(snapshot)
         })

@@ -433,3 +433,38 @@ async fn a_request_that_cannot_be_built_fails_before_anything_is_sent() {
     assert_eq!(err.kind(), ErrorKind::InvalidCredential);
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn every_attempt_sent_is_counted_across_clones_and_unbuilt_requests_are_not() {
+    let server = MockServer::start().await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(path("/thing"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let mut policy = quick_policy();
+    policy.base_delay = Duration::from_millis(1);
+    let c = client(policy);
+    let clone = c.clone();
+    assert_eq!(c.requests_sent(), 0);
+    let url = format!("{}/thing", server.uri());
+    assert_eq!(get(&c, url.clone()).await.unwrap().status, 200);
+    let before = clone.requests_sent();
+    assert_eq!(get(&clone, url).await.unwrap().status, 200);
+    let unbuilt = c
+        .try_execute(
+            "unbuildable",
+            || Err(directory_core::Error::config("key", "bad")),
+            &RetryAfter,
+        )
+        .await;
+    assert!(unbuilt.is_err());
+    let served = server.received_requests().await.unwrap().len() as u64;
+    assert_eq!(served, 4, "two 503s, then two successes");
+    assert_eq!(c.requests_sent(), served);
+    assert_eq!(c.requests_since(before), 1);
+}

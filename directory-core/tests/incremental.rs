@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use directory_core::{
-    AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryProviderExt,
-    DirectoryUser, ErrorKind, FullReason, InMemoryDirectory, InjectedFailure, Membership, Pages,
-    ResourceKind, RoundKind, Snapshot, SyncOptions, SyncRound, SyncState, SYNC_STATE_VERSION,
+    AppAssignment, CheckReport, DirectoryData, DirectoryGroup, DirectoryProvider,
+    DirectoryProviderExt, DirectoryUser, ErrorKind, FullReason, InMemoryDirectory, InjectedFailure,
+    Membership, Pages, ResourceKind, RoundKind, Snapshot, SnapshotChanges, SyncOptions, SyncRound,
+    SyncState, UserStatus, SYNC_STATE_VERSION,
 };
 use proptest::prelude::*;
 
@@ -236,4 +237,194 @@ async fn a_provider_without_incremental_rounds_collects_in_full_behind_the_same_
     assert!(two.report.changes.is_empty());
     let direct: Snapshot = plain.snapshot().await.unwrap();
     assert!(two.snapshot.same_directory(&direct));
+}
+
+/// One change between two rounds of the in-memory directory; the numbers
+/// pick among what exists (modulo the count).
+#[derive(Debug, Clone)]
+enum MemChange {
+    CreateUser,
+    UpdateUser(usize),
+    SetStatus(usize, UserStatus),
+    DeleteUser(usize),
+    AddMember(usize, usize),
+    RemoveMember(usize),
+    CreateGroup,
+    RenameGroup(usize),
+    DeleteGroup(usize),
+    Assign(usize),
+    Unassign(usize),
+}
+
+fn mem_change() -> impl Strategy<Value = MemChange> {
+    let n = || 0..100usize;
+    let status = prop_oneof![
+        Just(UserStatus::Active),
+        Just(UserStatus::Suspended),
+        Just(UserStatus::Deprovisioned),
+    ];
+    prop_oneof![
+        Just(MemChange::CreateUser),
+        n().prop_map(MemChange::UpdateUser),
+        (n(), status).prop_map(|(i, s)| MemChange::SetStatus(i, s)),
+        n().prop_map(MemChange::DeleteUser),
+        (n(), n()).prop_map(|(g, u)| MemChange::AddMember(g, u)),
+        n().prop_map(MemChange::RemoveMember),
+        Just(MemChange::CreateGroup),
+        n().prop_map(MemChange::RenameGroup),
+        n().prop_map(MemChange::DeleteGroup),
+        n().prop_map(MemChange::Assign),
+        n().prop_map(MemChange::Unassign),
+    ]
+}
+
+fn pick<T>(items: &mut [T], i: usize) -> Option<&mut T> {
+    let len = items.len();
+    items.get_mut(i.checked_rem(len)?)
+}
+
+fn id_at<T>(items: &[T], i: usize, id: impl Fn(&T) -> &String) -> Option<String> {
+    items
+        .get(i.checked_rem(items.len())?)
+        .map(|t| id(t).clone())
+}
+
+fn remove_at<T>(items: &mut Vec<T>, i: usize) {
+    if let Some(i) = i.checked_rem(items.len()) {
+        items.remove(i);
+    }
+}
+
+/// Applies one change the way an admin would: a deleted user or group
+/// takes its memberships and assignments along.
+fn mem_apply(d: &mut DirectoryData, change: &MemChange, serial: usize) {
+    match change {
+        MemChange::CreateUser => d.users.push(DirectoryUser::new(
+            format!("n{serial}"),
+            format!("n{serial}@acme.test"),
+        )),
+        MemChange::UpdateUser(i) => {
+            if let Some(u) = pick(&mut d.users, *i) {
+                u.display_name = Some(format!("Renamed {serial}").into());
+            }
+        }
+        MemChange::SetStatus(i, s) => {
+            if let Some(u) = pick(&mut d.users, *i) {
+                u.status = s.clone();
+            }
+        }
+        MemChange::DeleteUser(i) => {
+            if let Some(id) = id_at(&d.users, *i, |u| &u.id) {
+                d.users.retain(|u| u.id != id);
+                d.memberships.retain(|m| m.user_id != id);
+                d.app_assignments.retain(|a| a.user_id != id);
+            }
+        }
+        _ => mem_apply_group(d, change, serial),
+    }
+}
+
+fn mem_apply_group(d: &mut DirectoryData, change: &MemChange, serial: usize) {
+    match change {
+        MemChange::AddMember(g, u) => {
+            let g = id_at(&d.groups, *g, |g| &g.id);
+            let u = id_at(&d.users, *u, |u| &u.id);
+            if let (Some(g), Some(u)) = (g, u) {
+                let m = Membership::direct(g, u);
+                if !d.memberships.contains(&m) {
+                    d.memberships.push(m);
+                }
+            }
+        }
+        MemChange::RemoveMember(i) => remove_at(&mut d.memberships, *i),
+        MemChange::CreateGroup => d
+            .groups
+            .push(DirectoryGroup::new(format!("g{serial}"), "New")),
+        MemChange::RenameGroup(i) => {
+            if let Some(g) = pick(&mut d.groups, *i) {
+                g.name = format!("Renamed {serial}");
+            }
+        }
+        MemChange::DeleteGroup(i) => {
+            if let Some(id) = id_at(&d.groups, *i, |g| &g.id) {
+                d.groups.retain(|g| g.id != id);
+                d.memberships.retain(|m| m.group_id != id);
+            }
+        }
+        MemChange::Assign(i) => {
+            if let Some(u) = id_at(&d.users, *i, |u| &u.id) {
+                d.app_assignments.push(AppAssignment::direct(u));
+            }
+        }
+        MemChange::Unassign(i) => remove_at(&mut d.app_assignments, *i),
+        _ => {}
+    }
+}
+
+/// A round: `None` leaves the directory alone, `Some` updates it (even with
+/// no change at all).
+type MemRound = Option<Vec<MemChange>>;
+
+async fn mem_rounds(rounds: &[MemRound]) -> std::result::Result<(), String> {
+    let dir = directory("acme");
+    let mut prev = first(&dir).await;
+    let mut serial = 0;
+    for (n, round) in rounds.iter().enumerate() {
+        if let Some(changes) = round {
+            dir.update(|d| {
+                for c in changes {
+                    serial += 1;
+                    mem_apply(d, c, serial);
+                }
+            });
+        }
+        let next = next(&dir, &prev, &SyncOptions::default()).await;
+        let skipped = next.report.round == RoundKind::Incremental;
+        if skipped != round.is_none() || skipped != (next.report.requests == Some(0)) {
+            return Err(format!("round {n} ({round:?}): {:?}", next.report));
+        }
+        let full = dir.snapshot().await.map_err(|e| e.to_string())?;
+        if !next.snapshot.same_directory(&full) {
+            let diff = SnapshotChanges::between(&full, &next.snapshot);
+            return Err(format!("round {n} ({round:?}): {diff:?}"));
+        }
+        prev = next;
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_round_of_the_in_memory_directory_equals_a_full_collection(
+        rounds in prop::collection::vec(
+            prop::option::of(prop::collection::vec(mem_change(), 0..6)),
+            1..8,
+        ),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let result = rt.block_on(mem_rounds(&rounds));
+        prop_assert!(result.is_ok(), "{}", result.err().unwrap_or_default());
+    }
+}
+
+#[tokio::test]
+async fn a_directory_rebuilt_under_the_same_name_is_read_again() {
+    // What a host restart looks like: the state comes back from storage,
+    // the directory is built anew (its data changed meanwhile).
+    let before = directory("acme");
+    let one = first(&before).await;
+    let after = InMemoryDirectory::builder("acme")
+        .data(before.data())
+        .user(DirectoryUser::new("u9", "eve@acme.test"))
+        .build();
+    let two = next(&after, &one, &SyncOptions::default()).await;
+    assert!(two
+        .snapshot
+        .same_directory(&after.snapshot().await.unwrap()));
+    match reason(&two) {
+        Some(FullReason::Provider { detail }) => assert!(detail.contains("another instance")),
+        other => panic!("expected a full round that says why, got {other:?}"),
+    }
 }

@@ -56,6 +56,7 @@ impl OktaDirectory {
     ) -> Result<ProviderRound> {
         let _one_at_a_time = self.rounds.lock().await;
         self.client.clock.begin();
+        let before = self.client.http.requests_sent();
         let (snapshot, incremental, full_reason) = match self.usable(previous) {
             Ok(Some((prev, since))) => (self.changes_since(prev, since).await?, true, None),
             Ok(None) => (Snapshot::collect(self, options).await?, false, None),
@@ -73,7 +74,7 @@ impl OktaDirectory {
             cursor,
             incremental,
             full_reason,
-            requests: None,
+            requests: Some(self.client.http.requests_since(before)),
         })
     }
 

@@ -1,6 +1,7 @@
 //! `HttpClient`: reqwest without redirects, with bounded concurrency, bounded
 //! bodies, and the one retry loop.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -166,6 +167,7 @@ impl HttpClientBuilder {
             max_concurrency: self.max_concurrency,
             max_body_bytes: self.max_body_bytes,
             retry: self.retry,
+            sent: Arc::new(AtomicU64::new(0)),
         })
     }
 }
@@ -180,6 +182,8 @@ impl HttpClientBuilder {
 /// * [`HttpClient::execute`] retries per the [`RetryPolicy`], asking the
 ///   provider's [`WaitHint`] what each response says about waiting. Every wait
 ///   is logged as a `tracing` event.
+/// * Every request sent is counted ([`HttpClient::requests_sent`]): each
+///   attempt of the retry loop, token requests included, across all clones.
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
@@ -187,6 +191,7 @@ pub struct HttpClient {
     max_concurrency: usize,
     max_body_bytes: usize,
     retry: RetryPolicy,
+    sent: Arc<AtomicU64>,
 }
 
 enum Attempt {
@@ -214,6 +219,27 @@ impl HttpClient {
     /// Requests allowed in flight at once.
     pub fn max_concurrency(&self) -> usize {
         self.max_concurrency
+    }
+
+    /// HTTP requests this client and its clones have sent so far: every
+    /// attempt of [`HttpClient::execute`] and [`HttpClient::try_execute`]
+    /// that went out (retries each count; token requests count too, as a
+    /// provider's token source shares its client). An attempt whose request
+    /// could not be built is not sent and not counted; one that could not
+    /// connect is counted. Throttled answers (429) are counted: they were
+    /// sent.
+    ///
+    /// What one operation made is the difference of this counter around it
+    /// (see [`HttpClient::requests_since`]); requests that other tasks sent
+    /// through the same client meanwhile are in that difference too.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent since the counter read `before`
+    /// ([`HttpClient::requests_sent`]).
+    pub fn requests_since(&self, before: u64) -> u64 {
+        self.requests_sent().saturating_sub(before)
     }
 
     /// Sends the request `make` builds, retrying as the policy and `hint`
@@ -288,6 +314,7 @@ impl HttpClient {
             return Attempt::Failed(Error::new(ErrorKind::Transient, "HTTP client closed"));
         };
         tracing::debug!(what, "request");
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => return Attempt::Failed(network_error(what, e)),
