@@ -122,6 +122,7 @@ mod errors;
 mod incremental;
 mod provider;
 mod ratelimit;
+mod systemlog;
 
 pub use builder::{env, OktaDirectoryBuilder, PageLimits};
 pub use credential::PrivateJwk;
