@@ -8,12 +8,17 @@
 //! the server's `Date` when the previous round began, less an overlap window,
 //! so a change made while a round was reading is read again, never missed.
 //!
-//! Deletions leave no trace in these filters. Okta deletes only deactivated
-//! users, and a deactivation does show (the user turns `DEPROVISIONED`), so a
-//! deleted user is already gone or deprovisioned in the snapshot; a deleted
-//! group keeps its last members until the next full round, which the driver
-//! runs every `SyncOptions::full_every` rounds and whenever the state is
-//! older than `SyncOptions::max_state_age`. A missed deletion delays a
+//! Deletions leave no trace in these filters. With the System Log (see
+//! `crate::systemlog`: `system_log(true)` and `okta.logs.read` granted) a
+//! round reads the deletions over the same window and drops the deleted
+//! users and groups with their memberships; a round that cannot trust the
+//! log (unreadable, the previous round past the 90-day retention, Okta's
+//! clock behind the previous round's start, a previous round without the
+//! log) is full and says why. Without it, a deleted user is already gone or
+//! deprovisioned (Okta deletes only deactivated users), and a deleted group
+//! keeps its last members until the next full round, which the driver runs
+//! every `SyncOptions::full_every` rounds and whenever the state is older
+//! than `SyncOptions::max_state_age`. A missed deletion delays a
 //! deactivation; it never causes one.
 
 use std::collections::{BTreeMap, HashSet};

@@ -15,7 +15,16 @@
 //!   connections, broken JSON and bad next links; [`Misconfig`] for each error
 //!   `check()` reports.
 //! * **Ground truth**: [`OktaOrg::ground_truth`] is the directory as a
-//!   [`Snapshot`]; [`OktaOrg::mutate`] changes it between syncs.
+//!   [`Snapshot`]; [`OktaOrg::mutate`] changes it between syncs as Okta
+//!   would (fresh `lastUpdated` / `lastMembershipUpdated`, deletions taking
+//!   memberships and assignments along), and [`OktaOrg::delete_user`] /
+//!   [`OktaOrg::delete_group`] delete.
+//! * **System Log**: `GET /api/v1/logs` (scope `okta.logs.read`; withhold it
+//!   with [`Misconfig::GrantedScopes`]) serves the events the mutations
+//!   caused, with `since`, `until`, `filter` (`eventType eq` terms joined by
+//!   `or`), `limit`, `after` cursors in `Link` headers (a polling request
+//!   always gets a `next` link), `ASCENDING` order and a 90-day retention
+//!   ([`OktaOrg::age_system_log`]); its rate-limit bucket is `logs`.
 //!
 //! ```
 //! use directory_core::DirectoryProviderExt;

@@ -26,11 +26,8 @@ pub(crate) struct SystemLog {
 impl SystemLog {
     /// Writes events, numbering them on.
     pub(crate) fn append(&mut self, events: Vec<Event>) {
-        let mut next = self.events.last().map_or(1, |(n, _)| n + 1);
-        for e in events {
-            self.events.push((next, e));
-            next += 1;
-        }
+        let first = self.events.last().map_or(1, |(n, _)| n + 1);
+        self.events.extend((first..).zip(events));
     }
 
     /// Moves every event `by` into the past (tests of retention and gaps).
