@@ -256,3 +256,26 @@ async fn many_deletions_are_read_over_several_log_pages() {
         "1,040 events at 1,000 a page"
     );
 }
+
+#[tokio::test]
+async fn a_grant_withdrawn_mid_way_gets_okta_403_and_a_full_round_that_names_the_scope() {
+    let org = org().await;
+    let okta = org.provider_builder().system_log(true).build().unwrap();
+    let first = okta.sync(None, &options()).await.unwrap();
+    delete_some(&org, &first);
+    let granted = ["okta.users.read", "okta.groups.read", "okta.apps.read"];
+    org.misconfigure(Misconfig::GrantedScopes(granted.map(String::from).to_vec()));
+    // The cached token still lists okta.logs.read; its refresh does not.
+    org.expire_tokens();
+    let second = next(&okta, &first, &options(), |_| {}).await;
+    let reason = provider_reason(&second);
+    assert!(reason.contains("System Log cannot be read"), "{reason}");
+    assert!(reason.contains("okta.logs.read"), "{reason}");
+    assert!(second.snapshot.same_directory(&org.ground_truth()));
+    let third = next(&okta, &second, &options(), |_| {}).await;
+    assert_eq!(
+        third.report.round,
+        RoundKind::Incremental,
+        "no log, no deletions to read"
+    );
+}
