@@ -8,12 +8,17 @@
 //! the server's `Date` when the previous round began, less an overlap window,
 //! so a change made while a round was reading is read again, never missed.
 //!
-//! Deletions leave no trace in these filters. Okta deletes only deactivated
-//! users, and a deactivation does show (the user turns `DEPROVISIONED`), so a
-//! deleted user is already gone or deprovisioned in the snapshot; a deleted
-//! group keeps its last members until the next full round, which the driver
-//! runs every `SyncOptions::full_every` rounds and whenever the state is
-//! older than `SyncOptions::max_state_age`. A missed deletion delays a
+//! Deletions leave no trace in these filters. With the System Log (see
+//! `crate::systemlog`: `system_log(true)` and `okta.logs.read` granted) a
+//! round reads the deletions over the same window and drops the deleted
+//! users and groups with their memberships; a round that cannot trust the
+//! log (unreadable, the previous round past the 90-day retention, Okta's
+//! clock behind the previous round's start, a previous round without the
+//! log) is full and says why. Without it, a deleted user is already gone or
+//! deprovisioned (Okta deletes only deactivated users), and a deleted group
+//! keeps its last members until the next full round, which the driver runs
+//! every `SyncOptions::full_every` rounds and whenever the state is older
+//! than `SyncOptions::max_state_age`. A missed deletion delays a
 //! deactivation; it never causes one.
 
 use std::collections::{BTreeMap, HashSet};
@@ -29,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::{OktaGroup, OktaUser};
 use crate::provider::{okta_time, OktaDirectory};
+use crate::systemlog::{retention, Deletions};
 
 /// How far before the previous round's start a round reads again: Okta's
 /// timestamps come from more than one server, and its lists are eventually
@@ -45,6 +51,9 @@ struct Cursor {
     deprovisioned: bool,
     /// The SSO app whose users the snapshot holds.
     app_id: Option<String>,
+    /// Whether the round read deletions from the System Log.
+    #[serde(default)]
+    system_log: bool,
 }
 
 impl OktaDirectory {
@@ -57,15 +66,13 @@ impl OktaDirectory {
         let _one_at_a_time = self.rounds.lock().await;
         self.client.clock.begin();
         let before = self.client.http.requests_sent();
-        let (snapshot, incremental, full_reason) = match self.usable(previous) {
-            Ok(Some((prev, since))) => (self.changes_since(prev, since).await?, true, None),
-            Ok(None) => (Snapshot::collect(self, options).await?, false, None),
-            Err(reason) => (Snapshot::collect(self, options).await?, false, Some(reason)),
-        };
+        let log = self.log_mode().await?;
+        let (snapshot, incremental, full_reason) = self.read(previous, options, log).await?;
         let cursor = Cursor {
             began: self.client.clock.earliest().map(server_start),
             deprovisioned: self.include_deprovisioned,
             app_id: self.app_id.clone(),
+            system_log: log,
         };
         let cursor = serde_json::to_value(cursor)
             .map_err(|e| Error::invalid_response(format!("the Okta cursor cannot be kept: {e}")))?;
@@ -78,11 +85,30 @@ impl OktaDirectory {
         })
     }
 
-    /// The previous snapshot and the time to read changes from, or why the
+    /// The snapshot, whether it was read incrementally, and why not.
+    async fn read(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+        log: bool,
+    ) -> Result<(Snapshot, bool, Option<String>)> {
+        let reason = match self.usable(previous, log) {
+            Ok(Some((prev, began))) => match self.changes_since(prev, began, log).await? {
+                Ok(snapshot) => return Ok((snapshot, true, None)),
+                Err(reason) => Some(reason),
+            },
+            Ok(None) => None,
+            Err(reason) => Some(reason),
+        };
+        Ok((Snapshot::collect(self, options).await?, false, reason))
+    }
+
+    /// The previous snapshot and when the previous round began, or why the
     /// round must be full (`Ok(None)`: no previous round at all).
     fn usable<'a>(
         &self,
         previous: Option<PreviousRound<'a>>,
+        log: bool,
     ) -> std::result::Result<Option<(&'a Snapshot, DateTime<Utc>)>, String> {
         let Some(prev) = previous else {
             return Ok(None);
@@ -92,14 +118,36 @@ impl OktaDirectory {
         if cursor.deprovisioned != self.include_deprovisioned || cursor.app_id != self.app_id {
             return Err("the provider's settings changed since the last round".into());
         }
+        if log && !cursor.system_log {
+            return Err(
+                "the last round did not read the System Log: deletions before it \
+                        may be missing"
+                    .into(),
+            );
+        }
         let began = cursor
             .began
             .ok_or_else(|| "Okta sent no Date header in the last round".to_string())?;
-        Ok(Some((prev.snapshot, began - overlap())))
+        Ok(Some((prev.snapshot, began)))
     }
 
-    /// The previous snapshot with what changed since `since` applied.
-    async fn changes_since(&self, prev: &Snapshot, since: DateTime<Utc>) -> Result<Snapshot> {
+    /// The previous snapshot with what changed since the previous round
+    /// (less the overlap) applied, or why the changes cannot be trusted.
+    async fn changes_since(
+        &self,
+        prev: &Snapshot,
+        began: DateTime<Utc>,
+        log: bool,
+    ) -> Result<std::result::Result<Snapshot, String>> {
+        let since = began - overlap();
+        let deleted = if log {
+            match self.trusted_deletions(began, since).await {
+                Ok(deleted) => Some(deleted),
+                Err(reason) => return Ok(Err(reason)),
+            }
+        } else {
+            None
+        };
         let t = okta_time(since);
         let users = self.changed_users(&t).try_concat().await?;
         let groups: Vec<DirectoryGroup> = self.changed_groups(&t).try_concat().await?;
@@ -108,7 +156,43 @@ impl OktaDirectory {
         let mut next = Merge::from(prev);
         next.users(users, self.include_deprovisioned);
         next.groups(groups, members);
-        Ok(next.finish(self.to_string(), assigned))
+        if let Some(deleted) = deleted {
+            next.delete(&deleted);
+        }
+        Ok(Ok(next.finish(self.to_string(), assigned)))
+    }
+
+    /// The deletions in the System Log since `since`, when the log covers
+    /// the whole window: it can be read, Okta's clock did not go back past
+    /// the previous round's start, and that start is within the retention.
+    async fn trusted_deletions(
+        &self,
+        began: DateTime<Utc>,
+        since: DateTime<Utc>,
+    ) -> std::result::Result<Deletions, String> {
+        let deleted = self
+            .deletions(since)
+            .await
+            .map_err(|e| format!("the System Log cannot be read: {e}"))?;
+        let now = self
+            .client
+            .clock
+            .earliest()
+            .map(DateTime::<Utc>::from)
+            .ok_or_else(|| "Okta sent no Date header with the System Log".to_string())?;
+        if now < began {
+            return Err(format!(
+                "Okta's clock ({now}) is behind the last round's start ({began}): it went \
+                 backwards, so the System Log window cannot be trusted"
+            ));
+        }
+        if now - began > retention() {
+            return Err(format!(
+                "the last round began at {began}, past the System Log's 90-day retention: \
+                 deletions since then may be gone from the log"
+            ));
+        }
+        Ok(deleted)
     }
 
     fn changed_users(&self, t: &str) -> directory_core::Pages<DirectoryUser> {
@@ -196,6 +280,15 @@ impl Merge {
         for group in changed {
             self.groups.insert(group.id.clone(), group);
         }
+    }
+
+    /// Deleted users and groups leave, with their memberships.
+    fn delete(&mut self, deleted: &Deletions) {
+        self.users.retain(|id, _| !deleted.users.contains(id));
+        self.groups.retain(|id, _| !deleted.groups.contains(id));
+        self.memberships.retain(|m| {
+            !deleted.users.contains(&m.user_id) && !deleted.groups.contains(&m.group_id)
+        });
     }
 
     fn finish(self, provider: String, assigned: Vec<directory_core::AppAssignment>) -> Snapshot {

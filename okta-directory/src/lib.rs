@@ -26,7 +26,10 @@
 //! The customer enters their Okta domain, the API Services app's client id,
 //! its private key as JWK JSON, and the SAML app's id. Grant the app the
 //! scopes `okta.users.read`, `okta.groups.read` (and `okta.apps.read` with an
-//! app id) and an admin role such as Read-Only Administrator.
+//! app id) and an admin role such as Read-Only Administrator. Granting
+//! `okta.logs.read` too and building with
+//! [`system_log(true)`](OktaDirectoryBuilder::system_log) lets incremental
+//! rounds see deletions (see "Incremental sync" below).
 //!
 //! ```
 //! # #[cfg(feature = "testkit")]
@@ -91,9 +94,22 @@
 //! * **Decoding is lenient**: unknown statuses and group types are kept as
 //!   `Other`, unmapped profile attributes land in `custom_attributes`, nulls
 //!   are tolerated, and a malformed page is an error naming the JSON path.
-//! * **Incremental fetch is a hint**: `lastUpdated` / `lastMembershipUpdated`
-//!   filters find what changed; deletions only show in a full listing, which
-//!   stays the truth.
+//! * **Incremental sync** (`DirectoryProviderExt::sync`): a round after a
+//!   full one reads users with `lastUpdated ge`, groups with `lastUpdated` or
+//!   `lastMembershipUpdated ge` and just their members, and the app's users
+//!   in full, from the previous round's start by Okta's `Date` header less a
+//!   two-minute overlap. Deleted users and groups vanish from those filters.
+//!   With `system_log(true)` and `okta.logs.read` granted, the round also
+//!   reads the System Log (`user.lifecycle.delete.completed`,
+//!   `group.lifecycle.delete`) over the same window and drops them; when the
+//!   log cannot be trusted (unreadable, the previous round past its 90-day
+//!   retention, Okta's clock gone back, the previous round without it) the
+//!   round is full and says why. Without it, deletions wait for the
+//!   scheduled full round: a missed deletion delays a deactivation, never
+//!   causes one. `check()` names the mode the grants allow. Asking for a
+//!   scope is opt-in because Okta may refuse a token request that names a
+//!   scope the app was not granted; a token granted without it (Okta lists
+//!   the granted scopes) falls back to full rounds for deletions.
 //!
 //! ## Feature flags
 //!
@@ -122,6 +138,7 @@ mod errors;
 mod incremental;
 mod provider;
 mod ratelimit;
+mod systemlog;
 
 pub use builder::{env, OktaDirectoryBuilder, PageLimits};
 pub use credential::PrivateJwk;

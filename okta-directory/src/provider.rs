@@ -21,6 +21,8 @@ use crate::decode::{decode_page, OktaAppUser, OktaGroup, OktaMember, OktaUser};
 /// Scopes for users and groups; `okta.apps.read` is added with an app id.
 const BASE_SCOPES: [&str; 2] = ["okta.users.read", "okta.groups.read"];
 const APPS_SCOPE: &str = "okta.apps.read";
+/// Asked for with `system_log(true)`: deletions from the System Log.
+pub(crate) const LOGS_SCOPE: &str = "okta.logs.read";
 
 /// A [`DirectoryProvider`] over the Okta Management API.
 ///
@@ -32,6 +34,8 @@ pub struct OktaDirectory {
     pub(crate) app_id: Option<String>,
     pub(crate) limits: PageLimits,
     pub(crate) include_deprovisioned: bool,
+    /// Whether rounds ask for and read the System Log.
+    pub(crate) system_log: bool,
     scopes: Vec<&'static str>,
     /// One sync round at a time: a round reads the server's clock.
     pub(crate) rounds: Arc<tokio::sync::Mutex<()>>,
@@ -54,6 +58,9 @@ impl OktaDirectory {
         if config.app_id.is_some() {
             scopes.push(APPS_SCOPE);
         }
+        if config.system_log {
+            scopes.push(LOGS_SCOPE);
+        }
         let name = display_name(&config.base);
         let client = Arc::new(Client::new(&config, name, scopes.clone())?);
         Ok(Self {
@@ -61,6 +68,7 @@ impl OktaDirectory {
             app_id: config.app_id,
             limits: config.page_limits,
             include_deprovisioned: config.include_deprovisioned,
+            system_log: config.system_log,
             scopes,
             rounds: Arc::default(),
         })
@@ -197,7 +205,7 @@ impl OktaDirectory {
         })
     }
 
-    async fn probe(&self, what: &str, url: Result<Url>) -> Result<()> {
+    pub(crate) async fn probe(&self, what: &str, url: Result<Url>) -> Result<()> {
         self.client.get(what, &url?).await.map(|_| ())
     }
 
@@ -205,7 +213,7 @@ impl OktaDirectory {
         if granted.is_empty() {
             return;
         }
-        for scope in &self.scopes {
+        for scope in self.scopes.iter().filter(|s| **s != LOGS_SCOPE) {
             if !granted.iter().any(|g| g == scope) {
                 let e = Error::new(
                     ErrorKind::PermissionDenied,
@@ -326,6 +334,8 @@ impl DirectoryProvider for OktaDirectory {
         if let Some(app) = app {
             report.push("list SAML app users (okta.apps.read)", app);
         }
+        let (name, result) = self.log_probe(&token.granted).await;
+        report.push(name, result);
         report
     }
 

@@ -25,6 +25,8 @@ pub fn bucket_of(path: &str) -> &'static str {
         "groups"
     } else if p.starts_with("/api/v1/groups/") {
         "groups/id"
+    } else if p == "/api/v1/logs" {
+        "logs"
     } else if p.starts_with("/api/v1/apps") {
         "apps"
     } else {

@@ -50,7 +50,9 @@ async fn a_healthy_org_passes_every_probe() {
     let org = org().await;
     let report = org.provider_builder().build().unwrap().check().await;
     assert!(report.is_ok(), "{report}");
-    assert_eq!(report.probes.len(), 4, "{report}");
+    assert_eq!(report.probes.len(), 5, "{report}");
+    let mode = &report.probes.last().unwrap().name;
+    assert!(mode.contains("System Log not requested"), "{report}");
 }
 
 #[tokio::test]

@@ -29,13 +29,13 @@ pub(crate) struct PageCtx<'a> {
 }
 
 impl PageCtx<'_> {
-    fn param(&self, name: &str) -> Option<String> {
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         form_urlencoded::parse(self.query.as_bytes())
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     }
 
-    fn limit(&self, default: usize, max: usize) -> usize {
+    pub(crate) fn limit(&self, default: usize, max: usize) -> usize {
         self.param("limit")
             .and_then(|l| l.parse::<usize>().ok())
             .unwrap_or(default)
@@ -44,13 +44,13 @@ impl PageCtx<'_> {
 }
 
 /// One `attr op "value"` term of an Okta filter; terms are joined by `or`.
-struct Term {
-    attr: String,
-    op: String,
-    value: String,
+pub(crate) struct Term {
+    pub(crate) attr: String,
+    pub(crate) op: String,
+    pub(crate) value: String,
 }
 
-fn parse_filter(f: &str) -> Option<Vec<Term>> {
+pub(crate) fn parse_filter(f: &str) -> Option<Vec<Term>> {
     f.split(" or ")
         .map(|t| {
             let mut it = t.trim().splitn(3, ' ');

@@ -15,7 +15,16 @@
 //!   connections, broken JSON and bad next links; [`Misconfig`] for each error
 //!   `check()` reports.
 //! * **Ground truth**: [`OktaOrg::ground_truth`] is the directory as a
-//!   [`Snapshot`]; [`OktaOrg::mutate`] changes it between syncs.
+//!   [`Snapshot`]; [`OktaOrg::mutate`] changes it between syncs as Okta
+//!   would (fresh `lastUpdated` / `lastMembershipUpdated`, deletions taking
+//!   memberships and assignments along), and [`OktaOrg::delete_user`] /
+//!   [`OktaOrg::delete_group`] delete.
+//! * **System Log**: `GET /api/v1/logs` (scope `okta.logs.read`; withhold it
+//!   with [`Misconfig::GrantedScopes`]) serves the events the mutations
+//!   caused, with `since`, `until`, `filter` (`eventType eq` terms joined by
+//!   `or`), `limit`, `after` cursors in `Link` headers (a polling request
+//!   always gets a `next` link), `ASCENDING` order and a 90-day retention
+//!   ([`OktaOrg::age_system_log`]); its rate-limit bucket is `logs`.
 //!
 //! ```
 //! use directory_core::DirectoryProviderExt;
@@ -30,11 +39,13 @@
 //! ```
 
 mod auth;
+mod changes;
 mod data;
 mod faults;
 mod keys;
 mod listing;
 mod server;
+mod syslog;
 mod wire;
 
 use std::collections::{BTreeMap, HashMap};
@@ -348,13 +359,49 @@ impl OktaOrg {
         )
     }
 
-    /// Changes the directory (users, groups, memberships, assignments);
-    /// indexes are rebuilt afterwards.
+    /// Changes the directory (users, groups, memberships, assignments) as
+    /// an admin would, with Okta's side effects: what changed gets a fresh
+    /// `lastUpdated` (users, group profiles) or `lastMembershipUpdated`
+    /// (groups whose members changed) unless `f` set one itself; deleting a
+    /// user or group takes its memberships and app assignments along; and
+    /// the System Log records each change (`user.lifecycle.create`,
+    /// `user.lifecycle.delete.completed`, `group.lifecycle.delete`,
+    /// `group.user_membership.add|remove`, `application.user_membership.add|remove`, ...).
+    /// Indexes are rebuilt afterwards.
     pub fn mutate(&self, f: impl FnOnce(&mut DirectoryData)) {
         let mut dir = self.shared.dir.write().unwrap_or_else(|p| p.into_inner());
-        let mut data = std::mem::take(&mut dir.data);
+        let old = std::mem::take(&mut dir.data);
+        let mut data = old.clone();
         f(&mut data);
+        let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 3);
+        let events = changes::settle(&old, &mut data, now);
+        lock(&self.shared.log).append(events);
         *dir = Directory::new(data);
+    }
+
+    /// Deletes a user, as `DELETE /api/v1/users/{id}` does (with its
+    /// memberships and assignments, and `user.lifecycle.delete.*` events).
+    pub fn delete_user(&self, id: &str) {
+        self.mutate(|d| d.users.retain(|u| u.id != id));
+    }
+
+    /// Deletes a group, as `DELETE /api/v1/groups/{id}` does (with its
+    /// memberships and the assignments made through it, and a
+    /// `group.lifecycle.delete` event).
+    pub fn delete_group(&self, id: &str) {
+        self.mutate(|d| d.groups.retain(|g| g.id != id));
+    }
+
+    /// Events in the System Log, those past the retention included.
+    pub fn system_log_len(&self) -> usize {
+        lock(&self.shared.log).len()
+    }
+
+    /// Moves every System Log event `by` into the past: events older than
+    /// Okta's 90-day retention are no longer served.
+    pub fn age_system_log(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        lock(&self.shared.log).age(by);
     }
 
     /// Injects a fault.
@@ -387,7 +434,7 @@ impl OktaOrg {
         self.shared.auth.live_tokens()
     }
 
-    /// Requests served per bucket (`token`, `users`, `groups`, `groups/id`, `apps`).
+    /// Requests served per bucket (`token`, `users`, `groups`, `groups/id`, `apps`, `logs`).
     pub fn request_counts(&self) -> BTreeMap<String, u64> {
         lock(&self.shared.counts).clone()
     }

@@ -16,6 +16,7 @@ use directory_core::DirectoryData;
 use super::auth::{AuthServer, Presented};
 use super::faults::{Fault, FaultKind, Switches};
 use super::listing::Directory;
+use super::syslog::SystemLog;
 use super::wire::api_error;
 use crate::credential::unix_now;
 use crate::ratelimit::bucket_of;
@@ -64,6 +65,7 @@ pub(crate) struct Shared {
     pub(crate) base: String,
     pub(crate) auth: AuthServer,
     pub(crate) dir: RwLock<Directory>,
+    pub(crate) log: Mutex<SystemLog>,
     pub(crate) app_id: String,
     pub(crate) switches: Mutex<Switches>,
     pub(crate) faults: Mutex<Vec<Fault>>,
@@ -100,6 +102,7 @@ impl Shared {
             base,
             auth,
             dir: RwLock::new(Directory::new(data)),
+            log: Mutex::new(SystemLog::default()),
             app_id,
             switches: Mutex::new(Switches::default()),
             faults: Mutex::new(Vec::new()),
@@ -218,6 +221,7 @@ impl Shared {
             ["api", "v1", "users"] => "okta.users.read",
             ["api", "v1", "groups"] | ["api", "v1", "groups", _, "users"] => "okta.groups.read",
             ["api", "v1", "apps", _, "users"] => "okta.apps.read",
+            ["api", "v1", "logs"] => "okta.logs.read",
             _ => {
                 let summary = "The endpoint does not support the provided HTTP method";
                 return Reply::api_error(404, "E0000022", summary);
@@ -253,6 +257,9 @@ impl Shared {
     }
 
     fn list(&self, sw: &Switches, segments: &[&str], ctx: &super::listing::PageCtx<'_>) -> Reply {
+        if segments == ["api", "v1", "logs"] {
+            return lock(&self.log).serve(ctx, chrono::Utc::now());
+        }
         let dir = self.dir.read().unwrap_or_else(|p| p.into_inner());
         match segments {
             ["api", "v1", "users"] => dir.users(ctx),
