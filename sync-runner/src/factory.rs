@@ -23,14 +23,16 @@ pub trait ProviderFactory: Send + Sync + 'static {
     ) -> Result<Arc<dyn DirectoryProvider>, DirectoryError>;
 }
 
+/// A registered directory and the token that reaches it.
+type Registered = (InMemoryDirectory, Option<directory_core::SecretString>);
+
 /// Provider kind `"memory"`: in-memory directories registered by name, for
 /// tests and the demo. Settings: `{"directory": "<name>"}`; with a secret
 /// named `"token"`, the resolved secret must equal the one registered with
 /// the directory, as a real provider's credentials would have to.
 #[derive(Clone, Default)]
 pub struct MemoryFactory {
-    directories:
-        Arc<RwLock<BTreeMap<String, (InMemoryDirectory, Option<directory_core::SecretString>)>>>,
+    directories: Arc<RwLock<BTreeMap<String, Registered>>>,
 }
 
 impl std::fmt::Debug for MemoryFactory {
@@ -64,10 +66,7 @@ impl MemoryFactory {
         map.insert(name.to_string(), (directory, token));
     }
 
-    fn lookup(
-        &self,
-        name: &str,
-    ) -> Option<(InMemoryDirectory, Option<directory_core::SecretString>)> {
+    fn lookup(&self, name: &str) -> Option<Registered> {
         let map = self
             .directories
             .read()

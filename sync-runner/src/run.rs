@@ -34,7 +34,7 @@ struct Done {
 struct Failure {
     kind: RunKind,
     requests: Option<u64>,
-    error: RunError,
+    error: Box<RunError>,
 }
 
 impl Failure {
@@ -42,12 +42,12 @@ impl Failure {
         Failure {
             kind,
             requests: None,
-            error: RunError {
+            error: Box::new(RunError {
                 stage: stage.to_string(),
                 kind: error_kind.to_string(),
                 message,
                 fixes: Vec::new(),
-            },
+            }),
         }
     }
 
@@ -197,7 +197,7 @@ impl Runner {
                     f.kind,
                     f.requests,
                     OperationCounts::default(),
-                    RunOutcome::Failed(f.error),
+                    RunOutcome::Failed(*f.error),
                 );
                 self.failed(claim, finished_at, run)
             }
