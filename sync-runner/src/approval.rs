@@ -1,10 +1,14 @@
 //! Approving a plan held for review: re-plan against the host's current
 //! records and the latest snapshot, and apply only what was reviewed.
 
+use chrono::{DateTime, Utc};
+use recipient_reconcile::{Plan, ReconcileError};
+
 use crate::clock::delta;
+use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::metrics::Counter;
-use crate::run::{counts, decode_saved, plan_for_review};
+use crate::run::{counts, decide, decode_saved, plan_for_review, Decision};
 use crate::runner::Runner;
 use crate::store::{
     Claim, Completion, HeldChange, HeldPlan, OperationCounts, RunKind, RunOutcome, RunRecord,
@@ -72,32 +76,45 @@ impl Runner {
         if still_held.as_ref().map(|h| &h.plan.hash) != Some(&held.plan.hash) {
             return Err(no_held(&c.id, &held.plan.hash));
         }
-        let current = self.replan(claim).await?;
         let started_at = self.clock.now();
         self.metrics.bump(Counter::RunsStarted);
-        let (approval, held_change, applied_hash) = if current.hash == held.plan.hash {
-            self.apply(&c.tenant_id, &current).await?;
-            let hash = current.hash.clone();
-            (
-                Approval::Applied {
-                    plan_hash: hash.clone(),
-                },
-                HeldChange::Clear,
-                Some(hash),
-            )
-        } else {
+        let (current, safety) = self.replan(claim).await?;
+        if current.hash != held.plan.hash {
             let stale = Approval::Stale {
                 reviewed: held.plan.hash.clone(),
                 current: current.hash.clone(),
             };
             let fresh = HeldPlan {
-                plan: current.clone(),
+                connection_id: c.id.clone(),
+                plan: current,
+                safety,
                 held_at: started_at,
-                ..held.clone()
             };
-            (stale, HeldChange::Hold(Box::new(fresh)), None)
+            let run =
+                self.approval_run(c, approver, started_at, &stale, OperationCounts::default());
+            self.finish_approval(claim, run, None, HeldChange::Hold(Box::new(fresh)))
+                .await?;
+            return Ok(stale);
+        }
+        self.apply(&c.tenant_id, &current).await?;
+        let applied = Approval::Applied {
+            plan_hash: current.hash.clone(),
         };
-        let outcome = match &approval {
+        let run = self.approval_run(c, approver, started_at, &applied, counts(&current));
+        self.finish_approval(claim, run, Some(current.hash), HeldChange::Clear)
+            .await?;
+        Ok(applied)
+    }
+
+    fn approval_run(
+        &self,
+        c: &Connection,
+        approver: &str,
+        started_at: DateTime<Utc>,
+        approval: &Approval,
+        counts: OperationCounts,
+    ) -> RunRecord {
+        let outcome = match approval {
             Approval::Applied { plan_hash } => RunOutcome::Applied {
                 plan_hash: plan_hash.clone(),
             },
@@ -106,35 +123,42 @@ impl Runner {
                 current: current.clone(),
             },
         };
-        let run = RunRecord {
+        RunRecord {
             connection_id: c.id.clone(),
             worker_id: approver.to_string(),
             started_at,
             finished_at: self.clock.now(),
             kind: RunKind::Approval,
             requests: Some(0),
-            counts: if applied_hash.is_some() {
-                counts(&current)
-            } else {
-                OperationCounts::default()
-            },
+            counts,
             outcome,
-        };
+        }
+    }
+
+    /// Writes the approval's run and releases the lease; the due time and
+    /// the failure count stay as they were.
+    async fn finish_approval(
+        &self,
+        claim: &Claim,
+        run: RunRecord,
+        applied_hash: Option<String>,
+        held: HeldChange,
+    ) -> Result<()> {
         let completion = Completion {
             run,
             saved: None,
             applied_hash,
-            held: held_change,
+            held,
             next_due: None,
             consecutive_failures: None,
         };
-        self.store.complete(&claim.lease, completion).await?;
-        Ok(approval)
+        self.store.complete(&claim.lease, completion).await
     }
 
-    /// The plan as it would be now: latest snapshot, current records, the
-    /// safety checks overridden (the admin is reviewing exactly that).
-    async fn replan(&self, claim: &Claim) -> Result<recipient_reconcile::Plan> {
+    /// The plan as it would be now (latest snapshot, current records, the
+    /// safety checks overridden: the admin reviews exactly that), and which
+    /// limits it breaks.
+    async fn replan(&self, claim: &Claim) -> Result<(Plan, String)> {
         let c = &claim.connection;
         let corrupt = |problem: &str| Error::Corrupt {
             connection_id: c.id.clone(),
@@ -148,8 +172,13 @@ impl Runner {
         let (snapshot, _) = decode_saved(&c.id, &saved)
             .ok_or_else(|| corrupt("the stored snapshot cannot be read"))?;
         let records = self.host.records(&c.tenant_id).await?;
-        plan_for_review(&snapshot, &c.policy, &records)
-            .map_err(|e| Error::invalid("policy", e.to_string()))
+        let policy_error = |e: ReconcileError| Error::invalid("policy", e.to_string());
+        let safety = match decide(&snapshot, &c.policy, &records).map_err(policy_error)? {
+            Decision::Hold(_, safety) => safety,
+            Decision::Apply(_) => "within the safety limits now".to_string(),
+        };
+        let plan = plan_for_review(&snapshot, &c.policy, &records).map_err(policy_error)?;
+        Ok((plan, safety))
     }
 }
 

@@ -284,18 +284,18 @@ impl Runner {
         let c = &claim.connection;
         let kind = run_kind(&round.report.round);
         let requests = round.report.requests;
-        let fail = |stage: &str, error_kind: &str, message: String| Failure {
+        let fail = |stage: &str, message: String| Failure {
             requests,
-            ..Failure::new(kind.clone(), stage, error_kind, message)
+            ..Failure::new(kind.clone(), stage, stage, message)
         };
         let saved = encode(&round)?;
         let records = self
             .host
             .records(&c.tenant_id)
             .await
-            .map_err(|e| fail("host", "host", e.to_string()))?;
+            .map_err(|e| fail("host", e.to_string()))?;
         let decision = decide(&round.snapshot, &c.policy, &records)
-            .map_err(|e| fail("policy", "policy", e.to_string()))?;
+            .map_err(|e| fail("policy", e.to_string()))?;
         let mut done = Done {
             kind: kind.clone(),
             requests,
@@ -306,33 +306,48 @@ impl Runner {
             held: HeldChange::Clear,
         };
         match decision {
-            Decision::Apply(plan) => {
-                done.counts = counts(&plan);
-                if !plan.is_empty() {
-                    self.apply(&c.tenant_id, &plan)
-                        .await
-                        .map_err(|e| fail("host", "host", e.to_string()))?;
-                    done.outcome = RunOutcome::Applied {
-                        plan_hash: plan.hash.clone(),
-                    };
-                    done.applied_hash = Some(plan.hash);
-                }
-            }
-            Decision::Hold(plan, safety) => {
-                self.metrics.bump(Counter::PlansHeld);
-                done.counts = counts(&plan);
-                done.outcome = RunOutcome::Held {
-                    plan_hash: plan.hash.clone(),
-                };
-                done.held = HeldChange::Hold(Box::new(HeldPlan {
-                    connection_id: c.id.clone(),
-                    plan,
-                    safety,
-                    held_at: self.clock.now(),
-                }));
-            }
+            Decision::Apply(plan) => self
+                .apply_within_limits(&c.tenant_id, plan, &mut done)
+                .await
+                .map_err(|e| fail("host", e.to_string()))?,
+            Decision::Hold(plan, safety) => self.hold(&c.id, plan, safety, &mut done),
         }
         Ok(done)
+    }
+
+    /// Applies a plan that passed the safety limits (an empty one is not sent).
+    async fn apply_within_limits(
+        &self,
+        tenant_id: &str,
+        plan: Plan,
+        done: &mut Done,
+    ) -> Result<(), crate::HostError> {
+        done.counts = counts(&plan);
+        if plan.is_empty() {
+            return Ok(());
+        }
+        self.apply(tenant_id, &plan).await?;
+        done.outcome = RunOutcome::Applied {
+            plan_hash: plan.hash.clone(),
+        };
+        done.applied_hash = Some(plan.hash);
+        Ok(())
+    }
+
+    /// Holds a plan that broke a safety limit for review.
+    fn hold(&self, connection_id: &str, plan: Plan, safety: String, done: &mut Done) {
+        self.metrics.bump(Counter::PlansHeld);
+        tracing::warn!(connection_id, %safety, "plan held for review");
+        done.counts = counts(&plan);
+        done.outcome = RunOutcome::Held {
+            plan_hash: plan.hash.clone(),
+        };
+        done.held = HeldChange::Hold(Box::new(HeldPlan {
+            connection_id: connection_id.to_string(),
+            plan,
+            safety,
+            held_at: self.clock.now(),
+        }));
     }
 
     /// Applies a plan through the host, counting it once.

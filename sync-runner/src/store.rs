@@ -82,7 +82,8 @@ pub enum RunKind {
     Incremental,
     /// An admin's approval of a held plan.
     Approval,
-    /// The run failed before the directory was read.
+    /// The run failed before a round completed (building the provider,
+    /// `check()`, or the round itself).
     NotStarted,
 }
 
