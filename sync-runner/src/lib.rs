@@ -128,7 +128,11 @@
 //!
 //! ## Feature flags
 //!
-//! None yet; the PostgreSQL store will come behind `postgres`.
+//! * `testing`: [`testing::store_conformance`], the guarantees every
+//!   [`RunnerStore`] must keep, for `MemoryStore` here and a database store
+//!   later.
+//!
+//! The PostgreSQL store will come behind `postgres`.
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
@@ -154,6 +158,9 @@ mod run;
 mod runner;
 mod store;
 mod worker;
+
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use approval::Approval;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -44,19 +44,25 @@ impl Worker {
     /// Runs until `shutdown` turns `true` (or its sender is dropped): claims
     /// due connections whenever a slot is free, polls when none is due. On
     /// shutdown it claims nothing more and finishes what it holds, so every
-    /// lease is released by a written run.
-    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+    /// lease is released by a written run. A store that fails to answer a
+    /// claim is asked again at the next poll.
+    pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
         let mut running = FuturesUnordered::new();
         let mut stopping = false;
         loop {
             stopping = stopping || *shutdown.borrow();
             if !stopping {
                 let free = self.runner.config.concurrency.saturating_sub(running.len());
-                running.extend(self.claim(free).await?.into_iter().map(|c| self.process(c)));
+                // A store that fails to answer is asked again at the next poll.
+                let claims = self.claim(free).await.unwrap_or_else(|e| {
+                    tracing::warn!(worker_id = %self.id, error = %e, "claiming failed: retrying at the next poll");
+                    Vec::new()
+                });
+                running.extend(claims.into_iter().map(|c| self.process(c)));
             }
             if stopping && running.is_empty() {
                 tracing::info!(worker_id = %self.id, "worker stopped");
-                return Ok(());
+                return;
             }
             let poll = tokio::time::sleep(self.runner.config.poll_every);
             tokio::select! {
@@ -125,7 +131,9 @@ pub(crate) async fn heartbeat_while<T>(
                 .await
             {
                 Ok(renewed) => current = renewed,
-                Err(e) => return e,
+                Err(e @ Error::LeaseLost(_)) => return e,
+                // A passing store fault: the lease holds until it expires, so try again.
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed: retrying"),
             }
         }
     };

@@ -24,7 +24,7 @@ async fn shutdown_finishes_the_runs_in_flight_and_releases_their_leases() {
 
     tokio::time::sleep(MINUTE).await;
     tx.send(true).unwrap();
-    running.await.unwrap().unwrap();
+    running.await.unwrap();
 
     let mut ran = 0;
     for i in 0..6 {
@@ -55,7 +55,7 @@ async fn a_running_worker_picks_up_connections_as_they_fall_due() {
     // minutes) plus the minute a sync takes after each: four fit in 4 hours.
     tokio::time::sleep(4 * HOUR).await;
     drop(tx);
-    running.await.unwrap().unwrap();
+    running.await.unwrap();
     assert_eq!(f.store.runs("c").await.unwrap().len(), 4);
     assert_eq!(f.per_tenant.max(), 1);
 }
