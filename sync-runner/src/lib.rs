@@ -101,14 +101,16 @@
 //!   between any two of them cannot leave half a run behind.
 //! * **How PostgreSQL will fit** (a later release, behind a feature): one
 //!   row per connection holding the lease (`worker_id`, `lease_token`,
-//!   `lease_expires_at`), claimed with `SELECT … WHERE due_at <= now() AND
-//!   (lease_expires_at IS NULL OR lease_expires_at < now()) … FOR UPDATE SKIP
-//!   LOCKED`, the org key held by a transaction-scoped advisory lock on its
-//!   hash while claiming; writes are `UPDATE … WHERE lease_token = $1 AND
-//!   lease_expires_at > now()`. Snapshots are stored compressed (this
-//!   release keeps them as JSON bytes in [`SavedSync`]); secrets stay
-//!   behind the [`SecretResolver`]. The same conformance tests run against
-//!   both stores.
+//!   `lease_expires_at`), claimed in one transaction with `SELECT … WHERE
+//!   due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at <
+//!   now()) AND NOT EXISTS (a live lease on the same org key) ORDER BY due_at
+//!   … FOR UPDATE SKIP LOCKED`, after taking a transaction-scoped advisory
+//!   lock on each candidate org key's hash so two claimers cannot both see
+//!   a key free; heartbeats and writes are `UPDATE … WHERE lease_token = $1
+//!   AND lease_expires_at > now()`, judged by the database's clock. Snapshots
+//!   will be stored compressed (this release keeps them as JSON bytes in
+//!   [`SavedSync`]); secrets stay behind the [`SecretResolver`]. The
+//!   conformance suite (`testing` feature) runs against both stores.
 //! * **Apply only what is safe; hold the rest.** A plan within the policy's
 //!   safety limits is applied at once; one over them is planned again with
 //!   the checks overridden and held, with the numbers, for review. Approval
