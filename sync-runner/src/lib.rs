@@ -107,10 +107,11 @@
 //!   … FOR UPDATE SKIP LOCKED`, after taking a transaction-scoped advisory
 //!   lock on each candidate org key's hash so two claimers cannot both see
 //!   a key free; heartbeats and writes are `UPDATE … WHERE lease_token = $1
-//!   AND lease_expires_at > now()`, judged by the database's clock. Snapshots
-//!   will be stored compressed (this release keeps them as JSON bytes in
-//!   [`SavedSync`]); secrets stay behind the [`SecretResolver`]. The
-//!   conformance suite (`testing` feature) runs against both stores.
+//!   AND lease_expires_at > now()`, judged by the database's clock. A
+//!   [`SavedSync`] (gzip-compressed snapshot JSON and the sync state) is a
+//!   `bytea` and a `jsonb` column; secrets stay behind the
+//!   [`SecretResolver`]. The conformance suite (`testing` feature) runs
+//!   against both stores.
 //! * **Apply only what is safe; hold the rest.** A plan within the policy's
 //!   safety limits is applied at once; one over them is planned again with
 //!   the checks overridden and held, with the numbers, for review. Approval

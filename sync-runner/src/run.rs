@@ -138,29 +138,15 @@ pub(crate) fn decode_saved(
     connection_id: &str,
     saved: &SavedSync,
 ) -> Option<(Snapshot, SyncState)> {
-    let snapshot = serde_json::from_slice::<Snapshot>(&saved.snapshot);
-    match (snapshot, SyncState::from_json(&saved.state)) {
-        (Ok(s), Ok(st)) => Some((s, st)),
-        (Err(e), _) => {
-            tracing::warn!(connection_id, error = %e, "stored snapshot unreadable: a full round follows");
-            None
-        }
-        (_, Err(e)) => {
-            tracing::warn!(connection_id, error = %e, "stored sync state unreadable: a full round follows");
-            None
-        }
-    }
+    saved
+        .decode()
+        .inspect_err(|e| tracing::warn!(connection_id, error = %e, "stored sync unreadable: a full round follows"))
+        .ok()
 }
 
 fn encode(round: &SyncRound) -> Result<SavedSync, Failure> {
-    let kind = run_kind(&round.report.round);
-    let snapshot = serde_json::to_vec(&round.snapshot)
-        .map_err(|e| Failure::new(kind.clone(), "store", "encode", format!("snapshot: {e}")))?;
-    let state = round
-        .state
-        .to_json()
-        .map_err(|e| Failure::directory(kind, "store", &e))?;
-    Ok(SavedSync { snapshot, state })
+    SavedSync::new(&round.snapshot, &round.state)
+        .map_err(|e| Failure::directory(run_kind(&round.report.round), "store", &e))
 }
 
 /// `base * 2^(failures - 1)`, at most `max`.

@@ -3,6 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
+use directory_core::{Error as DirectoryError, Snapshot, SyncState};
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use recipient_reconcile::Plan;
 use serde::{Deserialize, Serialize};
 
@@ -36,13 +40,41 @@ pub struct Claim {
 }
 
 /// What a connection keeps between runs: the last complete snapshot and the
-/// provider's sync state, both as bytes the store need not understand.
+/// provider's sync state, as bytes and text the store need not understand.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedSync {
-    /// The snapshot as JSON.
+    /// The snapshot as gzip-compressed JSON.
     pub snapshot: Vec<u8>,
-    /// The [`SyncState`](directory_core::SyncState) as JSON.
+    /// The [`SyncState`] as JSON.
     pub state: String,
+}
+
+impl SavedSync {
+    /// Compresses `snapshot` and writes `state`.
+    pub fn new(snapshot: &Snapshot, state: &SyncState) -> Result<SavedSync, DirectoryError> {
+        let cannot = |e: std::io::Error| {
+            DirectoryError::config("snapshot", format!("cannot be compressed: {e}"))
+        };
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        serde_json::to_writer(&mut gz, snapshot)
+            .map_err(|e| DirectoryError::config("snapshot", format!("cannot be written: {e}")))?;
+        Ok(SavedSync {
+            snapshot: gz.finish().map_err(cannot)?,
+            state: state.to_json()?,
+        })
+    }
+
+    /// The snapshot and state back; an error says which cannot be read.
+    pub fn decode(&self) -> Result<(Snapshot, SyncState), DirectoryError> {
+        let reader = std::io::BufReader::new(GzDecoder::new(self.snapshot.as_slice()));
+        let snapshot = serde_json::from_reader(reader).map_err(|e| {
+            DirectoryError::config(
+                "snapshot",
+                format!("cannot be read ({e}): drop it to run a full round"),
+            )
+        })?;
+        Ok((snapshot, SyncState::from_json(&self.state)?))
+    }
 }
 
 impl std::fmt::Debug for SavedSync {

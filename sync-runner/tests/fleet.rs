@@ -90,3 +90,26 @@ fn jitter_gives_each_connection_its_own_offset_within_the_window() {
         t0() + chrono::TimeDelta::hours(1) + offsets[1]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_snapshot_is_kept_compressed_and_reads_back_whole() {
+    let f = fixture(std::time::Duration::ZERO);
+    f.factory.register("d", directory("d", 300), None);
+    let c = connection("c", "org", "d");
+    f.host.set(&c.tenant_id, host_data(vec![]));
+    f.store.put_connection(c, t0()).await.unwrap();
+    drain(&f.runner.worker("w")).await;
+
+    let saved = f.store.saved_sync("c").await.unwrap().unwrap();
+    assert_eq!(saved.snapshot.get(..2), Some(&[0x1f, 0x8b][..]), "gzip");
+    let (snapshot, state) = saved.decode().unwrap();
+    assert_eq!(snapshot.users.len(), 300);
+    assert_eq!(state.directory(), snapshot.provider);
+    let json = serde_json::to_vec(&snapshot).unwrap();
+    assert!(
+        saved.snapshot.len() * 4 < json.len(),
+        "{} of {}",
+        saved.snapshot.len(),
+        json.len()
+    );
+}
