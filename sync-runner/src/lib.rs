@@ -1,0 +1,183 @@
+//! # sync-runner
+//!
+//! The layer every SaaS that embeds this library writes on top of it, built
+//! once: a table of customer connections, a schedule, the previous snapshot
+//! and sync state per connection, workers that run check → sync → reconcile
+//! → apply, plans held for an admin's review when they break a safety limit,
+//! a run history, and leases so that any number of workers can share one
+//! store without two of them syncing one connection (or one IdP org) at once.
+//!
+//! ## Main types
+//!
+//! * [`Connection`]: a tenant's link to one directory: [`ProviderSettings`]
+//!   as data (secrets only by name), the sync [`Policy`](recipient_reconcile::Policy),
+//!   a [`Schedule`] (an interval with per-connection jitter; cron
+//!   expressions are not supported yet) and an IdP org key.
+//! * [`RunnerStore`]: everything the runner keeps, as one async trait;
+//!   [`MemoryStore`] implements it in memory with a database's semantics.
+//! * The host's side, as traits: [`Host`] (read a tenant's records, apply a
+//!   plan idempotently by its hash), [`ProviderFactory`] (build a provider
+//!   from a connection's settings) and [`SecretResolver`] (a secret's name
+//!   to the secret). [`MemoryHost`], [`MemoryFactory`] and [`MemorySecrets`]
+//!   serve tests and the demo.
+//! * [`Runner`] holds those parts; [`Worker`] claims and runs due
+//!   connections ([`Worker::run`] until a shutdown signal, or
+//!   [`Worker::run_once`]); [`Runner::approve`] applies a held plan if it is
+//!   still the one reviewed. [`RunRecord`]s are the history; [`Metrics`] the
+//!   counters.
+//!
+//! ## How a host embeds it
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::collections::BTreeMap;
+//! use std::time::Duration;
+//! use directory_core::{DirectoryUser, InMemoryDirectory};
+//! use recipient_reconcile::{HostData, HostLocation, Location, Policy};
+//! use sync_runner::{
+//!     Connection, MemoryFactory, MemoryHost, MemorySecrets, MemoryStore, ProviderSettings,
+//!     Runner, RunnerStore, RunOutcome, Schedule,
+//! };
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let directory = InMemoryDirectory::builder("acme")
+//!     .user(DirectoryUser::new("u1", "ada").with_email("ada@acme.test", true))
+//!     .build();
+//! let factory = MemoryFactory::new();
+//! factory.register("acme", directory, None);
+//! let host = MemoryHost::new();
+//! host.set("acme-tenant", HostData {
+//!     locations: vec![HostLocation { location: Location::new("ber", "Berlin"), records: vec![] }],
+//!     users: vec![],
+//! });
+//! let store = Arc::new(MemoryStore::new());
+//! let runner = Runner::new(store.clone(), Arc::new(host.clone()), Arc::new(factory), Arc::new(MemorySecrets::default()));
+//!
+//! store.put_connection(Connection {
+//!     id: "acme".into(),
+//!     tenant_id: "acme-tenant".into(),
+//!     provider: ProviderSettings {
+//!         kind: "memory".into(),
+//!         settings: serde_json::json!({ "directory": "acme" }),
+//!         secrets: BTreeMap::new(),
+//!     },
+//!     idp_org_key: "acme".into(),
+//!     policy: Policy::default(),
+//!     schedule: Schedule { every: Duration::from_secs(86_400), jitter: Duration::from_secs(3_600) },
+//!     enabled: true,
+//! }, chrono::Utc::now()).await?;
+//!
+//! let worker = runner.worker("worker-1");
+//! assert_eq!(worker.run_once().await?, 1);
+//! let runs = store.runs("acme").await?;
+//! assert!(matches!(runs[0].outcome, RunOutcome::Applied { .. }));
+//! assert_eq!(host.get("acme-tenant").locations[0].records.len(), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A host runs [`Worker::run`] on each of its machines with a `watch`
+//! channel it flips on SIGTERM, lets admins list [`RunnerStore::held_plans`]
+//! and [`RunnerStore::runs`], and calls [`Runner::approve`] with the hash
+//! the admin reviewed.
+//!
+//! ## Design notes
+//!
+//! * **Why leases.** A worker can die at any moment (a deploy, an OOM kill,
+//!   SIGKILL). A lease is a claim with an expiry that a running sync renews
+//!   (a heartbeat): a dead worker stops renewing, its lease lapses and any
+//!   other worker claims the connection. Every claim gets a growing fencing
+//!   token and every write checks it, so a worker that lost its lease (a
+//!   long pause, a partition) writes nothing. A worker whose heartbeat fails
+//!   drops the run. The org key is leased with the connection: two
+//!   connections to one Okta org never run at once, as they share its rate
+//!   limit.
+//! * **Why the store is a trait.** The coordination is the store's: each
+//!   method is one atomic step (claim, heartbeat, complete), so the worker
+//!   holds no shared state and runs the same over memory or a database. A
+//!   finished run is written in one step with the lease's release (history,
+//!   snapshot and state, held plan, next due time, failure count): a crash
+//!   between any two of them cannot leave half a run behind.
+//! * **How PostgreSQL will fit** (a later release, behind a feature): one
+//!   row per connection holding the lease (`worker_id`, `lease_token`,
+//!   `lease_expires_at`), claimed in one transaction with `SELECT … WHERE
+//!   due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at <
+//!   now()) AND NOT EXISTS (a live lease on the same org key) ORDER BY due_at
+//!   … FOR UPDATE SKIP LOCKED`, after taking a transaction-scoped advisory
+//!   lock on each candidate org key's hash so two claimers cannot both see
+//!   a key free; heartbeats and writes are `UPDATE … WHERE lease_token = $1
+//!   AND lease_expires_at > now()`, judged by the database's clock. A
+//!   [`SavedSync`] (gzip-compressed snapshot JSON and the sync state) is a
+//!   `bytea` and a `jsonb` column; secrets stay behind the
+//!   [`SecretResolver`]. The conformance suite (`testing` feature) runs
+//!   against both stores.
+//! * **Apply only what is safe; hold the rest.** A plan within the policy's
+//!   safety limits is applied at once; one over them is planned again with
+//!   the checks overridden and held, with the numbers, for review. Approval
+//!   re-plans from the latest snapshot and the host's current records and
+//!   applies only if the hash is the reviewed one; otherwise the new plan is
+//!   held and the approval says the old one is stale. The host applies a
+//!   hash once, so a retried apply changes nothing twice.
+//! * **Incremental by default, full when needed.** The previous snapshot and
+//!   [`SyncState`](directory_core::SyncState) go to
+//!   [`DirectoryProviderExt::sync`](directory_core::DirectoryProviderExt::sync),
+//!   which decides, for any provider, whether the round may be incremental.
+//! * **Failures are history, not errors.** A failed run is recorded with its
+//!   stage, error kind, message and, for a failed `check()`, every probe's
+//!   fix; the connection backs off exponentially while the others proceed.
+//! * **Time is injected** ([`Clock`]): due times, leases and backoff use it,
+//!   so tests move time by hand.
+//!
+//! ## Feature flags
+//!
+//! * `testing`: [`testing::store_conformance`], the guarantees every
+//!   [`RunnerStore`] must keep, for `MemoryStore` here and a database store
+//!   later.
+//!
+//! The PostgreSQL store will come behind `postgres`.
+
+#![warn(missing_docs)]
+// Library code never panics on bad input; tests may.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod approval;
+mod clock;
+mod connection;
+mod error;
+mod factory;
+mod host;
+mod memory_store;
+mod metrics;
+mod run;
+mod runner;
+mod store;
+mod worker;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use approval::Approval;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use connection::{
+    Connection, MemorySecrets, ProviderSettings, Schedule, SecretError, SecretResolver,
+};
+pub use error::{Error, Result};
+pub use factory::{MemoryFactory, ProviderFactory};
+pub use host::{ApplyOutcome, Host, HostError, MemoryHost};
+pub use memory_store::MemoryStore;
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use runner::{Runner, RunnerConfig};
+pub use store::{
+    Claim, Completion, ConnectionStatus, HeldChange, HeldPlan, Lease, OperationCounts, RunError,
+    RunKind, RunOutcome, RunRecord, RunnerStore, SavedSync,
+};
+pub use worker::Worker;

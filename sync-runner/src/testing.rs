@@ -1,0 +1,376 @@
+//! A conformance suite for [`RunnerStore`] implementations: the guarantees
+//! the workers rely on, checked the same way for the in-memory store and a
+//! database store. Each check panics with what it found when a guarantee
+//! does not hold.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use recipient_reconcile::Policy;
+
+use crate::connection::{Connection, ProviderSettings, Schedule};
+use crate::error::{Error, Result};
+use crate::store::{
+    Claim, Completion, HeldChange, Lease, OperationCounts, RunKind, RunOutcome, RunRecord,
+    RunnerStore, SavedSync,
+};
+
+/// Runs every check, each on a fresh store from `make`.
+pub async fn store_conformance<S: RunnerStore, F: Fn() -> S>(make: F) {
+    due_and_enabled(&make()).await;
+    earliest_due_first(&make()).await;
+    one_lease_per_org_key(&make()).await;
+    lapsed_leases_move_and_fence(&make()).await;
+    heartbeats_extend(&make()).await;
+    claim_one(&make()).await;
+    complete_writes_everything_at_once(&make()).await;
+    replacing_a_connection_keeps_its_state(&make()).await;
+}
+
+#[allow(clippy::panic)]
+fn fail(what: &str, found: &dyn Debug) -> ! {
+    panic!("store conformance: {what}; found {found:?}")
+}
+
+fn check(ok: bool, what: &str, found: &dyn Debug) {
+    if !ok {
+        fail(what, found);
+    }
+}
+
+fn must<T>(r: Result<T>, what: &str) -> T {
+    r.unwrap_or_else(|e| fail(what, &e))
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.timestamp_opt(1_767_578_400, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+fn at(minutes: i64) -> DateTime<Utc> {
+    t0() + TimeDelta::minutes(minutes)
+}
+
+const LEASE: TimeDelta = TimeDelta::minutes(5);
+
+/// A connection for the checks: `id` on IdP org `org`.
+pub fn connection(id: &str, org: &str) -> Connection {
+    Connection {
+        id: id.to_string(),
+        tenant_id: format!("tenant-{id}"),
+        provider: ProviderSettings {
+            kind: "memory".to_string(),
+            settings: serde_json::json!({ "directory": id }),
+            secrets: BTreeMap::new(),
+        },
+        idp_org_key: org.to_string(),
+        policy: Policy::default(),
+        schedule: Schedule {
+            every: Duration::from_secs(3600),
+            jitter: Duration::ZERO,
+        },
+        enabled: true,
+    }
+}
+
+async fn put(store: &impl RunnerStore, c: Connection, now: DateTime<Utc>) {
+    must(store.put_connection(c, now).await, "put_connection");
+}
+
+async fn claim_due(
+    store: &impl RunnerStore,
+    worker: &str,
+    minutes: i64,
+    limit: usize,
+) -> Vec<Claim> {
+    must(
+        store.claim_due(worker, at(minutes), LEASE, limit).await,
+        "claim_due",
+    )
+}
+
+fn ids(claims: &[Claim]) -> Vec<&str> {
+    claims.iter().map(|c| c.connection.id.as_str()).collect()
+}
+
+fn run(connection_id: &str, worker: &str, minutes: i64) -> RunRecord {
+    RunRecord {
+        connection_id: connection_id.to_string(),
+        worker_id: worker.to_string(),
+        started_at: at(minutes),
+        finished_at: at(minutes),
+        kind: RunKind::Incremental,
+        requests: Some(1),
+        counts: OperationCounts::default(),
+        outcome: RunOutcome::NoChanges,
+    }
+}
+
+fn done(connection_id: &str, worker: &str, minutes: i64) -> Completion {
+    Completion {
+        run: run(connection_id, worker, minutes),
+        saved: None,
+        applied_hash: None,
+        held: HeldChange::Keep,
+        next_due: Some(at(minutes + 60)),
+        consecutive_failures: Some(0),
+    }
+}
+
+async fn due_and_enabled(store: &impl RunnerStore) {
+    put(store, connection("a", "org-a"), at(0)).await;
+    put(store, connection("b", "org-b"), at(0)).await;
+    put(
+        store,
+        Connection {
+            enabled: false,
+            ..connection("off", "org-off")
+        },
+        at(0),
+    )
+    .await;
+    let early = claim_due(store, "w", -1, 10).await;
+    check(
+        early.is_empty(),
+        "nothing is claimed before it is due",
+        &ids(&early),
+    );
+    let claims = claim_due(store, "w", 0, 10).await;
+    check(
+        ids(&claims) == ["a", "b"],
+        "due enabled connections are claimed, disabled ones not",
+        &ids(&claims),
+    );
+    let again = claim_due(store, "w2", 0, 10).await;
+    check(
+        again.is_empty(),
+        "a leased connection is not claimed again",
+        &ids(&again),
+    );
+}
+
+async fn earliest_due_first(store: &impl RunnerStore) {
+    put(store, connection("late", "org-1"), at(0)).await;
+    put(store, connection("early", "org-2"), at(-10)).await;
+    let claims = claim_due(store, "w", 0, 1).await;
+    check(
+        ids(&claims) == ["early"],
+        "the earliest due is claimed first",
+        &ids(&claims),
+    );
+}
+
+async fn one_lease_per_org_key(store: &impl RunnerStore) {
+    for id in ["x1", "x2", "x3"] {
+        put(store, connection(id, "shared-org"), at(0)).await;
+    }
+    let first = claim_due(store, "w1", 0, 10).await;
+    check(
+        first.len() == 1,
+        "one connection per org key in a batch",
+        &ids(&first),
+    );
+    let second = claim_due(store, "w2", 0, 10).await;
+    check(
+        second.is_empty(),
+        "no connection on an org key leased by another worker",
+        &ids(&second),
+    );
+    let lease = first
+        .first()
+        .map(|c| c.lease.clone())
+        .unwrap_or_else(|| fail("a claim", &first));
+    must(
+        store
+            .complete(&lease, done(&lease.connection_id, "w1", 1))
+            .await,
+        "complete",
+    );
+    let third = claim_due(store, "w2", 1, 10).await;
+    check(
+        third.len() == 1,
+        "the org key is free once the run completed",
+        &ids(&third),
+    );
+}
+
+async fn lapsed_leases_move_and_fence(store: &impl RunnerStore) {
+    put(store, connection("c", "org"), at(0)).await;
+    let a = claim_due(store, "a", 0, 1).await;
+    let lease_a = a
+        .first()
+        .map(|c| c.lease.clone())
+        .unwrap_or_else(|| fail("a claim", &a));
+    let early = claim_due(store, "b", 4, 1).await;
+    check(early.is_empty(), "a live lease is not taken", &ids(&early));
+    let b = claim_due(store, "b", 5, 1).await;
+    check(
+        ids(&b) == ["c"],
+        "a lapsed lease is claimable by another worker",
+        &ids(&b),
+    );
+    let lost = Error::LeaseLost("c".into());
+    let beat = store.heartbeat(&lease_a, at(6), LEASE).await;
+    check(
+        beat.as_ref().err() == Some(&lost),
+        "the old holder's heartbeat is refused",
+        &beat,
+    );
+    let wrote = store.complete(&lease_a, done("c", "a", 6)).await;
+    check(
+        wrote.as_ref().err() == Some(&lost),
+        "the old holder's completion is refused",
+        &wrote,
+    );
+    must(store.release(&lease_a).await, "release");
+    let runs = must(store.runs("c").await, "runs");
+    check(runs.is_empty(), "the old holder wrote nothing", &runs);
+    let status =
+        must(store.status("c", at(6)).await, "status").map(|s| s.lease.map(|l| l.worker_id));
+    check(
+        status == Some(Some("b".into())),
+        "the old holder's release leaves the new lease",
+        &status,
+    );
+}
+
+async fn heartbeats_extend(store: &impl RunnerStore) {
+    put(store, connection("c", "org"), at(0)).await;
+    let a = claim_due(store, "a", 0, 1).await;
+    let lease: Lease = a
+        .first()
+        .map(|c| c.lease.clone())
+        .unwrap_or_else(|| fail("a claim", &a));
+    let renewed = must(store.heartbeat(&lease, at(4), LEASE).await, "heartbeat");
+    check(
+        renewed.expires_at == at(9),
+        "a heartbeat extends the lease from now",
+        &renewed,
+    );
+    let b = claim_due(store, "b", 6, 1).await;
+    check(b.is_empty(), "a renewed lease is not taken", &ids(&b));
+    must(
+        store.complete(&lease, done("c", "a", 8)).await,
+        "complete with the first lease value",
+    );
+}
+
+async fn claim_one(store: &impl RunnerStore) {
+    put(store, connection("c", "org"), at(0)).await;
+    put(store, connection("d", "org"), at(0)).await;
+    let unknown = store
+        .claim("nope", "w", at(0), LEASE)
+        .await
+        .map(|c| c.lease);
+    check(
+        unknown == Err(Error::UnknownConnection("nope".into())),
+        "claiming an unknown connection",
+        &unknown,
+    );
+    let c = must(
+        store.claim("c", "w", at(-1), LEASE).await,
+        "claim before due",
+    );
+    let busy = store.claim("c", "v", at(1), LEASE).await.map(|c| c.lease);
+    check(
+        busy == Err(Error::Busy("c".into())),
+        "a leased connection is busy",
+        &busy,
+    );
+    let org = store.claim("d", "v", at(1), LEASE).await.map(|c| c.lease);
+    check(
+        org == Err(Error::Busy("d".into())),
+        "a connection whose org key is leased is busy",
+        &org,
+    );
+    must(store.release(&c.lease).await, "release");
+    must(
+        store.claim("d", "v", at(1), LEASE).await,
+        "claim after release",
+    );
+}
+
+async fn complete_writes_everything_at_once(store: &impl RunnerStore) {
+    put(store, connection("c", "org"), at(0)).await;
+    let claims = claim_due(store, "w", 0, 1).await;
+    let lease = claims
+        .first()
+        .map(|c| c.lease.clone())
+        .unwrap_or_else(|| fail("a claim", &claims));
+    let saved = SavedSync {
+        snapshot: b"{}".to_vec(),
+        state: "{}".into(),
+    };
+    let completion = Completion {
+        saved: Some(saved.clone()),
+        applied_hash: Some("h1".into()),
+        consecutive_failures: Some(3),
+        ..done("c", "w", 1)
+    };
+    must(store.complete(&lease, completion).await, "complete");
+    let status =
+        must(store.status("c", at(1)).await, "status").unwrap_or_else(|| fail("a status", &"none"));
+    let wrote = (
+        status.due_at,
+        status.consecutive_failures,
+        status.last_applied_hash.clone(),
+        status.lease.is_none(),
+    );
+    check(
+        wrote == (at(61), 3, Some("h1".into()), true),
+        "due time, failures, applied hash written; lease released",
+        &wrote,
+    );
+    let kept = must(store.saved_sync("c").await, "saved_sync");
+    check(
+        kept.as_ref() == Some(&saved),
+        "snapshot and state written",
+        &kept,
+    );
+    let runs = must(store.runs("c").await, "runs");
+    check(runs.len() == 1, "the run is in the history", &runs);
+}
+
+async fn replacing_a_connection_keeps_its_state(store: &impl RunnerStore) {
+    put(store, connection("c", "org"), at(0)).await;
+    let claims = claim_due(store, "w", 0, 1).await;
+    let lease = claims
+        .first()
+        .map(|c| c.lease.clone())
+        .unwrap_or_else(|| fail("a claim", &claims));
+    must(store.complete(&lease, done("c", "w", 1)).await, "complete");
+    put(
+        store,
+        Connection {
+            enabled: false,
+            ..connection("c", "org")
+        },
+        at(2),
+    )
+    .await;
+    let runs = must(store.runs("c").await, "runs");
+    check(
+        runs.len() == 1,
+        "replacing settings keeps the history",
+        &runs,
+    );
+    let due = must(store.status("c", at(2)).await, "status").map(|s| s.due_at);
+    check(
+        due == Some(at(61)),
+        "replacing settings keeps the due time",
+        &due,
+    );
+    let bad = Connection {
+        id: String::new(),
+        ..connection("c", "org")
+    };
+    let refused = store.put_connection(bad, at(2)).await;
+    check(
+        matches!(refused, Err(Error::InvalidConnection { .. })),
+        "an invalid connection is refused",
+        &refused,
+    );
+}
