@@ -205,10 +205,10 @@ impl OktaDirectoryBuilder {
         self
     }
 
-    /// Force DPoP on (`Some(true)`) or off; by default it is detected from
-    /// the token endpoint's answer.
-    pub fn dpop(mut self, dpop: Option<bool>) -> Self {
-        self.dpop = dpop;
+    /// Whether tokens are DPoP-bound: [`DpopMode::Auto`] (the default)
+    /// detects it from the token endpoint's answer.
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop = mode.forced();
         self
     }
 
@@ -395,4 +395,30 @@ fn check_limits(l: &PageLimits) -> Result<()> {
     check("page_limits.groups", l.groups, 10_000)?;
     check("page_limits.group_members", l.group_members, 1_000)?;
     check("page_limits.app_users", l.app_users, 500)
+}
+
+/// Whether the provider binds its tokens with DPoP (RFC 9449).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DpopMode {
+    /// Detect it: start without DPoP and switch when the token endpoint asks
+    /// for a proof (`invalid_dpop_proof`), as service apps with "Require
+    /// Demonstrating Proof of Possession" do.
+    #[default]
+    Auto,
+    /// Always send a proof, from the first token request.
+    Always,
+    /// Never send one (an org that demands DPoP then fails the token request).
+    Never,
+}
+
+impl DpopMode {
+    /// `None` to detect, `Some(on)` to force.
+    fn forced(self) -> Option<bool> {
+        match self {
+            DpopMode::Auto => None,
+            DpopMode::Always => Some(true),
+            DpopMode::Never => Some(false),
+        }
+    }
 }

@@ -140,7 +140,7 @@ mod provider;
 mod ratelimit;
 mod systemlog;
 
-pub use builder::{env, OktaDirectoryBuilder, PageLimits};
+pub use builder::{env, DpopMode, OktaDirectoryBuilder, PageLimits};
 pub use credential::PrivateJwk;
 pub use provider::OktaDirectory;
 pub use ratelimit::bucket_of;

@@ -196,3 +196,32 @@ async fn a_resource_server_nonce_is_taken_up_without_a_token_refresh() {
         "a nonce 401 is not a token problem"
     );
 }
+
+#[tokio::test]
+async fn dpop_mode_always_skips_detection_and_never_is_refused_by_an_org_that_demands_it() {
+    use okta_directory::DpopMode;
+    let org = OktaOrg::builder().users(20).start().await.unwrap();
+    let always = org
+        .provider_builder()
+        .dpop(DpopMode::Always)
+        .build()
+        .unwrap();
+    assert_eq!(always.all_users().await.unwrap().len(), 20);
+    // A proof from the start: only the nonce round trip is left.
+    assert_eq!(org.requests("token"), 2);
+
+    let never = org
+        .provider_builder()
+        .dpop(DpopMode::Never)
+        .build()
+        .unwrap();
+    let err = never.all_users().await.unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::InvalidCredential | ErrorKind::InvalidConfig | ErrorKind::Unauthenticated
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().to_lowercase().contains("dpop"), "{err}");
+}

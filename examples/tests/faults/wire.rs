@@ -162,7 +162,7 @@ pub async fn provider_timed(
                 .client_id("0oawireclient0000001")
                 .private_jwk(okta_jwk().await)
                 .app_id(APP)
-                .dpop(Some(false))
+                .dpop(okta_directory::DpopMode::Never)
                 .allow_insecure_http(true)
                 .timeout(timeout)
                 .retry_policy(retry)
