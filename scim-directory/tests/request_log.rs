@@ -25,7 +25,11 @@ async fn each_request_is_logged_without_token_body_or_query() {
     let t = service.create_tenant("acme", "Acme").await.unwrap();
     let token = t.token.expose_secret().to_string();
     let router_config = scim_directory::axum::RouterConfig::default();
-    tokio::spawn(scim_directory::axum::serve(listener, service, router_config));
+    tokio::spawn(scim_directory::axum::serve(
+        listener,
+        service,
+        router_config,
+    ));
 
     let http = reqwest::Client::new();
     let created = http
@@ -53,7 +57,10 @@ async fn each_request_is_logged_without_token_body_or_query() {
     assert_eq!(denied.status(), 401);
 
     let text = logs.text();
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("SCIM request")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("SCIM request"))
+        .collect();
     assert_eq!(lines.len(), 3, "{text}");
     let post = lines[0];
     for field in [
@@ -65,8 +72,17 @@ async fn each_request_is_logged_without_token_body_or_query() {
     ] {
         assert!(post.contains(field), "{field} missing from {post}");
     }
-    assert!(lines[2].contains("status=401") && lines[2].contains("tenant=\"\""), "{}", lines[2]);
-    for secret in [token.as_str(), "wrong-token-marker", "secret-body-marker", "query-marker"] {
+    assert!(
+        lines[2].contains("status=401") && lines[2].contains("tenant=\"\""),
+        "{}",
+        lines[2]
+    );
+    for secret in [
+        token.as_str(),
+        "wrong-token-marker",
+        "secret-body-marker",
+        "query-marker",
+    ] {
         assert!(!text.contains(secret), "{secret} is in the logs:\n{text}");
     }
 }
