@@ -55,7 +55,9 @@ pub struct RouterConfig {
     /// what Okta or Entra provisioning sends to one app).
     pub tenant_rate: RateLimit,
     /// Requests with a missing or wrong token, per peer address (default 1
-    /// per second, bursts of 20).
+    /// per second, bursts of 20). A peer past it gets 429 before its token
+    /// is checked, good or not: behind a reverse proxy all requests share
+    /// the proxy's address, so raise it there.
     pub unauthenticated_rate: RateLimit,
     /// Time to read a whole request body (default 30 s): 408 past it.
     pub body_timeout: Duration,
