@@ -13,7 +13,10 @@
 //! only without it. With `--db` the directory survives restarts (a new token
 //! is issued on each start).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
+
+use scim_directory::axum::{RateLimit, RouterConfig};
 
 use scim_directory::{MemoryStore, ScimService, ServiceConfig, SqliteStore, Store};
 
@@ -107,6 +110,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "Then enable Create Users, Update User Attributes and Deactivate Users, and assign people."
     );
 
-    axum::serve(listener, scim_directory::axum::router(service)).await?;
+    // The default limits, except a tenant rate high enough for a compliance
+    // checker that sends its requests back to back.
+    let fast = NonZeroU32::new(1000).ok_or("1000 is not zero")?;
+    let router_config = RouterConfig {
+        tenant_rate: RateLimit::new(fast, fast),
+        ..RouterConfig::default()
+    };
+    scim_directory::axum::serve(listener, service, router_config).await;
     Ok(())
 }

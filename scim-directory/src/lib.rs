@@ -57,7 +57,7 @@
 //!
 //! * **Framework-agnostic core.** The service is async over an async
 //!   [`Store`] and speaks `http` types, so any server can host it; the axum
-//!   router is under 100 lines.
+//!   router is a thin layer over it.
 //! * **Normalize on write, store JSON.** Bodies are stored as normalized SCIM
 //!   JSON (schema spelling of names, Entra's `"True"`/`"False"` as booleans,
 //!   nulls dropped, unknown attributes kept). PATCH works on that JSON; the
@@ -72,6 +72,11 @@
 //!   groups by name); group members must exist. Group PATCH answers 204.
 //! * **Token before body.** The axum router authenticates from the request
 //!   head ([`ScimService::authorize`]) before it reads the body.
+//! * **Operator features in the router.** Per-tenant and per-peer
+//!   (unauthenticated) token buckets answering a SCIM 429 with
+//!   `Retry-After`, a request log through `tracing` (never a token, body or
+//!   query string), timeouts on the request head and body
+//!   (`axum::RouterConfig`, `axum::serve`).
 //! * **One transaction per request.** Writes and their events are committed
 //!   together; a request that changes nothing (Entra's periodic
 //!   `active: true`) writes nothing and logs nothing.
@@ -85,7 +90,9 @@
 //!
 //! ## Feature flags
 //!
-//! * `axum`: `axum::router`, an axum `Router` serving a [`ScimService`].
+//! * `axum`: `axum::router` / `axum::router_with`, an axum `Router`
+//!   serving a [`ScimService`], and `axum::serve`, which serves it with a
+//!   timeout on the request head.
 //! * `postgres`: `PgStore`, the store in PostgreSQL for several server
 //!   processes on one database (sqlx, rustls; migrations shipped in the
 //!   crate and applied on connect).
