@@ -51,6 +51,12 @@ pub enum Change {
         /// The group after the change.
         group: DirectoryGroup,
     },
+    /// The groups nested in a group changed (a member of type Group was
+    /// added or removed): the group's transitive members may have changed.
+    NestedGroupsChanged {
+        /// The id of the group whose nested groups changed.
+        group_id: String,
+    },
     /// A group was deleted.
     GroupDeleted {
         /// The deleted group's id.

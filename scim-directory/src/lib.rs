@@ -105,6 +105,7 @@
 mod errors;
 mod events;
 mod filter;
+mod incremental;
 mod model;
 mod patch;
 mod provider;

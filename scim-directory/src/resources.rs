@@ -298,12 +298,16 @@ impl Ctx<'_> {
             };
             let was_user = found.get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
             members.retain(|m| !is_member(m));
-            if was_user {
-                changes.push(Change::MembershipRemoved {
+            changes.push(if was_user {
+                Change::MembershipRemoved {
                     group_id: g.id.clone(),
                     user_id: member_id.into(),
-                });
-            }
+                }
+            } else {
+                Change::NestedGroupsChanged {
+                    group_id: g.id.clone(),
+                }
+            });
             g.last_modified = now;
             g.version += 1;
             writes.push(Write::Put(g));
@@ -462,5 +466,11 @@ fn group_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
         &user_members(&old.body),
         &user_members(&new.body),
     ));
+    let nested = |r: &StoredResource| group_members(&r.body).into_iter().collect::<BTreeSet<_>>();
+    if nested(old) != nested(new) {
+        changes.push(Change::NestedGroupsChanged {
+            group_id: new.id.clone(),
+        });
+    }
     changes
 }
