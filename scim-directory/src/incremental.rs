@@ -169,7 +169,10 @@ impl ScimDirectory {
                 Some(_) => Err("the state's change-log position is not valid".into()),
             });
         };
-        let found = self.store.events(self.tenant(), EventCursor(before), 1).await?;
+        let found = self
+            .store
+            .events(self.tenant(), EventCursor(before), 1)
+            .await?;
         let seq = cursor.seq;
         Ok(match found.first() {
             None => Err(format!(
@@ -214,14 +217,24 @@ impl ScimDirectory {
         all_groups.retain(|g| !groups.contains(&g.id));
         memberships.retain(|m| !groups.contains(&m.group_id));
         for id in &groups {
-            let Some(r) = self.store.get(self.tenant(), ResourceType::Group, id).await? else {
+            let Some(r) = self
+                .store
+                .get(self.tenant(), ResourceType::Group, id)
+                .await?
+            else {
                 continue;
             };
             all_groups.push(group_to_model(&r.id, &r.body, r.last_modified));
             memberships.extend(members_of(self.store.as_ref(), self.tenant(), id).await?);
         }
         let provider = previous.provider.clone();
-        Ok(Snapshot::from_parts(provider, users, all_groups, memberships, assignments))
+        Ok(Snapshot::from_parts(
+            provider,
+            users,
+            all_groups,
+            memberships,
+            assignments,
+        ))
     }
 
     async fn reread_user(
@@ -230,7 +243,11 @@ impl ScimDirectory {
         users: &mut Vec<directory_core::DirectoryUser>,
         assignments: &mut Vec<AppAssignment>,
     ) -> Result<(), Error> {
-        let Some(r) = self.store.get(self.tenant(), ResourceType::User, id).await? else {
+        let Some(r) = self
+            .store
+            .get(self.tenant(), ResourceType::User, id)
+            .await?
+        else {
             return Ok(());
         };
         let user = user_to_model(&r.id, &r.body, r.last_modified);

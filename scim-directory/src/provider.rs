@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use directory_core::{
-    paginate, AppAssignment, CheckReport, CollectOptions, PreviousRound, ProviderRound, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
-    ErrorKind, Membership, MembershipKind, Page, Pages, UserStatus,
+    paginate, AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
+    DirectoryUser, Error, ErrorKind, Membership, MembershipKind, Page, Pages, PreviousRound,
+    ProviderRound, UserStatus,
 };
 
 use crate::model::{group_to_model, user_to_model};

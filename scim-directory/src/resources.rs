@@ -230,6 +230,7 @@ impl Ctx<'_> {
             ResourceType::User => user_changes(&old, &new),
             ResourceType::Group => group_changes(&old, &new),
         };
+        let changes = or_touched(changes, &new);
         self.store()
             .commit(self.tenant, vec![Write::Put(new.clone())], changes)
             .await?;
@@ -452,6 +453,24 @@ fn user_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
         _ if !same_user(&before, &user) => vec![Change::UserUpdated { user }],
         _ => Vec::new(),
     }
+}
+
+/// A write that changes the body but none of the directory's attributes
+/// (an attribute the model does not map) still moves `lastModified`, which
+/// the directory shows as `last_updated`: it is logged as an update, so a
+/// reader of the log sees every write.
+fn or_touched(changes: Vec<Change>, new: &StoredResource) -> Vec<Change> {
+    if !changes.is_empty() {
+        return changes;
+    }
+    vec![match new.resource_type {
+        ResourceType::User => Change::UserUpdated {
+            user: user_to_model(&new.id, &new.body, new.last_modified),
+        },
+        ResourceType::Group => Change::GroupUpdated {
+            group: group_to_model(&new.id, &new.body, new.last_modified),
+        },
+    }]
 }
 
 fn group_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
