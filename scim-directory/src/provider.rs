@@ -213,8 +213,10 @@ impl DirectoryProvider for ScimDirectory {
         8
     }
 
-    /// Incremental from the store's change log (see the crate docs, "Syncing
-    /// again"); full when the log cannot prove nothing was missed.
+    /// Incremental from the store's change log: the events after the state's
+    /// position name what to re-read. Full, saying why, when the log no
+    /// longer holds the state's last event as it saw it, or the state is of
+    /// another tenant.
     async fn sync_round(
         &self,
         previous: Option<PreviousRound<'_>>,

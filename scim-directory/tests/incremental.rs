@@ -358,9 +358,14 @@ fn a_state_of_another_tenant_or_without_a_log_position_makes_a_full_round() {
 /// nested in the first, and checks the incremental round against a full one.
 fn nested_round(before: &[Op], after: &[Op]) {
     let mut idp = Idp::new(Arc::new(MemoryStore::new()));
-    for op in [Op::CreateUser, Op::CreateGroup, Op::CreateGroup, Op::Nest(0, 1)]
-        .iter()
-        .chain(before)
+    for op in [
+        Op::CreateUser,
+        Op::CreateGroup,
+        Op::CreateGroup,
+        Op::Nest(0, 1),
+    ]
+    .iter()
+    .chain(before)
     {
         idp.apply(op);
     }
@@ -373,7 +378,10 @@ fn nested_round(before: &[Op], after: &[Op]) {
     assert_eq!(round.report.round, RoundKind::Incremental);
     let truth = full(&dir);
     assert!(!round.snapshot.same_directory(&first.snapshot));
-    assert!(round.snapshot.same_directory(&truth), "{round:#?}\n{truth:#?}");
+    assert!(
+        round.snapshot.same_directory(&truth),
+        "{round:#?}\n{truth:#?}"
+    );
 }
 
 #[test]
