@@ -114,8 +114,8 @@ impl ScimDirectory {
         reason: Option<String>,
         options: &CollectOptions,
     ) -> Result<ProviderRound, Error> {
-        let events = self.events_after(EventCursor::START).await?;
-        let cursor = LogCursor::after(self.tenant(), events.last(), None);
+        let last = self.store.last_event(self.tenant()).await?;
+        let cursor = LogCursor::after(self.tenant(), last.as_ref(), None);
         let snapshot = Snapshot::collect(self, options).await?;
         Ok(ProviderRound {
             cursor: cursor.to_json(),

@@ -395,3 +395,38 @@ fn a_nested_group_deleted_or_taken_out_takes_its_transitive_members_along() {
     nested_round(&[Op::AddMember(1, 0)], &[Op::Unnest(0, 1)]);
     nested_round(&[Op::AddMember(1, 0), Op::Unnest(0, 1)], &[Op::Nest(0, 1)]);
 }
+
+/// After a full round the state is at the tenant's last event, on `store`:
+/// another tenant's later events do not move it.
+fn full_round_keeps_the_last_event(store: Arc<dyn Store>) {
+    let mut idp = Idp::new(store.clone());
+    for op in [Op::CreateUser, Op::CreateGroup, Op::AddMember(0, 0)] {
+        idp.apply(&op);
+    }
+    run(idp.h.service.create_tenant("globex", "Globex")).unwrap();
+    let dir = idp.directory();
+    let first = sync(&dir, None);
+    let events = run(store.events("acme", scim_directory::EventCursor::START, 100)).unwrap();
+    let last = events.last().unwrap();
+    assert_eq!(first.state.cursor()["seq"], last.seq);
+    assert_eq!(run(store.last_event("acme")).unwrap().as_ref(), Some(last));
+    assert_eq!(run(store.last_event("globex")).unwrap(), None);
+}
+
+#[test]
+fn a_full_round_starts_at_the_tenants_last_event_on_memory_and_sqlite() {
+    full_round_keeps_the_last_event(Arc::new(MemoryStore::new()));
+    full_round_keeps_the_last_event(Arc::new(SqliteStore::in_memory().unwrap()));
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_round_starts_at_the_tenants_last_event_on_postgres() {
+    let test = "a_full_round_starts_at_the_tenants_last_event_on_postgres";
+    let Some((store, schema)) = common::pg::fresh(test).await else {
+        return;
+    };
+    let store = Arc::new(store);
+    full_round_keeps_the_last_event(store.clone());
+    common::pg::drop_schema(&store, &schema).await;
+}
