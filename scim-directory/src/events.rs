@@ -2,8 +2,11 @@
 //!
 //! Every write the SCIM service accepts appends its changes in the same
 //! transaction as the write, so the log and the directory never disagree. A
-//! request that changes nothing (Entra's periodic `active: true`) appends
-//! nothing.
+//! request that changes nothing (Entra's periodic `active: true`) writes and
+//! appends nothing; every write appends at least one change (a write to an
+//! attribute the directory model does not map is a `UserUpdated` or
+//! `GroupUpdated`, since it moves `last_updated`), so a reader that re-reads
+//! what the log names misses no write.
 
 use chrono::{DateTime, Utc};
 use directory_core::{DirectoryGroup, DirectoryUser};
@@ -50,6 +53,12 @@ pub enum Change {
     GroupUpdated {
         /// The group after the change.
         group: DirectoryGroup,
+    },
+    /// The groups nested in a group changed (a member of type Group was
+    /// added or removed): the group's transitive members may have changed.
+    NestedGroupsChanged {
+        /// The id of the group whose nested groups changed.
+        group_id: String,
     },
     /// A group was deleted.
     GroupDeleted {

@@ -16,7 +16,10 @@
 //! * [`Store`] (async) with [`MemoryStore`], [`SqliteStore`] and, with the
 //!   `postgres` feature, `PgStore`: where users, groups, tenants and the
 //!   event log live.
-//! * [`ScimDirectory`]: one tenant's directory as a `DirectoryProvider`.
+//! * [`ScimDirectory`]: one tenant's directory as a `DirectoryProvider`;
+//!   `DirectoryProviderExt::sync` rounds after the first are incremental,
+//!   read from the change log (full, saying why, when the log cannot vouch
+//!   for the state: truncated, reset, another store or tenant).
 //! * [`Event`] / [`Change`] / [`EventCursor`]: the change log a host reads
 //!   with [`ScimService::events`].
 //! * [`ScimError`]: the SCIM Error-schema response, with `scimType`.
@@ -112,6 +115,7 @@
 mod errors;
 mod events;
 mod filter;
+mod incremental;
 mod model;
 mod patch;
 mod provider;

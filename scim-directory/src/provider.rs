@@ -14,8 +14,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use directory_core::{
-    paginate, AppAssignment, CheckReport, DirectoryGroup, DirectoryProvider, DirectoryUser, Error,
-    ErrorKind, Membership, MembershipKind, Page, Pages, UserStatus,
+    paginate, AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
+    DirectoryUser, Error, ErrorKind, Membership, MembershipKind, Page, Pages, PreviousRound,
+    ProviderRound, UserStatus,
 };
 
 use crate::model::{group_to_model, user_to_model};
@@ -29,7 +30,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 200;
 /// One tenant's directory, read from the store.
 #[derive(Clone)]
 pub struct ScimDirectory {
-    store: Arc<dyn Store>,
+    pub(crate) store: Arc<dyn Store>,
     tenant: String,
     page_size: usize,
 }
@@ -100,7 +101,7 @@ impl ScimDirectory {
 /// A group's user members: its own as [`MembershipKind::Direct`], and those
 /// of groups nested in it (at any depth, cycles ignored) as
 /// [`MembershipKind::Transitive`] unless they are also direct members.
-async fn members_of(
+pub(crate) async fn members_of(
     store: &dyn Store,
     tenant: &str,
     group_id: &str,
@@ -210,5 +211,17 @@ impl DirectoryProvider for ScimDirectory {
 
     fn member_concurrency(&self) -> usize {
         8
+    }
+
+    /// Incremental from the store's change log: the events after the state's
+    /// position name what to re-read. Full, saying why, when the log no
+    /// longer holds the state's last event as it saw it, or the state is of
+    /// another tenant.
+    async fn sync_round(
+        &self,
+        previous: Option<PreviousRound<'_>>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound, Error> {
+        self.log_round(previous, options).await
     }
 }

@@ -234,6 +234,7 @@ impl Ctx<'_> {
             ResourceType::User => user_changes(&old, &new),
             ResourceType::Group => group_changes(&old, &new),
         };
+        let changes = or_touched(changes, &new);
         self.store()
             .commit(self.tenant, vec![Write::Put(new.clone())], changes)
             .await?;
@@ -302,12 +303,16 @@ impl Ctx<'_> {
             };
             let was_user = found.get(MEMBER_KIND).and_then(Value::as_str) != Some("Group");
             members.retain(|m| !is_member(m));
-            if was_user {
-                changes.push(Change::MembershipRemoved {
+            changes.push(if was_user {
+                Change::MembershipRemoved {
                     group_id: g.id.clone(),
                     user_id: member_id.into(),
-                });
-            }
+                }
+            } else {
+                Change::NestedGroupsChanged {
+                    group_id: g.id.clone(),
+                }
+            });
             g.last_modified = now;
             g.version += 1;
             writes.push(Write::Put(g));
@@ -454,6 +459,24 @@ fn user_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
     }
 }
 
+/// A write that changes the body but none of the directory's attributes
+/// (an attribute the model does not map) still moves `lastModified`, which
+/// the directory shows as `last_updated`: it is logged as an update, so a
+/// reader of the log sees every write.
+fn or_touched(changes: Vec<Change>, new: &StoredResource) -> Vec<Change> {
+    if !changes.is_empty() {
+        return changes;
+    }
+    vec![match new.resource_type {
+        ResourceType::User => Change::UserUpdated {
+            user: user_to_model(&new.id, &new.body, new.last_modified),
+        },
+        ResourceType::Group => Change::GroupUpdated {
+            group: group_to_model(&new.id, &new.body, new.last_modified),
+        },
+    }]
+}
+
 fn group_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
     let before = group_to_model(&old.id, &old.body, old.last_modified);
     let group = group_to_model(&new.id, &new.body, new.last_modified);
@@ -466,5 +489,11 @@ fn group_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
         &user_members(&old.body),
         &user_members(&new.body),
     ));
+    let nested = |r: &StoredResource| group_members(&r.body).into_iter().collect::<BTreeSet<_>>();
+    if nested(old) != nested(new) {
+        changes.push(Change::NestedGroupsChanged {
+            group_id: new.id.clone(),
+        });
+    }
     changes
 }

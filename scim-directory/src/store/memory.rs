@@ -216,4 +216,14 @@ impl Store for MemoryStore {
             .cloned()
             .collect())
     }
+
+    async fn last_event(&self, tenant: &str) -> Result<Option<Event>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .events
+            .iter()
+            .rev()
+            .find(|e| e.tenant == tenant)
+            .cloned())
+    }
 }

@@ -168,6 +168,23 @@ pub trait Store: Send + Sync + 'static {
         after: EventCursor,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError>;
+    /// The last event of `tenant`, if any: where a full read of its
+    /// directory starts following the log. The default reads the log from
+    /// the start; the stores shipped here look it up directly.
+    async fn last_event(&self, tenant: &str) -> Result<Option<Event>, StoreError> {
+        let (mut after, mut last) = (EventCursor::START, None);
+        loop {
+            let page = self.events(tenant, after, 1000).await?;
+            let done = page.len() < 1000;
+            if let Some(e) = page.last() {
+                after = EventCursor(e.seq);
+                last = Some(e.clone());
+            }
+            if done {
+                return Ok(last);
+            }
+        }
+    }
 }
 
 /// Every resource of a kind, reading the store page by page.

@@ -521,4 +521,16 @@ impl Store for PgStore {
             .collect::<Result<_, _>>()
             .map_err(backend)
     }
+
+    async fn last_event(&self, tenant: &str) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query(
+            "SELECT seq, tenant, at, change FROM scim_events WHERE tenant = $1 \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(tenant)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        row.as_ref().map(event_row).transpose().map_err(backend)
+    }
 }

@@ -443,4 +443,17 @@ impl Store for SqliteStore {
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
     }
+
+    async fn last_event(&self, tenant: &str) -> Result<Option<Event>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT seq, tenant, at, change FROM events WHERE tenant = ?1 ORDER BY seq DESC LIMIT 1",
+            )
+            .map_err(backend)?;
+        let mut rows = stmt
+            .query_map(params![tenant], event_row)
+            .map_err(backend)?;
+        rows.next().transpose().map_err(backend)
+    }
 }
