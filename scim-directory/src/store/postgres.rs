@@ -398,17 +398,7 @@ impl Store for PgStore {
         rt: ResourceType,
         id: &str,
     ) -> Result<Option<StoredResource>, StoreError> {
-        let sql = format!(
-            "SELECT {RESOURCE_COLS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(tenant)
-            .bind(kind_str(rt))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(resource_row).transpose().map_err(backend)
+        one_by(&self.pool, tenant, rt, "id", id).await
     }
 
     async fn find_by_key(
@@ -417,17 +407,7 @@ impl Store for PgStore {
         rt: ResourceType,
         key: &str,
     ) -> Result<Option<StoredResource>, StoreError> {
-        let sql = format!(
-            "SELECT {RESOURCE_COLS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND unique_key = $3"
-        );
-        let row = sqlx::query(&sql)
-            .bind(tenant)
-            .bind(kind_str(rt))
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(backend)?;
-        row.as_ref().map(resource_row).transpose().map_err(backend)
+        one_by(&self.pool, tenant, rt, "unique_key", key).await
     }
 
     async fn groups_with_member(
@@ -533,4 +513,25 @@ impl Store for PgStore {
         .map_err(backend)?;
         row.as_ref().map(event_row).transpose().map_err(backend)
     }
+}
+
+/// One resource of a tenant by an indexed column (`id` or `unique_key`).
+async fn one_by(
+    pool: &sqlx::PgPool,
+    tenant: &str,
+    rt: ResourceType,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<StoredResource>, StoreError> {
+    let sql = format!(
+        "SELECT {RESOURCE_COLS} FROM scim_resources WHERE tenant = $1 AND kind = $2 AND {column} = $3"
+    );
+    let row = sqlx::query(&sql)
+        .bind(tenant)
+        .bind(kind_str(rt))
+        .bind(value)
+        .fetch_optional(pool)
+        .await
+        .map_err(backend)?;
+    row.as_ref().map(resource_row).transpose().map_err(backend)
 }
