@@ -32,7 +32,6 @@ use directory_core::{
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::{OktaGroup, OktaUser};
 use crate::provider::{okta_time, OktaDirectory};
 use crate::systemlog::{retention, Deletions};
 
@@ -149,8 +148,8 @@ impl OktaDirectory {
             None
         };
         let t = okta_time(since);
-        let users = self.changed_users(&t).try_concat().await?;
-        let groups: Vec<DirectoryGroup> = self.changed_groups(&t).try_concat().await?;
+        let users = self.users_changed("ge", &t).try_concat().await?;
+        let groups: Vec<DirectoryGroup> = self.groups_changed("ge", &t).try_concat().await?;
         let members = self.members_of(&groups).await?;
         let assigned = self.app_assignments().try_concat().await?;
         let mut next = Merge::from(prev);
@@ -193,28 +192,6 @@ impl OktaDirectory {
             ));
         }
         Ok(deleted)
-    }
-
-    fn changed_users(&self, t: &str) -> directory_core::Pages<DirectoryUser> {
-        let filter = format!("lastUpdated ge \"{t}\"");
-        match self.users_url(Some(&filter)) {
-            Ok(url) => self.list(vec![url], "Okta users (changed)", OktaUser::into_user),
-            Err(e) => crate::provider::failed(e),
-        }
-    }
-
-    fn changed_groups(&self, t: &str) -> directory_core::Pages<DirectoryGroup> {
-        let filter = format!("lastUpdated ge \"{t}\" or lastMembershipUpdated ge \"{t}\"");
-        let url = self.client.url("api/v1/groups").map(|mut u| {
-            u.query_pairs_mut()
-                .append_pair("limit", &self.limits.groups.to_string())
-                .append_pair("filter", &filter);
-            u
-        });
-        match url {
-            Ok(url) => self.list(vec![url], "Okta groups (changed)", OktaGroup::into_group),
-            Err(e) => crate::provider::failed(e),
-        }
     }
 
     /// The members of the changed groups, a few groups at a time.

@@ -90,19 +90,30 @@ impl OktaDirectory {
     /// clock is not yours), and keep the full listing as the truth, since
     /// deletions and membership changes do not show here.
     pub fn users_changed_since(&self, since: DateTime<Utc>) -> Pages<DirectoryUser> {
-        let filter = format!("lastUpdated gt \"{}\"", okta_time(since));
-        match self.users_url(Some(&filter)) {
-            Ok(url) => self.list(vec![url], "Okta users (changed since)", OktaUser::into_user),
-            Err(e) => failed(e),
-        }
+        self.users_changed("gt", &okta_time(since))
     }
 
     /// Groups whose profile (`lastUpdated`) or membership
     /// (`lastMembershipUpdated`) changed after `since`: re-list the members of
     /// these only. A hint, like [`OktaDirectory::users_changed_since`].
     pub fn groups_changed_since(&self, since: DateTime<Utc>) -> Pages<DirectoryGroup> {
-        let t = okta_time(since);
-        let filter = format!("lastUpdated gt \"{t}\" or lastMembershipUpdated gt \"{t}\"");
+        self.groups_changed("gt", &okta_time(since))
+    }
+
+    /// Users whose `lastUpdated` compares with `op` (`gt`, `ge`) to `t`, an
+    /// Okta filter time.
+    pub(crate) fn users_changed(&self, op: &str, t: &str) -> Pages<DirectoryUser> {
+        let filter = format!("lastUpdated {op} \"{t}\"");
+        match self.users_url(Some(&filter)) {
+            Ok(url) => self.list(vec![url], "Okta users (changed since)", OktaUser::into_user),
+            Err(e) => failed(e),
+        }
+    }
+
+    /// Groups whose `lastUpdated` or `lastMembershipUpdated` compares with
+    /// `op` to `t`.
+    pub(crate) fn groups_changed(&self, op: &str, t: &str) -> Pages<DirectoryGroup> {
+        let filter = format!("lastUpdated {op} \"{t}\" or lastMembershipUpdated {op} \"{t}\"");
         let url = self.client.url("api/v1/groups").map(|mut u| {
             u.query_pairs_mut()
                 .append_pair("limit", &self.limits.groups.to_string())
@@ -119,7 +130,7 @@ impl OktaDirectory {
         }
     }
 
-    pub(crate) fn users_url(&self, filter: Option<&str>) -> Result<Url> {
+    fn users_url(&self, filter: Option<&str>) -> Result<Url> {
         let mut url = self.client.url("api/v1/users")?;
         url.query_pairs_mut()
             .append_pair("limit", &self.limits.users.to_string());
@@ -142,12 +153,7 @@ impl OktaDirectory {
 
     /// One stream over several listings in turn, each followed through its
     /// `Link rel="next"` headers verbatim (on the configured origin only).
-    pub(crate) fn list<W, T>(
-        &self,
-        firsts: Vec<Url>,
-        what: &'static str,
-        map: fn(W) -> T,
-    ) -> Pages<T>
+    fn list<W, T>(&self, firsts: Vec<Url>, what: &'static str, map: fn(W) -> T) -> Pages<T>
     where
         W: DeserializeOwned + Send + 'static,
         T: Clone + PartialEq + Send + 'static,
@@ -376,6 +382,6 @@ pub(crate) fn okta_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-pub(crate) fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
+fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
     Box::pin(futures::stream::once(async move { Err(e) }))
 }
