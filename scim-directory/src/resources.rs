@@ -29,6 +29,22 @@ use crate::store::{self, Store, StoredResource, Write};
 /// cross-process test under load).
 const STALE_RETRIES: usize = 32;
 
+/// Runs `attempt` again while it loses a race with another writer, at most
+/// [`STALE_RETRIES`] times more; then its 409 stands.
+async fn retry_stale<T, F, Fut>(mut attempt: F) -> Result<T, ScimError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ScimError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// One request's context: the service, the tenant and its base URL.
 pub(crate) struct Ctx<'a> {
     pub service: &'a ScimService,
@@ -148,13 +164,7 @@ impl Ctx<'_> {
     ) -> Result<Response<Bytes>, ScimError> {
         let body = model::normalize(rt, parse_json(body)?)?;
         let _guard = self.service.write_guard().await;
-        let mut tries = 0;
-        let new = loop {
-            match self.replace_once(rt, id, body.clone()).await {
-                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
-                done => break done?,
-            }
-        };
+        let new = retry_stale(|| self.replace_once(rt, id, body.clone())).await?;
         self.respond(StatusCode::OK, &new).await
     }
 
@@ -184,13 +194,7 @@ impl Ctx<'_> {
         let limits = self.service.config().filter_limits;
         let ops = patch::parse_patch(&parse_json(body)?, limits)?;
         let _guard = self.service.write_guard().await;
-        let mut tries = 0;
-        let new = loop {
-            match self.patch_once(rt, id, ops.clone()).await {
-                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
-                done => break done?,
-            }
-        };
+        let new = retry_stale(|| self.patch_once(rt, id, ops.clone())).await?;
         if q.asks_for_attributes() {
             let body = q.project(render::resource(self, &new).await?);
             return Ok(json_response(StatusCode::OK, &body));
@@ -247,13 +251,7 @@ impl Ctx<'_> {
         id: &str,
     ) -> Result<Response<Bytes>, ScimError> {
         let _guard = self.service.write_guard().await;
-        let mut tries = 0;
-        loop {
-            match self.delete_once(rt, id).await {
-                Err(e) if e == ScimError::stale() && tries < STALE_RETRIES => tries += 1,
-                done => break done,
-            }
-        }
+        retry_stale(|| self.delete_once(rt, id)).await
     }
 
     /// Deletes the resource and takes it out of every group, in one commit.
