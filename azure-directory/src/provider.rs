@@ -14,6 +14,7 @@ use directory_core::{
 };
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::auth::AadTokenSource;
 use crate::builder::{AzureDirectoryBuilder, Config};
@@ -321,12 +322,7 @@ async fn delta_round(
     dir: &AzureDirectory,
     previous: Option<PreviousRound<'_>>,
 ) -> Result<ProviderRound> {
-    let state = previous.map(|p| {
-        (
-            p.snapshot,
-            serde_json::from_value::<DeltaState>(p.cursor.clone()),
-        )
-    });
+    let state = previous.map(|p| (p.snapshot, DeltaState::deserialize(p.cursor)));
     let (pair, unreadable) = match state {
         Some((snapshot, Ok(state))) => (Some((snapshot, state)), None),
         Some((_, Err(_))) => (

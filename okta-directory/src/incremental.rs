@@ -112,7 +112,7 @@ impl OktaDirectory {
         let Some(prev) = previous else {
             return Ok(None);
         };
-        let cursor: Cursor = serde_json::from_value(prev.cursor.clone())
+        let cursor = Cursor::deserialize(prev.cursor)
             .map_err(|_| "the sync state holds no Okta cursor this release can read".to_string())?;
         if cursor.deprovisioned != self.include_deprovisioned || cursor.app_id != self.app_id {
             return Err("the provider's settings changed since the last round".into());
