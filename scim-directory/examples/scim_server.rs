@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let service = ScimService::with_config(store, config);
     let token = match service.tenant(&args.tenant).await {
-        Ok(_) => service.rotate_token(&args.tenant).await?,
+        Ok(_) => service.rotate_token(&args.tenant, std::time::Duration::ZERO).await?,
         Err(_) => {
             service
                 .create_tenant(&args.tenant, &args.tenant)
