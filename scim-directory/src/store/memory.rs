@@ -114,8 +114,16 @@ impl Store for MemoryStore {
     async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
         let mut inner = self.lock();
         let existed = inner.tenants.remove(id).is_some();
-        inner.resources.retain(|(t, _, _), _| t != id);
-        inner.names.retain(|(t, _, _), _| t != id);
+        let held: Vec<Key> = inner
+            .resources
+            .range(key(id, ResourceType::User, "")..)
+            .map(|(k, _)| k.clone())
+            .take_while(|(t, _, _)| t == id)
+            .collect();
+        // One by one, so every index `remove` keeps goes with its resource.
+        for (t, rt, rid) in held {
+            inner.remove(&t, rt, &rid);
+        }
         inner.events.retain(|e| e.tenant != id);
         Ok(existed)
     }

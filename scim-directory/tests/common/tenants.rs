@@ -133,6 +133,8 @@ pub async fn administration(store: Arc<dyn Store>) {
     assert_eq!((status, body["totalResults"].as_u64()), (200, Some(0)));
     let log = service.events("acme", scim_directory::EventCursor::START, 10);
     assert!(log.await.unwrap().events.is_empty());
+    // The deleted tenant's userName and group name are free again.
+    push_data(&service, "acme", reborn.token.expose_secret()).await;
     service.delete_tenant("acme").await.unwrap();
 }
 
