@@ -118,6 +118,16 @@ impl ScimError {
         )
     }
 
+    /// A 401 for a good token of a suspended tenant (told only to a caller
+    /// that presented the tenant's token).
+    pub fn suspended() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "this directory is suspended: provisioning resumes when the service's \
+             operator resumes it",
+        )
+    }
+
     /// A 409 for a write that lost a race with another writer more times
     /// than the service retries.
     pub fn stale() -> Self {

@@ -13,6 +13,11 @@
 //! * [`ScimService`]: tenants and tokens, and [`ScimService::handle`], which
 //!   turns an `http::Request<Bytes>` into an `http::Response<Bytes>`. With
 //!   the `axum` feature, `axum::router` serves it.
+//! * Tenant administration on [`ScimService`]: `create_tenant`, `tenants`
+//!   ([`TenantInfo`]: status and dates, never a token or hash),
+//!   `suspend_tenant` / `resume_tenant`, `delete_tenant` (with all its
+//!   data), `rotate_token` with an overlap window, `revoke_tokens`. The time
+//!   comes from [`ServiceConfig::clock`] ([`Clock`]), which a test moves.
 //! * [`Store`] (async) with [`MemoryStore`], [`SqliteStore`] and, with the
 //!   `postgres` feature, `PgStore`: where users, groups, tenants and the
 //!   event log live.
@@ -84,7 +89,13 @@
 //!   together; a request that changes nothing (Entra's periodic
 //!   `active: true`) writes nothing and logs nothing.
 //! * **Tokens are hashed.** SHA-256 in the store, constant-time comparison,
-//!   shown once, rotatable; a wrong tenant and a wrong token get the same 401.
+//!   shown once; a wrong tenant and a wrong token get the same 401. A
+//!   rotation keeps the previous token's hash until the overlap window
+//!   ends, so the IdP can be updated without a gap; a revocation drops
+//!   both hashes at once.
+//! * **A suspended tenant answers 401** to every SCIM request; only a
+//!   caller with the tenant's own token is told it is suspended (anyone
+//!   else gets the generic 401), so the state leaks to no one.
 //! * **Bounded input.** Body size, filter length and depth, PATCH operation
 //!   count and page size are limited; malformed input is a SCIM 400, never
 //!   a panic (property-tested).
@@ -112,6 +123,8 @@
     )
 )]
 
+mod admin;
+mod clock;
 mod errors;
 mod events;
 mod filter;
@@ -129,6 +142,7 @@ mod tenant;
 #[cfg(feature = "axum")]
 pub mod axum;
 
+pub use clock::Clock;
 pub use errors::{ScimError, ScimType, StoreError, ERROR_SCHEMA, SCIM_MEDIA_TYPE};
 pub use events::{Change, Event, EventCursor, EventPage};
 pub use filter::{parse_filter, AttrPath, CompareOp, Filter, FilterLimits};
@@ -139,4 +153,4 @@ pub use service::{ScimService, ServiceConfig};
 #[cfg(feature = "postgres")]
 pub use store::PgStore;
 pub use store::{unique_attribute, MemoryStore, SqliteStore, Store, StoredResource, Write};
-pub use tenant::{NewTenant, TenantRecord, TOKEN_PREFIX};
+pub use tenant::{NewTenant, TenantInfo, TenantRecord, TenantStatus, TOKEN_PREFIX};

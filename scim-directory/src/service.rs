@@ -7,11 +7,11 @@ use std::sync::Arc;
 use futures::lock::{Mutex, MutexGuard};
 
 use bytes::Bytes;
-use chrono::Utc;
-use directory_core::{Error, ErrorKind, SecretString};
+use directory_core::Error;
 use http::{header, HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
+use crate::clock::Clock;
 use crate::errors::{json_response, ScimError};
 use crate::events::{EventCursor, EventPage};
 use crate::filter::FilterLimits;
@@ -19,7 +19,7 @@ use crate::provider::ScimDirectory;
 use crate::resources::Ctx;
 use crate::schema::{self, ResourceType, LIST_SCHEMA};
 use crate::store::Store;
-use crate::tenant::{self, NewTenant, TenantRecord};
+use crate::tenant::{TenantRecord, TenantStatus};
 
 /// Limits and addresses of a [`ScimService`].
 #[derive(Debug, Clone)]
@@ -37,6 +37,9 @@ pub struct ServiceConfig {
     pub max_page_size: usize,
     /// Filter length and nesting limits.
     pub filter_limits: FilterLimits,
+    /// Where tenant administration and token checks read the time
+    /// (default the system clock).
+    pub clock: Clock,
 }
 
 impl Default for ServiceConfig {
@@ -48,6 +51,7 @@ impl Default for ServiceConfig {
             default_page_size: 100,
             max_page_size: 1000,
             filter_limits: FilterLimits::default(),
+            clock: Clock::system(),
         }
     }
 }
@@ -115,52 +119,9 @@ impl ScimService {
         format!("{}{}/{tenant_id}", c.public_url, c.base_path)
     }
 
-    /// Creates a tenant with a fresh token. The token is in the result and
-    /// nowhere else: only its hash is stored.
-    pub async fn create_tenant(&self, tenant_id: &str, name: &str) -> Result<NewTenant, Error> {
-        tenant::validate_tenant_id(tenant_id)?;
-        let token = tenant::generate_token();
-        let now = Utc::now();
-        let record = TenantRecord {
-            id: tenant_id.to_string(),
-            name: name.to_string(),
-            token_hash: tenant::hash_token(token.expose_secret()),
-            created: now,
-            token_issued: now,
-        };
-        self.store()
-            .insert_tenant(&record)
-            .await
-            .map_err(|e| match e {
-                crate::StoreError::Conflict(_) => {
-                    Error::config("tenant_id", format!("{tenant_id} already exists"))
-                }
-                other => other.into(),
-            })?;
-        Ok(NewTenant {
-            tenant_id: tenant_id.into(),
-            endpoint: self.endpoint(tenant_id),
-            token,
-        })
-    }
-
-    /// Replaces a tenant's token; the old one stops working at once. Paste
-    /// the new one into the IdP.
-    pub async fn rotate_token(&self, tenant_id: &str) -> Result<SecretString, Error> {
-        let mut record = self.tenant(tenant_id).await?;
-        let token = tenant::generate_token();
-        record.token_hash = tenant::hash_token(token.expose_secret());
-        record.token_issued = Utc::now();
-        self.store().update_tenant(&record).await?;
-        Ok(token)
-    }
-
-    /// A tenant's record.
-    pub async fn tenant(&self, tenant_id: &str) -> Result<TenantRecord, Error> {
-        self.store()
-            .tenant(tenant_id)
-            .await?
-            .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no SCIM tenant {tenant_id}")))
+    /// The current time from [`ServiceConfig::clock`].
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.config.clock.now()
     }
 
     /// The tenant's directory as a [`directory_core::DirectoryProvider`].
@@ -259,10 +220,13 @@ impl ScimService {
             .tenant(tenant_id)
             .await?
             .ok_or_else(ScimError::unauthorized)?;
-        if tenant.token_matches(presented) {
-            Ok(tenant)
-        } else {
-            Err(ScimError::unauthorized())
+        if !tenant.token_matches(presented, self.now()) {
+            return Err(ScimError::unauthorized());
+        }
+        match tenant.status {
+            TenantStatus::Active => Ok(tenant),
+            // Only a caller holding the tenant's token learns it is suspended.
+            TenantStatus::Suspended => Err(ScimError::suspended()),
         }
     }
 

@@ -45,9 +45,9 @@ async fn migrations_apply_once_and_a_reconnect_keeps_everything() {
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     let tenant = a.tenant("acme").await.unwrap().unwrap();
-    assert!(tenant.token_matches(token.expose_secret()));
+    assert!(tenant.token_matches(token.expose_secret(), chrono::Utc::now()));
     drop_schema(&store, &schema).await;
 }
 

@@ -22,6 +22,9 @@ struct Inner {
     resources: BTreeMap<Key, StoredResource>,
     names: HashMap<NameKey, String>,
     events: Vec<Event>,
+    /// The seq of the last event appended (events of a deleted tenant are
+    /// gone, so it is not `events.len()`).
+    last_seq: u64,
 }
 
 /// A [`Store`] in memory. Everything is lost when it is dropped.
@@ -96,11 +99,33 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
-        self.lock()
-            .tenants
-            .insert(tenant.id.clone(), tenant.clone());
-        Ok(())
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let Some(stored) = inner.tenants.get_mut(&tenant.id) else {
+            return Ok(false);
+        };
+        *stored = TenantRecord {
+            created: stored.created,
+            ..tenant.clone()
+        };
+        Ok(true)
+    }
+
+    async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
+        let mut inner = self.lock();
+        let existed = inner.tenants.remove(id).is_some();
+        let held: Vec<Key> = inner
+            .resources
+            .range(key(id, ResourceType::User, "")..)
+            .map(|(k, _)| k.clone())
+            .take_while(|(t, _, _)| t == id)
+            .collect();
+        // One by one, so every index `remove` keeps goes with its resource.
+        for (t, rt, rid) in held {
+            inner.remove(&t, rt, &rid);
+        }
+        inner.events.retain(|e| e.tenant != id);
+        Ok(existed)
     }
 
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
@@ -188,7 +213,8 @@ impl Store for MemoryStore {
         }
         let at = Utc::now();
         for change in changes {
-            let seq = inner.events.len() as u64 + 1;
+            inner.last_seq += 1;
+            let seq = inner.last_seq;
             inner.events.push(Event {
                 seq,
                 tenant: tenant.to_string(),
@@ -206,7 +232,8 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
         let inner = self.lock();
-        let start = usize::try_from(after.0).unwrap_or(usize::MAX);
+        // Events are in seq order, with gaps where a tenant was deleted.
+        let start = inner.events.partition_point(|e| e.seq <= after.0);
         Ok(inner
             .events
             .iter()

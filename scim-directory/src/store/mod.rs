@@ -115,8 +115,13 @@ pub enum Write {
 pub trait Store: Send + Sync + 'static {
     /// Adds a tenant; [`StoreError::Conflict`] if the id exists.
     async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
-    /// Replaces a tenant's record (token rotation).
-    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    /// Replaces a tenant's record (name, status, token hashes; `created`
+    /// stays); `false` if there is no such tenant.
+    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError>;
+    /// Deletes a tenant and everything stored for it (resources,
+    /// memberships, events) in one transaction; `false` if there was no
+    /// such tenant (its data, if any, is deleted all the same).
+    async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError>;
     /// A tenant by id.
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError>;
     /// Every tenant, by id.

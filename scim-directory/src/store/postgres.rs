@@ -21,6 +21,9 @@
 //! * **No lost update.** A resource is replaced only at the version it was
 //!   read at (`UPDATE .. WHERE version = n - 1`); a writer that lost the
 //!   race gets [`StoreError::Stale`] and the service redoes the request.
+//! * **A tenant is deleted whole.** Its rows in every table go in one
+//!   transaction that takes the tenant's commit lock first, so it never
+//!   lands between the writes of a commit.
 //! * **The change log can be followed by sequence.** A commit takes a
 //!   per-tenant transaction advisory lock before it writes, so one tenant's
 //!   events commit in `seq` order and a reader following `seq > cursor`
@@ -39,7 +42,7 @@ use super::{unique_attribute, Store, StoredResource, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
-use crate::tenant::TenantRecord;
+use crate::tenant::{TenantRecord, TenantStatus};
 
 /// The schema migrations, in order: (version, name, SQL).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -52,6 +55,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "members",
         include_str!("../../migrations/postgres/0002_members.sql"),
+    ),
+    (
+        3,
+        "tenant_admin",
+        include_str!("../../migrations/postgres/0003_tenant_admin.sql"),
     ),
 ];
 
@@ -198,6 +206,9 @@ async fn apply_migration(
     Ok(())
 }
 
+const TENANT_COLS: &str = "id, name, token_hash, created, token_issued, \
+     previous_token_hash, previous_token_expires, status";
+
 fn tenant_row(row: &PgRow) -> Result<TenantRecord, sqlx::Error> {
     Ok(TenantRecord {
         id: row.try_get("id")?,
@@ -205,7 +216,21 @@ fn tenant_row(row: &PgRow) -> Result<TenantRecord, sqlx::Error> {
         token_hash: row.try_get("token_hash")?,
         created: row.try_get("created")?,
         token_issued: row.try_get("token_issued")?,
+        previous_token_hash: row.try_get("previous_token_hash")?,
+        previous_token_expires: row.try_get("previous_token_expires")?,
+        status: TenantStatus::from_stored(row.try_get("status")?),
     })
+}
+
+/// Takes the tenant's lock in `tx`: one tenant's commits, and its deletion,
+/// run in turn.
+async fn lock_tenant(tx: &mut Transaction<'_, Postgres>, tenant: &str) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('scim-directory:events:' || $1))")
+        .bind(tenant)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    Ok(())
 }
 
 const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
@@ -340,52 +365,80 @@ async fn append_events(
 #[async_trait]
 impl Store for PgStore {
     async fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO scim_tenants (id, name, token_hash, created, token_issued) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(&t.token_hash)
-        .bind(t.created)
-        .bind(t.token_issued)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| write_error(e, &format!("tenant id {}", t.id)))?;
+        let sql = format!(
+            "INSERT INTO scim_tenants ({TENANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        );
+        sqlx::query(&sql)
+            .bind(&t.id)
+            .bind(&t.name)
+            .bind(&t.token_hash)
+            .bind(t.created)
+            .bind(t.token_issued)
+            .bind(&t.previous_token_hash)
+            .bind(t.previous_token_expires)
+            .bind(t.status.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, &format!("tenant id {}", t.id)))?;
         Ok(())
     }
 
-    async fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE scim_tenants SET name = $2, token_hash = $3, token_issued = $4 WHERE id = $1",
+    async fn update_tenant(&self, t: &TenantRecord) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE scim_tenants SET name = $2, token_hash = $3, token_issued = $4,
+                 previous_token_hash = $5, previous_token_expires = $6, status = $7
+             WHERE id = $1",
         )
         .bind(&t.id)
         .bind(&t.name)
         .bind(&t.token_hash)
         .bind(t.token_issued)
+        .bind(&t.previous_token_hash)
+        .bind(t.previous_token_expires)
+        .bind(t.status.as_str())
         .execute(&self.pool)
         .await
         .map_err(backend)?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // After any commit of this tenant in progress, never between its rows.
+        lock_tenant(&mut tx, id).await?;
+        let existed = sqlx::query("DELETE FROM scim_tenants WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
+        for table in ["scim_resources", "scim_members", "scim_events"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(existed == 1)
     }
 
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, token_hash, created, token_issued FROM scim_tenants WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(backend)?;
+        let sql = format!("SELECT {TENANT_COLS} FROM scim_tenants WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(backend)?;
         row.as_ref().map(tenant_row).transpose().map_err(backend)
     }
 
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, name, token_hash, created, token_issued FROM scim_tenants ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(backend)?;
+        let sql = format!("SELECT {TENANT_COLS} FROM scim_tenants ORDER BY id");
+        let rows = sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(backend)?;
         rows.iter()
             .map(tenant_row)
             .collect::<Result<_, _>>()
@@ -465,11 +518,7 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // One tenant's commits in turn: its events commit in seq order.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('scim-directory:events:' || $1))")
-            .bind(tenant)
-            .execute(&mut *tx)
-            .await
-            .map_err(backend)?;
+        lock_tenant(&mut tx, tenant).await?;
         for w in &writes {
             match w {
                 Write::Put(r) => put(&mut tx, tenant, r).await?,

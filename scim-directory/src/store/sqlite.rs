@@ -19,7 +19,7 @@ use super::{Store, StoredResource, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
-use crate::tenant::TenantRecord;
+use crate::tenant::{TenantRecord, TenantStatus};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS tenants (
@@ -81,8 +81,12 @@ fn json_col<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
 }
 
 impl SqliteStore {
-    /// Opens (or creates) the database at `path`.
+    /// Opens (or creates) the database at `path`. A new file is created
+    /// readable by its owner alone (mode 0600 on Unix; SQLite gives its
+    /// `-wal` and `-shm` files the same mode): it holds token hashes and
+    /// people's data. An existing file's mode is left as it is.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        create_private(path.as_ref())?;
         Self::init(Connection::open(path).map_err(backend)?)
     }
 
@@ -101,6 +105,7 @@ impl SqliteStore {
         conn.execute_batch(SCHEMA).map_err(backend)?;
         fill_group_keys(&conn)?;
         fill_members(&conn)?;
+        tenant_admin(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -110,6 +115,29 @@ impl SqliteStore {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Creates `path` empty with mode 0600 unless it exists (or is SQLite's
+/// `:memory:` or a `file:` URI), so SQLite never creates it world-readable.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let special = path
+        .to_str()
+        .is_some_and(|p| p == ":memory:" || p.starts_with("file:"));
+    if special {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Backend(format!(
+            "cannot create the SQLite database {}: {e}",
+            path.display()
+        ))),
     }
 }
 
@@ -173,6 +201,34 @@ fn fill_members(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "user_version", 1).map_err(backend)
 }
 
+/// Version 3 of the schema (`user_version`): tenant administration. The
+/// token hash may be NULL (revoked); the previous token's hash and expiry
+/// and the status are kept. SQLite cannot drop a NOT NULL, so the table is
+/// rebuilt, in one transaction.
+fn tenant_admin(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    if version >= 3 {
+        return Ok(());
+    }
+    conn.execute_batch(
+        "BEGIN;
+         CREATE TABLE tenants_v3 (
+             id TEXT PRIMARY KEY, name TEXT NOT NULL, token_hash TEXT,
+             created TEXT NOT NULL, token_issued TEXT NOT NULL,
+             previous_token_hash TEXT, previous_token_expires TEXT,
+             status TEXT NOT NULL DEFAULT 'active');
+         INSERT INTO tenants_v3 (id, name, token_hash, created, token_issued)
+             SELECT id, name, token_hash, created, token_issued FROM tenants;
+         DROP TABLE tenants;
+         ALTER TABLE tenants_v3 RENAME TO tenants;
+         PRAGMA user_version = 3;
+         COMMIT;",
+    )
+    .map_err(backend)
+}
+
 /// Replaces the `members` rows of a group with what its body lists.
 fn index_members(conn: &Connection, tenant: &str, g: &StoredResource) -> Result<(), StoreError> {
     conn.execute(
@@ -190,13 +246,20 @@ fn index_members(conn: &Connection, tenant: &str, g: &StoredResource) -> Result<
     Ok(())
 }
 
+const TENANT_COLS: &str = "id, name, token_hash, created, token_issued, \
+     previous_token_hash, previous_token_expires, status";
+
 fn tenant_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
+    let expires: Option<String> = row.get(6)?;
     Ok(TenantRecord {
         id: row.get(0)?,
         name: row.get(1)?,
         token_hash: row.get(2)?,
         created: parse_time(&row.get::<_, String>(3)?)?,
         token_issued: parse_time(&row.get::<_, String>(4)?)?,
+        previous_token_hash: row.get(5)?,
+        previous_token_expires: expires.as_deref().map(parse_time).transpose()?,
+        status: TenantStatus::from_stored(&row.get::<_, String>(7)?),
     })
 }
 
@@ -273,27 +336,63 @@ impl Store for SqliteStore {
     async fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT INTO tenants (id, name, token_hash, created, token_issued) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![t.id, t.name, t.token_hash, t.created.to_rfc3339(), t.token_issued.to_rfc3339()],
+                &format!(
+                    "INSERT INTO tenants ({TENANT_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                ),
+                params![
+                    t.id,
+                    t.name,
+                    t.token_hash,
+                    t.created.to_rfc3339(),
+                    t.token_issued.to_rfc3339(),
+                    t.previous_token_hash,
+                    t.previous_token_expires.map(|e| e.to_rfc3339()),
+                    t.status.as_str(),
+                ],
             )
             .map_err(|e| write_error(e, &format!("tenant id {}", t.id)))?;
         Ok(())
     }
 
-    async fn update_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
-        self.conn()
+    async fn update_tenant(&self, t: &TenantRecord) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
             .execute(
-                "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4 WHERE id = ?1",
-                params![t.id, t.name, t.token_hash, t.token_issued.to_rfc3339()],
+                "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4,
+                     previous_token_hash = ?5, previous_token_expires = ?6, status = ?7
+                 WHERE id = ?1",
+                params![
+                    t.id,
+                    t.name,
+                    t.token_hash,
+                    t.token_issued.to_rfc3339(),
+                    t.previous_token_hash,
+                    t.previous_token_expires.map(|e| e.to_rfc3339()),
+                    t.status.as_str(),
+                ],
             )
             .map_err(backend)?;
-        Ok(())
+        Ok(changed == 1)
+    }
+
+    async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(backend)?;
+        let existed = tx
+            .execute("DELETE FROM tenants WHERE id = ?1", [id])
+            .map_err(backend)?;
+        for table in ["resources", "members", "events"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE tenant = ?1"), [id])
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(existed == 1)
     }
 
     async fn tenant(&self, id: &str) -> Result<Option<TenantRecord>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT id, name, token_hash, created, token_issued FROM tenants WHERE id = ?1",
+                &format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1"),
                 [id],
                 tenant_row,
             )
@@ -304,7 +403,7 @@ impl Store for SqliteStore {
     async fn tenants(&self) -> Result<Vec<TenantRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT id, name, token_hash, created, token_issued FROM tenants ORDER BY id")
+            .prepare(&format!("SELECT {TENANT_COLS} FROM tenants ORDER BY id"))
             .map_err(backend)?;
         let rows = stmt.query_map([], tenant_row).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)

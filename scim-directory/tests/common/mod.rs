@@ -5,6 +5,7 @@
 pub mod contract;
 #[cfg(feature = "postgres")]
 pub mod pg;
+pub mod tenants;
 
 use std::sync::Arc;
 

@@ -27,3 +27,35 @@ pub async fn drop_schema(store: &PgStore, schema: &str) {
         .await
         .unwrap();
 }
+
+/// Rows the test's schema holds for `tenant`, over every table with a
+/// `tenant` column and `scim_tenants` itself.
+pub async fn rows_of(store: &PgStore, schema: &str, tenant: &str) -> usize {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns \
+         WHERE table_schema = $1 AND column_name = 'tenant' ORDER BY 1",
+    )
+    .bind(schema)
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        tables.len() >= 3,
+        "resources, members and events: {tables:?}"
+    );
+    let mut rows: i64 = sqlx::query_scalar("SELECT count(*) FROM scim_tenants WHERE id = $1")
+        .bind(tenant)
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    for table in tables {
+        let sql = format!("SELECT count(*) FROM {table} WHERE tenant = $1");
+        let n: i64 = sqlx::query_scalar(&sql)
+            .bind(tenant)
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        rows += n;
+    }
+    rows as usize
+}
