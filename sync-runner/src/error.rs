@@ -13,6 +13,14 @@ pub enum Error {
         /// What is wrong and how to fix it.
         problem: String,
     },
+    /// A sealing key cannot be used as given: its id and what to fix.
+    #[error("sealing key {key_id}: {problem}")]
+    InvalidKey {
+        /// The key's id.
+        key_id: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
     /// No connection has this id.
     #[error("no connection {0}")]
     UnknownConnection(String),

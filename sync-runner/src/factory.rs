@@ -7,7 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use async_trait::async_trait;
 use directory_core::{DirectoryProvider, Error as DirectoryError, InMemoryDirectory};
 
-use crate::connection::{Connection, SecretResolver};
+use crate::connection::Connection;
+use crate::secrets::SecretResolver;
 
 /// Builds the provider for a connection, resolving its secrets through the
 /// host's [`SecretResolver`]. A host registers its providers here (Okta,
@@ -119,16 +120,7 @@ async fn check_token(
     secrets: &dyn SecretResolver,
     expected: &directory_core::SecretString,
 ) -> Result<(), DirectoryError> {
-    let name = connection.provider.secrets.get("token").ok_or_else(|| {
-        DirectoryError::config(
-            "provider.secrets.token",
-            "is missing: name the directory's token",
-        )
-    })?;
-    let token = secrets
-        .resolve(&connection.tenant_id, name)
-        .await
-        .map_err(|e| DirectoryError::config("provider.secrets.token", e.to_string()))?;
+    let token = connection.secret("token", secrets).await?;
     let same = directory_core::constant_time_eq(
         token.expose_secret().as_bytes(),
         expected.expose_secret().as_bytes(),

@@ -10,16 +10,21 @@
 //! ## Main types
 //!
 //! * [`Connection`]: a tenant's link to one directory: [`ProviderSettings`]
-//!   as data (secrets only by name), the sync [`Policy`](recipient_reconcile::Policy),
-//!   a [`Schedule`] (an interval with per-connection jitter; cron
-//!   expressions are not supported yet) and an IdP org key.
+//!   as data, each secret a [`SecretRef`] (a name the host resolves, or
+//!   sealed under the host's key), the sync
+//!   [`Policy`](recipient_reconcile::Policy), a [`Schedule`] (an interval or
+//!   a cron expression in a time zone, with per-connection jitter) and an
+//!   IdP org key. It serializes to readable JSON with no plaintext secret.
 //! * [`RunnerStore`]: everything the runner keeps, as one async trait;
 //!   [`MemoryStore`] implements it in memory with a database's semantics.
 //! * The host's side, as traits: [`Host`] (read a tenant's records, apply a
 //!   plan idempotently by its hash), [`ProviderFactory`] (build a provider
-//!   from a connection's settings) and [`SecretResolver`] (a secret's name
-//!   to the secret). [`MemoryHost`], [`MemoryFactory`] and [`MemorySecrets`]
-//!   serve tests and the demo.
+//!   from a connection's settings, its secrets through
+//!   [`Connection::secret`]) and [`SecretResolver`] (a secret's name to the
+//!   secret). [`EncryptedSecrets`] is a resolver that opens secrets sealed
+//!   in the connection (AES-256-GCM under [`SealingKey`]s, rotated with
+//!   [`EncryptedSecrets::rotate`]). [`MemoryHost`], [`MemoryFactory`] and
+//!   [`MemorySecrets`] serve tests and the demo.
 //! * [`Runner`] holds those parts; [`Worker`] claims and runs due
 //!   connections ([`Worker::run`] until a shutdown signal, or
 //!   [`Worker::run_once`]); [`Runner::approve`] applies a held plan if it is
@@ -63,7 +68,7 @@
 //!     },
 //!     idp_org_key: "acme".into(),
 //!     policy: Policy::default(),
-//!     schedule: Schedule { every: Duration::from_secs(86_400), jitter: Duration::from_secs(3_600) },
+//!     schedule: Schedule::cron("0 2 * * *", Some("Europe/Berlin"))?.jitter(Duration::from_secs(3_600)),
 //!     enabled: true,
 //! }, chrono::Utc::now()).await?;
 //!
@@ -109,9 +114,24 @@
 //!   a key free; heartbeats and writes are `UPDATE … WHERE lease_token = $1
 //!   AND lease_expires_at > now()`, judged by the database's clock. A
 //!   [`SavedSync`] (gzip-compressed snapshot JSON and the sync state) is a
-//!   `bytea` and a `jsonb` column; secrets stay behind the
-//!   [`SecretResolver`]. The conformance suite (`testing` feature) runs
-//!   against both stores.
+//!   `bytea` and a `jsonb` column. The conformance suite (`testing`
+//!   feature) runs against both stores.
+//! * **No plaintext secret is stored.** A connection names each secret
+//!   (the host's vault resolves it at run time) or carries it sealed:
+//!   AES-256-GCM under the host's key, a random nonce per sealing, the key's
+//!   id kept beside the ciphertext, and the connection id and the secret's
+//!   purpose as associated data, so a ciphertext copied to another
+//!   connection or purpose does not open. Keys rotate: seal with the newest,
+//!   open with any held, [`EncryptedSecrets::rotate`] each connection, then
+//!   drop the old key. A secret that does not open fails the run at stage
+//!   `"secrets"` with a fix per secret ("re-enter the secret"), like a
+//!   failed `check()`, and the connection backs off.
+//! * **Schedules spread themselves.** Each connection's offset within the
+//!   jitter comes from a hash of its id: the same on every machine, and a
+//!   thousand connections on `0 2 * * *` with an hour's jitter start over
+//!   the hour, not in one second. A cron connection runs at the first of
+//!   its slots (each time named, plus its offset) after its last run
+//!   finished, in the schedule's time zone through daylight-saving changes.
 //! * **Apply only what is safe; hold the rest.** A plan within the policy's
 //!   safety limits is applied at once; one over them is planned again with
 //!   the checks overridden and held, with the numbers, for review. Approval
@@ -159,6 +179,9 @@ mod memory_store;
 mod metrics;
 mod run;
 mod runner;
+mod schedule;
+mod sealed;
+mod secrets;
 mod store;
 mod worker;
 
@@ -167,15 +190,16 @@ pub mod testing;
 
 pub use approval::Approval;
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use connection::{
-    Connection, MemorySecrets, ProviderSettings, Schedule, SecretError, SecretResolver,
-};
+pub use connection::{Connection, ProviderSettings};
 pub use error::{Error, Result};
 pub use factory::{MemoryFactory, ProviderFactory};
 pub use host::{ApplyOutcome, Host, HostError, MemoryHost};
 pub use memory_store::MemoryStore;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use runner::{Runner, RunnerConfig};
+pub use schedule::Schedule;
+pub use sealed::{EncryptedSecrets, SealedSecret, SealingKey};
+pub use secrets::{MemorySecrets, SecretError, SecretErrorKind, SecretRef, SecretResolver};
 pub use store::{
     Claim, Completion, ConnectionStatus, HeldChange, HeldPlan, Lease, OperationCounts, RunError,
     RunKind, RunOutcome, RunRecord, RunnerStore, SavedSync,

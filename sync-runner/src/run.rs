@@ -11,9 +11,11 @@ use recipient_reconcile::{
 };
 
 use crate::clock::delta;
+use crate::connection::Connection;
 use crate::host::ApplyOutcome;
 use crate::metrics::Counter;
 use crate::runner::Runner;
+use crate::secrets::{SecretError, SecretRef, SecretResolver};
 use crate::store::{
     Claim, Completion, HeldChange, HeldPlan, OperationCounts, RunError, RunKind, RunOutcome,
     RunRecord, SavedSync,
@@ -132,6 +134,41 @@ fn check_failure(report: &CheckReport) -> Failure {
     failure
 }
 
+/// Opens every sealed secret before the provider is built, so those that
+/// do not open are all reported, each with its fix, as `check()` reports
+/// its probes. Named secrets are left to the factory (one trip to the
+/// host's store each).
+fn check_sealed(c: &Connection, secrets: &dyn SecretResolver) -> Result<(), Failure> {
+    let errors: Vec<SecretError> = c
+        .provider
+        .secrets
+        .iter()
+        .filter_map(|(purpose, r)| match r {
+            SecretRef::Sealed(sealed) => secrets.open(c, purpose, sealed).err(),
+            SecretRef::Named(_) => None,
+        })
+        .collect();
+    let Some(first) = errors.first() else {
+        return Ok(());
+    };
+    let fixes: Vec<String> = errors
+        .iter()
+        .map(|e| format!("provider.secrets.{}: {}", e.name, e.problem))
+        .collect();
+    let mut failure = Failure::new(
+        RunKind::NotStarted,
+        "secrets",
+        first.kind.as_str(),
+        format!(
+            "{} sealed secret(s) cannot be opened: {}",
+            fixes.len(),
+            fixes.join("; ")
+        ),
+    );
+    failure.error.fixes = fixes;
+    Err(failure)
+}
+
 /// The previous snapshot and state as stored; unreadable ones are dropped
 /// (the round is then full), with a warning.
 pub(crate) fn decode_saved(
@@ -227,6 +264,7 @@ impl Runner {
 
     async fn attempt(&self, claim: &Claim) -> Result<Done, Failure> {
         let c = &claim.connection;
+        check_sealed(c, self.secrets.as_ref())?;
         let provider = self
             .factory
             .build(c, self.secrets.as_ref())

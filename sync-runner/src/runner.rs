@@ -6,10 +6,10 @@ use std::time::Duration;
 use directory_core::SyncOptions;
 
 use crate::clock::{Clock, SystemClock};
-use crate::connection::SecretResolver;
 use crate::factory::ProviderFactory;
 use crate::host::Host;
 use crate::metrics::Metrics;
+use crate::secrets::SecretResolver;
 use crate::store::RunnerStore;
 use crate::worker::Worker;
 

@@ -150,13 +150,15 @@ pub enum RunOutcome {
 /// Why a run failed, in words an admin can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunError {
-    /// The stage: `"provider"`, `"check"`, `"sync"`, `"host"`, `"policy"`, `"store"`.
+    /// The stage: `"secrets"`, `"provider"`, `"check"`, `"sync"`, `"host"`,
+    /// `"policy"`, `"store"`.
     pub stage: String,
     /// The error kind, e.g. directory-core's `ErrorKind::as_str`.
     pub kind: String,
     /// The message (every directory-core message names the remedy).
     pub message: String,
-    /// For a failed `check()`: each failed probe and its fix.
+    /// For a failed `check()`: each failed probe and its fix; for sealed
+    /// secrets that do not open: each secret and its fix.
     pub fixes: Vec<String>,
 }
 

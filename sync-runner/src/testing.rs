@@ -10,8 +10,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use recipient_reconcile::Policy;
 
-use crate::connection::{Connection, ProviderSettings, Schedule};
+use crate::connection::{Connection, ProviderSettings};
 use crate::error::{Error, Result};
+use crate::schedule::Schedule;
 use crate::store::{
     Claim, Completion, HeldChange, Lease, OperationCounts, RunKind, RunOutcome, RunRecord,
     RunnerStore, SavedSync,
@@ -68,10 +69,7 @@ pub fn connection(id: &str, org: &str) -> Connection {
         },
         idp_org_key: org.to_string(),
         policy: Policy::default(),
-        schedule: Schedule {
-            every: Duration::from_secs(3600),
-            jitter: Duration::ZERO,
-        },
+        schedule: Schedule::every(Duration::from_secs(3600)),
         enabled: true,
     }
 }

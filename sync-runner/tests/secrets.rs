@@ -93,7 +93,7 @@ async fn a_secret_in_the_plain_settings_is_refused_naming_the_field() {
 async fn a_connection_that_cannot_run_is_refused_naming_the_field() {
     let store = sync_runner::MemoryStore::new();
     let mut zero = connection("c", "org", "d");
-    zero.schedule.every = std::time::Duration::ZERO;
+    zero.schedule = sync_runner::Schedule::every(std::time::Duration::ZERO);
     let mut no_key = connection("c", "org", "d");
     no_key.idp_org_key = " ".into();
     for (c, field) in [(zero, "schedule.every"), (no_key, "idp_org_key")] {

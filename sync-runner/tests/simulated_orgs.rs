@@ -33,23 +33,6 @@ fn setting<'a>(c: &'a Connection, name: &str) -> Result<&'a str, Error> {
         .ok_or_else(|| Error::config(&format!("provider.settings.{name}"), "is missing"))
 }
 
-async fn secret(
-    c: &Connection,
-    purpose: &str,
-    secrets: &dyn SecretResolver,
-) -> Result<SecretString, Error> {
-    let field = format!("provider.secrets.{purpose}");
-    let name = c
-        .provider
-        .secrets
-        .get(purpose)
-        .ok_or_else(|| Error::config(&field, "is missing"))?;
-    secrets
-        .resolve(&c.tenant_id, name)
-        .await
-        .map_err(|e| Error::config(&field, e))
-}
-
 #[async_trait]
 impl ProviderFactory for HostFactory {
     async fn build(
@@ -59,7 +42,7 @@ impl ProviderFactory for HostFactory {
     ) -> Result<Arc<dyn DirectoryProvider>, Error> {
         match c.provider.kind.as_str() {
             "okta" => {
-                let jwk = secret(c, "private_jwk", secrets).await?;
+                let jwk = c.secret("private_jwk", secrets).await?;
                 let okta = OktaDirectory::builder()
                     .domain(setting(c, "domain")?)
                     .client_id(setting(c, "clientId")?)
@@ -77,7 +60,7 @@ impl ProviderFactory for HostFactory {
                     .service_principal_id(setting(c, "servicePrincipalId")?)
                     .authority_host(base)
                     .graph_endpoint(base)
-                    .client_secret(secret(c, "client_secret", secrets).await?)
+                    .client_secret(c.secret("client_secret", secrets).await?)
                     .allow_insecure_http(true)
                     .build()?;
                 Ok(Arc::new(entra))
@@ -97,7 +80,7 @@ fn okta_connection(id: &str, org: &OktaOrg, secrets: &MemorySecrets) -> Connecti
         provider: ProviderSettings {
             kind: "okta".into(),
             settings: serde_json::json!({ "domain": org.base_url(), "clientId": org.client_id(), "appId": org.app_id() }),
-            secrets: BTreeMap::from([("private_jwk".to_string(), "okta-key".to_string())]),
+            secrets: BTreeMap::from([("private_jwk".to_string(), "okta-key".into())]),
         },
         idp_org_key: org.base_url().to_string(),
         ..connection(id, "unused", "unused")
@@ -242,7 +225,7 @@ async fn an_entra_connection_resyncs_incrementally_and_applies_a_leaver() {
                 "endpoint": tenant.base_url(), "tenantId": tenant.tenant_id(),
                 "clientId": tenant.client_id(), "servicePrincipalId": tenant.service_principal_id(),
             }),
-            secrets: BTreeMap::from([("client_secret".to_string(), "graph-secret".to_string())]),
+            secrets: BTreeMap::from([("client_secret".to_string(), "graph-secret".into())]),
         },
         idp_org_key: tenant.tenant_id().to_string(),
         ..connection("entra", "unused", "unused")

@@ -214,10 +214,7 @@ pub fn connection(id: &str, org_key: &str, directory: &str) -> Connection {
         },
         idp_org_key: org_key.to_string(),
         policy: Policy::default(),
-        schedule: Schedule {
-            every: HOUR,
-            jitter: 10 * MINUTE,
-        },
+        schedule: Schedule::every(HOUR).jitter(10 * MINUTE),
         enabled: true,
     }
 }
