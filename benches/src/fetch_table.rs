@@ -38,7 +38,12 @@ pub async fn rows(size: OrgSize, peak: &PeakAlloc) -> Vec<Row> {
     if let Some(delta) = rounds.iter().find(|r| r.scenario == Scenario::Unchanged) {
         rows.push(Row {
             figure: "azure second sync of an unchanged tenant by delta".into(),
-            measured: format!("{} requests, {}", delta.requests, secs(delta.wall)),
+            measured: format!(
+                "{} requests, {}{}",
+                delta.requests,
+                secs(delta.wall),
+                cpu(delta)
+            ),
             floor: format!(
                 "{} requests (users/delta, groups/delta, the app's assignments in full)",
                 delta.floor.requests()
@@ -150,9 +155,10 @@ fn round_row(r: &RoundFigures) -> Row {
     Row {
         figure: format!("{what} ({how})"),
         measured: format!(
-            "{} requests, {} ({} users changed or added, {} memberships{round})",
+            "{} requests, {}{} ({} users changed or added, {} memberships{round})",
             r.requests,
             secs(r.wall),
+            cpu(r),
             c.users_changed + c.users_added,
             c.memberships_added + c.memberships_removed,
         ),
@@ -171,4 +177,11 @@ fn round_row(r: &RoundFigures) -> Row {
         goal,
         met: Some(r.requests_met()),
     }
+}
+
+/// ` (0.31 s CPU)`, or nothing where CPU time cannot be read.
+fn cpu(r: &RoundFigures) -> String {
+    r.cpu
+        .map(|c| format!(" ({} CPU)", secs(c)))
+        .unwrap_or_default()
 }

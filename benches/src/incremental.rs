@@ -33,6 +33,7 @@ use okta_directory::testkit::OktaOrg;
 use okta_directory::OktaDirectory;
 
 use crate::fetch::{okta_app_pages, pages, OrgSize};
+use crate::table::process_cpu;
 
 /// Objects per page of the simulated Graph delta queries.
 const DELTA_PAGE: usize = 200;
@@ -99,6 +100,9 @@ pub struct RoundFigures {
     pub floor: Floor,
     /// Wall time of the `sync` call.
     pub wall: Duration,
+    /// CPU time the process (client and simulated organisation) used
+    /// meanwhile, where it can be read.
+    pub cpu: Option<Duration>,
     /// The wall-time floor.
     pub wall_floor: Duration,
     /// Whether the round was incremental (a full round says why).
@@ -132,12 +136,13 @@ async fn timed_round<P: DirectoryProviderExt + ?Sized>(
     provider: &P,
     prev: &SyncRound,
     served: impl Fn() -> u64,
-) -> (SyncRound, u64, Duration) {
+) -> (SyncRound, u64, Timing) {
     let state = match prev.state.to_json().and_then(|j| SyncState::from_json(&j)) {
         Ok(s) => s,
         Err(e) => panic!("the sync state does not go through JSON: {e}"),
     };
     let before = served();
+    let cpu = process_cpu();
     let start = Instant::now();
     let round = match provider
         .sync(Some((&prev.snapshot, &state)), &SyncOptions::default())
@@ -147,7 +152,17 @@ async fn timed_round<P: DirectoryProviderExt + ?Sized>(
         Err(e) => panic!("second sync of {provider}: {e}"),
     };
     let wall = start.elapsed();
-    (round, served() - before, wall)
+    let cpu = process_cpu()
+        .zip(cpu)
+        .map(|(after, before)| after.saturating_sub(before));
+    (round, served() - before, Timing { wall, cpu })
+}
+
+/// How long a round took.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    wall: Duration,
+    cpu: Option<Duration>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -158,7 +173,7 @@ fn figures(
     round: &SyncRound,
     truth: &Snapshot,
     requests: u64,
-    wall: Duration,
+    timing: Timing,
     floor: Floor,
     size: OrgSize,
     concurrency: usize,
@@ -179,7 +194,8 @@ fn figures(
         requests,
         wall_floor: floor.wall(size.latency, concurrency),
         floor,
-        wall,
+        wall: timing.wall,
+        cpu: timing.cpu,
         full_reason,
         changes: round.report.changes,
         users: round.snapshot.users.len(),
@@ -230,7 +246,7 @@ pub async fn okta(size: OrgSize, concurrency: usize) -> Vec<RoundFigures> {
     let mut previous = Vec::new();
     for (provider, mode) in &providers {
         let log = *mode == "System Log read";
-        let (round, requests, wall) = timed_round(provider, &first, served).await;
+        let (round, requests, timing) = timed_round(provider, &first, served).await;
         out.push(figures(
             "okta",
             Scenario::Unchanged,
@@ -238,7 +254,7 @@ pub async fn okta(size: OrgSize, concurrency: usize) -> Vec<RoundFigures> {
             &round,
             &before,
             requests,
-            wall,
+            timing,
             unchanged_floor(log),
             size,
             concurrency,
@@ -250,7 +266,7 @@ pub async fn okta(size: OrgSize, concurrency: usize) -> Vec<RoundFigures> {
     let after = org.ground_truth();
     for ((provider, mode), prev) in providers.iter().zip(&previous) {
         let log = *mode == "System Log read";
-        let (round, requests, wall) = timed_round(provider, prev, served).await;
+        let (round, requests, timing) = timed_round(provider, prev, served).await;
         out.push(figures(
             "okta",
             Scenario::OnePercent,
@@ -258,7 +274,7 @@ pub async fn okta(size: OrgSize, concurrency: usize) -> Vec<RoundFigures> {
             &round,
             &after,
             requests,
-            wall,
+            timing,
             okta_floor(&before, &after, log),
             size,
             concurrency,
@@ -391,7 +407,7 @@ pub(crate) async fn azure(
     };
     let served = || tenant.requests().graph();
     let (before, truth) = (tenant.data(), tenant.ground_truth());
-    let (unchanged, requests, wall) = timed_round(provider, &first, served).await;
+    let (unchanged, requests, timing) = timed_round(provider, &first, served).await;
     let mut out = vec![figures(
         "azure",
         Scenario::Unchanged,
@@ -399,7 +415,7 @@ pub(crate) async fn azure(
         &unchanged,
         &truth,
         requests,
-        wall,
+        timing,
         azure_floor(&before, &before),
         size,
         concurrency,
@@ -439,7 +455,7 @@ pub(crate) async fn azure(
         }
     });
     let (after, truth) = (tenant.data(), tenant.ground_truth());
-    let (changed, requests, wall) = timed_round(provider, &unchanged, served).await;
+    let (changed, requests, timing) = timed_round(provider, &unchanged, served).await;
     out.push(figures(
         "azure",
         Scenario::OnePercent,
@@ -447,7 +463,7 @@ pub(crate) async fn azure(
         &changed,
         &truth,
         requests,
-        wall,
+        timing,
         azure_floor(&before, &after),
         size,
         concurrency,
