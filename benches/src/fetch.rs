@@ -17,6 +17,8 @@ use directory_core::{CollectOptions, Snapshot, UserStatus};
 use okta_directory::testkit::OktaOrg;
 use peak_alloc::PeakAlloc;
 
+use crate::incremental::RoundFigures;
+
 /// The organisation's shape.
 #[derive(Debug, Clone, Copy)]
 pub struct OrgSize {
@@ -84,7 +86,8 @@ impl FetchFigures {
     }
 }
 
-fn pages(items: usize, page: usize) -> u64 {
+/// Pages of `page` items that `items` take; an empty list is one page.
+pub(crate) fn pages(items: usize, page: usize) -> u64 {
     items.div_ceil(page).max(1) as u64
 }
 
@@ -147,15 +150,9 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
         .iter()
         .map(|g| pages(per_group.get(g.id.as_str()).copied().unwrap_or(0), 1000))
         .sum();
-    let mut app_users: Vec<&str> = truth
-        .app_assignments
-        .iter()
-        .map(|a| a.user_id.as_str())
-        .collect();
-    app_users.dedup();
     let chain = pages(listed, 200) + pages(deprovisioned, 200);
     let min_requests =
-        chain + pages(truth.groups.len(), 10_000) + member_pages + pages(app_users.len(), 500);
+        chain + pages(truth.groups.len(), 10_000) + member_pages + okta_app_pages(&truth);
 
     let before = org.total_requests() - org.requests("token");
     let (snapshot, wall, peak_bytes, retained_bytes) = measured_collect(&provider, peak).await;
@@ -183,29 +180,26 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
     }
 }
 
-/// What the Entra tenant's second (delta) sync cost.
-#[derive(Debug, Clone)]
-pub struct DeltaFigures {
-    /// Graph requests of the second sync.
-    pub requests: u64,
-    /// The fewest possible: one users/delta and one groups/delta round trip
-    /// with no changes, and the app's assignments in full (Graph has no
-    /// delta for them).
-    pub min_requests: u64,
-    /// Its wall time.
-    pub wall: Duration,
-    /// Whether it found no changes.
-    pub empty: bool,
+/// Pages of the Okta app's users (500 a page, one entry per user).
+pub(crate) fn okta_app_pages(truth: &Snapshot) -> u64 {
+    let mut app_users: Vec<&str> = truth
+        .app_assignments
+        .iter()
+        .map(|a| a.user_id.as_str())
+        .collect();
+    app_users.dedup();
+    pages(app_users.len(), 500)
 }
 
 /// Microsoft Graph: users and groups (999 a page), each group's direct
 /// members (999), the app's assignments (999); nested groups are resolved
 /// from members already fetched, so they cost no extra request at the floor.
+/// Then the second syncs of [`crate::incremental`] on the same tenant.
 pub async fn azure(
     size: OrgSize,
     concurrency: usize,
     peak: &PeakAlloc,
-) -> (FetchFigures, DeltaFigures) {
+) -> (FetchFigures, Vec<RoundFigures>) {
     let tenant = match SimulatedTenant::builder()
         .seed(11)
         .users(size.users)
@@ -262,21 +256,7 @@ pub async fn azure(
         by_endpoint: stats.by_endpoint.clone(),
     };
 
-    let first = match provider.delta_sync(None).await {
-        Ok(o) => o,
-        Err(e) => panic!("first delta round: {e}"),
-    };
-    tenant.reset_requests();
-    let start = Instant::now();
-    let second = match provider.delta_sync(Some(&first.state)).await {
-        Ok(o) => o,
-        Err(e) => panic!("second delta round: {e}"),
-    };
-    let delta = DeltaFigures {
-        requests: tenant.requests().graph(),
-        min_requests: 2 + pages(data.assignments.len(), 999),
-        wall: start.elapsed(),
-        empty: second.changes.is_empty(),
-    };
-    (figures, delta)
+    drop(snapshot);
+    let rounds = crate::incremental::azure(&tenant, &provider, size, concurrency).await;
+    (figures, rounds)
 }

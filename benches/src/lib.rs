@@ -7,6 +7,7 @@ pub mod decode;
 pub mod decode_table;
 pub mod fetch;
 pub mod fetch_table;
+pub mod incremental;
 pub mod reconcile;
 pub mod reconcile_table;
 pub mod table;

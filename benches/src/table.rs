@@ -95,3 +95,17 @@ pub fn machine() -> String {
         });
     format!("{model}, {cores} cores{mem}")
 }
+
+/// CPU time this process has used (user + system, every thread: the client
+/// and the simulated organisation alike), from `/proc/self/stat` at Linux's
+/// 100 ticks a second; `None` where that cannot be read. Unlike wall time,
+/// it does not grow when other processes share the cores.
+pub fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
+}
