@@ -170,13 +170,29 @@ impl Inner {
                 }
                 by_position.into_values().filter(|r| selects(r)).collect()
             }
-            None => self
-                .order
-                .range((tenant.to_string(), rt, 0)..)
-                .take_while(|((t, kind, _), _)| t == tenant && *kind == rt)
-                .filter_map(|(_, id)| self.resources.get(&key(tenant, rt, id)))
-                .filter(|r| selects(r))
-                .collect(),
+            None => {
+                let of_kind = || {
+                    self.order
+                        .range((tenant.to_string(), rt, 0)..)
+                        .take_while(|((t, kind, _), _)| t == tenant && *kind == rt)
+                };
+                if q.filter.is_none() {
+                    // Count the positions; read only the page's resources.
+                    return ResourcePage {
+                        total: of_kind().count(),
+                        resources: of_kind()
+                            .skip(q.offset)
+                            .take(q.limit)
+                            .filter_map(|(_, id)| self.resources.get(&key(tenant, rt, id)))
+                            .cloned()
+                            .collect(),
+                    };
+                }
+                of_kind()
+                    .filter_map(|(_, id)| self.resources.get(&key(tenant, rt, id)))
+                    .filter(|r| selects(r))
+                    .collect()
+            }
         };
         ResourcePage {
             total: selected.len(),

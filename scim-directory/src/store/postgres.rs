@@ -572,7 +572,7 @@ impl Store for PgStore {
         q: &ResourceQuery<'_>,
     ) -> Result<ResourcePage, StoreError> {
         let cond = Condition::new(&DIALECT, q.filter, 5);
-        let sql = query::page_sql(&DIALECT, RESOURCE_COLS, &cond);
+        let sql = query::page_sql(&DIALECT, RESOURCE_COLS, &cond, q.filter.is_some());
         let mut query = sqlx::query(&sql)
             .bind(tenant)
             .bind(kind_str(rt))

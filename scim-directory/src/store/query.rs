@@ -297,28 +297,39 @@ impl Condition {
 /// The SQL of a [`ResourceQuery`]: `$1` tenant, `$2` kind, `$3` limit, `$4`
 /// offset, then the condition's parameters. One statement, so the total
 /// and the page are read from one snapshot; it answers one row with the
-/// total and NULL columns when the page is empty. The page starts at the
-/// `offset`-th selected row's position, found on the `(tenant, kind,
-/// created_seq)` index, so a deep page does not read the rows before it.
-pub(crate) fn page_sql(d: &Dialect, cols: &str, cond: &Condition) -> String {
+/// total and NULL columns when the page is empty.
+///
+/// Unfiltered, the page starts at the `offset`-th row's position, found on
+/// the `(tenant, kind, created_seq)` index alone, so a deep page of an
+/// import does not read the rows before it. Filtered, the condition's own
+/// index selects the rows, which are then sorted: walking the position
+/// index and filtering (what a planner picks for `created_seq >= x ORDER
+/// BY created_seq`) would read the whole tenant for one `userName`.
+pub(crate) fn page_sql(d: &Dialect, cols: &str, cond: &Condition, filtered: bool) -> String {
     let (p, table, where_) = (d.placeholder, d.resources, &cond.sql);
     let selected = format!("FROM {table} r WHERE r.tenant = {p}1 AND r.kind = {p}2 AND {where_}");
-    let page_cols: String = cols
-        .split(',')
-        .map(|c| format!("r.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let out_cols: String = cols
-        .split(',')
-        .map(|c| format!("p.{}", c.trim()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = |prefix: &str| -> String {
+        cols.split(',')
+            .map(|c| format!("{prefix}.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (page_cols, out_cols) = (list("r"), list("p"));
+    let page = if filtered {
+        format!(
+            "SELECT {page_cols}, r.created_seq {selected} \
+             ORDER BY r.created_seq LIMIT {p}3 OFFSET {p}4"
+        )
+    } else {
+        format!(
+            "SELECT {page_cols}, r.created_seq {selected} AND r.created_seq >= \
+               (SELECT r.created_seq {selected} ORDER BY r.created_seq LIMIT 1 OFFSET {p}4) \
+             ORDER BY r.created_seq LIMIT {p}3"
+        )
+    };
     format!(
         "SELECT t.total, {out_cols} FROM (SELECT count(*) AS total {selected}) t \
-         LEFT JOIN (SELECT {page_cols}, r.created_seq {selected} AND r.created_seq >= \
-             (SELECT r.created_seq {selected} ORDER BY r.created_seq LIMIT 1 OFFSET {p}4) \
-           ORDER BY r.created_seq LIMIT {p}3) p ON 1 = 1 \
-         ORDER BY p.created_seq"
+         LEFT JOIN ({page}) p ON 1 = 1 ORDER BY p.created_seq"
     )
 }
 

@@ -568,7 +568,7 @@ impl Store for SqliteStore {
     ) -> Result<ResourcePage, StoreError> {
         use rusqlite::types::Value as Sql;
         let cond = Condition::new(&DIALECT, q.filter, 5);
-        let sql = query::page_sql(&DIALECT, RESOURCE_COLS, &cond);
+        let sql = query::page_sql(&DIALECT, RESOURCE_COLS, &cond, q.filter.is_some());
         let mut binds = vec![
             Sql::Text(tenant.into()),
             Sql::Text(kind_str(rt).into()),
