@@ -85,6 +85,13 @@
 //!   `Retry-After`, a request log through `tracing` (never a token, body or
 //!   query string), timeouts on the request head and body
 //!   (`axum::RouterConfig`, `axum::serve`).
+//! * **Filters by index.** The part of a filter on `id`, `externalId`,
+//!   `userName`, a group's `displayName` (`eq` / `sw`, `and` / `or`) and
+//!   `members.value eq` is answered by the store's indexes
+//!   ([`Store::query`], SQL in SQLite and PostgreSQL); the rest is
+//!   evaluated over at most `ServiceConfig::max_filter_candidates`
+//!   candidates, else 400 `tooMany`. Lists page in creation order, stable
+//!   while resources are created.
 //! * **One transaction per request.** Writes and their events are committed
 //!   together; a request that changes nothing (Entra's periodic
 //!   `active: true`) writes nothing and logs nothing.
@@ -152,5 +159,8 @@ pub use schema::{ResourceType, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 pub use service::{ScimService, ServiceConfig};
 #[cfg(feature = "postgres")]
 pub use store::PgStore;
-pub use store::{unique_attribute, MemoryStore, SqliteStore, Store, StoredResource, Write};
+pub use store::{
+    unique_attribute, GroupRef, IndexFilter, IndexOp, IndexedAttr, MemoryStore, ResourcePage,
+    ResourceQuery, SqliteStore, Store, StoredResource, Write,
+};
 pub use tenant::{NewTenant, TenantInfo, TenantRecord, TenantStatus, TOKEN_PREFIX};

@@ -7,13 +7,13 @@ use bytes::Bytes;
 use http::{Response, StatusCode};
 use serde_json::{json, Map, Value};
 
-use crate::errors::{json_response, ScimError};
+use crate::errors::{json_response, ScimError, ScimType};
 use crate::filter::{self, get_ci, AttrPath, Filter};
 use crate::model::schemas_of;
 use crate::resources::{Ctx, MEMBER_KIND};
 use crate::schema::{self, ResourceType};
 use crate::service::{list_body, ServiceConfig};
-use crate::store::{self, StoredResource};
+use crate::store::{query, ResourceQuery, StoredResource};
 
 /// The `W/"n"` ETag of a resource version.
 pub(crate) fn etag(r: &StoredResource) -> String {
@@ -28,40 +28,39 @@ pub(crate) fn location(base: &str, r: &StoredResource) -> String {
 /// Groups per user: (group id, display name).
 type GroupsOf = BTreeMap<String, Vec<(String, String)>>;
 
-async fn groups_of_users(ctx: &Ctx<'_>) -> Result<GroupsOf, ScimError> {
-    let mut out: GroupsOf = BTreeMap::new();
-    for g in store::all(ctx.service.store(), ctx.tenant, ResourceType::Group).await? {
-        let name = g
-            .body
-            .get("displayName")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        for user in crate::resources::user_members(&g.body) {
-            out.entry(user)
-                .or_default()
-                .push((g.id.clone(), name.to_string()));
-        }
+/// The groups of the users among `resources`, in one lookup by the
+/// membership index (group ids and names only, never group bodies).
+async fn groups_of(ctx: &Ctx<'_>, resources: &[StoredResource]) -> Result<GroupsOf, ScimError> {
+    let users: Vec<String> = resources
+        .iter()
+        .filter(|r| r.resource_type == ResourceType::User)
+        .map(|r| r.id.clone())
+        .collect();
+    let mut out = GroupsOf::new();
+    if users.is_empty() {
+        return Ok(out);
+    }
+    for g in ctx.service.store().group_refs(ctx.tenant, &users).await? {
+        out.entry(g.member_id)
+            .or_default()
+            .push((g.group_id, g.display_name));
     }
     Ok(out)
 }
 
-/// The groups that list one user, by index.
-async fn groups_of_user(ctx: &Ctx<'_>, user_id: &str) -> Result<GroupsOf, ScimError> {
-    let store = ctx.service.store();
-    let mut list = Vec::new();
-    for g in store.groups_with_member(ctx.tenant, user_id).await? {
-        let name = g.body.get("displayName").and_then(Value::as_str);
-        list.push((g.id.clone(), name.unwrap_or_default().to_string()));
+/// Resources as the client sees them, with one lookup for all their groups.
+async fn render_all(ctx: &Ctx<'_>, resources: &[StoredResource]) -> Result<Vec<Value>, ScimError> {
+    let groups = groups_of(ctx, resources).await?;
+    let mut out = Vec::with_capacity(resources.len());
+    for r in resources {
+        out.push(render(ctx, r, &groups).await?);
     }
-    Ok(GroupsOf::from([(user_id.to_string(), list)]))
+    Ok(out)
 }
 
 /// A stored resource as the client sees it.
 pub(crate) async fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
-    let groups = match r.resource_type {
-        ResourceType::User => groups_of_user(ctx, &r.id).await?,
-        ResourceType::Group => GroupsOf::new(),
-    };
+    let groups = groups_of(ctx, std::slice::from_ref(r)).await?;
     render(ctx, r, &groups).await
 }
 
@@ -339,39 +338,98 @@ fn case_exact(rt: ResourceType) -> impl Fn(Option<&str>, &str, Option<&str>) -> 
     }
 }
 
-/// Answers a list (or `.search`) request over one or more resource types.
+/// Answers a list (or `.search`) request over one or more resource types:
+/// `startIndex` and `count` run over the types in turn, each in creation
+/// order.
 pub(crate) async fn list(
     ctx: &Ctx<'_>,
     types: &[ResourceType],
     q: &Query,
 ) -> Result<Response<Bytes>, ScimError> {
-    let mut matched = Vec::new();
+    let mut total = 0;
+    let mut skip = q.start.saturating_sub(1);
+    let mut page = Vec::new();
     for &rt in types {
-        let groups = match rt {
-            ResourceType::User => groups_of_users(ctx).await?,
-            ResourceType::Group => GroupsOf::new(),
-        };
-        let exact = case_exact(rt);
-        for r in store::all(ctx.service.store(), ctx.tenant, rt).await? {
-            let v = render(ctx, &r, &groups).await?;
-            let keep = match &q.filter {
-                Some(f) => filter::matches(f, &v, &exact),
-                None => true,
-            };
-            if keep {
-                matched.push(v);
-            }
-        }
+        let room = q.count.saturating_sub(page.len());
+        let (selected, found) = list_of(ctx, rt, q.filter.as_ref(), skip, room).await?;
+        total += selected;
+        skip = skip.saturating_sub(selected);
+        page.extend(found);
     }
-    let total = matched.len();
-    let page: Vec<Value> = matched
-        .into_iter()
-        .skip(q.start - 1)
-        .take(q.count)
-        .map(|v| q.project(v))
-        .collect();
+    let page: Vec<Value> = page.into_iter().map(|v| q.project(v)).collect();
     Ok(json_response(
         StatusCode::OK,
         &list_body(total, q.start, page),
     ))
+}
+
+/// How many resources of one type `filter` matches, and `limit` of them
+/// from `offset`, rendered.
+///
+/// The indexed part of the filter ([`query::split`]) goes to the store as
+/// SQL. When it is the whole filter, the store pages and counts. Otherwise
+/// the rest is evaluated here over the candidates the indexed part selects
+/// (every resource of the type when nothing is indexed), and only when
+/// there are at most `max_filter_candidates` of them: more is a 400
+/// `tooMany`, never a scan of a large tenant per request.
+async fn list_of(
+    ctx: &Ctx<'_>,
+    rt: ResourceType,
+    filter: Option<&Filter>,
+    offset: usize,
+    limit: usize,
+) -> Result<(usize, Vec<Value>), ScimError> {
+    let store = ctx.service.store();
+    let (indexed, exact) = match filter {
+        Some(f) => query::split(rt, f),
+        None => (None, true),
+    };
+    let selecting = |offset, limit| ResourceQuery {
+        filter: indexed.as_ref(),
+        offset,
+        limit,
+    };
+    let Some(f) = filter.filter(|_| !exact) else {
+        let page = store
+            .query(ctx.tenant, rt, &selecting(offset, limit))
+            .await?;
+        return Ok((page.total, render_all(ctx, &page.resources).await?));
+    };
+    let bound = ctx.service.config().max_filter_candidates;
+    let candidates = store.query(ctx.tenant, rt, &selecting(0, 0)).await?.total;
+    if candidates > bound {
+        return Err(too_many(rt, candidates, bound, indexed.is_some()));
+    }
+    let candidates = store.query(ctx.tenant, rt, &selecting(0, bound)).await?;
+    let exact = case_exact(rt);
+    let matched: Vec<Value> = render_all(ctx, &candidates.resources)
+        .await?
+        .into_iter()
+        .filter(|v| filter::matches(f, v, &exact))
+        .collect();
+    let total = matched.len();
+    Ok((
+        total,
+        matched.into_iter().skip(offset).take(limit).collect(),
+    ))
+}
+
+fn too_many(rt: ResourceType, candidates: usize, bound: usize, narrowed: bool) -> ScimError {
+    let kind = rt.endpoint();
+    let what = if narrowed {
+        format!("its indexed part selects {candidates} {kind}")
+    } else {
+        format!("it names no indexed attribute and there are {candidates} {kind}")
+    };
+    let indexed = match rt {
+        ResourceType::User => "id, externalId or userName",
+        ResourceType::Group => "id, externalId, displayName or members.value",
+    };
+    ScimError::bad_request(
+        ScimType::TooMany,
+        format!(
+            "the filter cannot be answered: {what}, more than the {bound} the server evaluates \
+             a filter over; narrow it with {indexed} (eq or sw) joined by `and`"
+        ),
+    )
 }

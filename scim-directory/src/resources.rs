@@ -5,7 +5,7 @@
 //! that finds the resource changed since it was read (another process on a
 //! shared database) is redone from the read, so no update is lost.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 use chrono::Utc;
@@ -140,7 +140,7 @@ impl Ctx<'_> {
         self.check_unique(&r).await?;
         let mut changes = Vec::new();
         if rt == ResourceType::Group {
-            self.resolve_members(&mut r).await?;
+            self.resolve_members(&mut r, &BTreeMap::new()).await?;
             changes.push(Change::GroupCreated {
                 group: group_to_model(&r.id, &r.body, now),
             });
@@ -227,7 +227,8 @@ impl Ctx<'_> {
         new.body = body;
         self.check_unique(&new).await?;
         if new.resource_type == ResourceType::Group {
-            self.resolve_members(&mut new).await?;
+            self.resolve_members(&mut new, &member_kinds(&old.body))
+                .await?;
         }
         if new.body == old.body {
             return Ok(old);
@@ -339,8 +340,17 @@ impl Ctx<'_> {
 
     /// Checks every member exists and records (under [`MEMBER_KIND`], hidden
     /// from clients) whether it is a User or a Group; the client's own
-    /// `value`, `type` and `display` are kept as sent.
-    async fn resolve_members(&self, g: &mut StoredResource) -> Result<(), ScimError> {
+    /// `value`, `type` and `display` are kept as sent. A member the stored
+    /// group already lists (`known`, from the version this write replaces)
+    /// is not looked up again: adding one member to a large group costs one
+    /// lookup, not one per member. (A member deleted since is no longer in
+    /// that version: a delete takes it out of every group, and the write
+    /// commits only over the version it read.)
+    async fn resolve_members(
+        &self,
+        g: &mut StoredResource,
+        known: &BTreeMap<String, ResourceType>,
+    ) -> Result<(), ScimError> {
         let Some(Value::Array(members)) = g.body.get_mut("members") else {
             return Ok(());
         };
@@ -356,7 +366,10 @@ impl Ctx<'_> {
             if !seen.insert(id.clone()) {
                 continue;
             }
-            let kind = self.member_kind(&id, &g.id).await?;
+            let kind = match known.get(&id) {
+                Some(kind) => *kind,
+                None => self.member_kind(&id, &g.id).await?,
+            };
             m.remove("$ref");
             m.insert(MEMBER_KIND.into(), Value::String(kind.name().into()));
             resolved.push(Value::Object(m));
@@ -407,6 +420,23 @@ fn keep_active(old: &Value, new: &mut Value) {
 /// The key under which a stored member records whether it is a User or a
 /// Group (the client's `type` is kept as sent and may be anything).
 pub(crate) const MEMBER_KIND: &str = "$kind";
+
+/// The members a stored group lists, with whether each is a User or a Group.
+fn member_kinds(body: &Value) -> BTreeMap<String, ResourceType> {
+    body.get("members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| {
+            let id = m.get("value").and_then(Value::as_str)?;
+            let kind = match m.get(MEMBER_KIND).and_then(Value::as_str)? {
+                "Group" => ResourceType::Group,
+                _ => ResourceType::User,
+            };
+            Some((id.to_string(), kind))
+        })
+        .collect()
+}
 
 /// The ids of a group's user members.
 pub(crate) fn user_members(body: &Value) -> Vec<String> {

@@ -40,6 +40,14 @@ pub struct ServiceConfig {
     /// Where tenant administration and token checks read the time
     /// (default the system clock).
     pub clock: Clock,
+    /// The most resources a list request evaluates a filter over in memory
+    /// (default 1000). A filter on indexed attributes only (`id`,
+    /// `externalId`, `userName`, a group's `displayName` with `eq` / `sw`,
+    /// `members.value eq`, joined by `and` / `or`) is answered by the store
+    /// at any size; any other part is evaluated over the resources the
+    /// indexed part selects, or every resource of the type when nothing is
+    /// indexed. More candidates than this: a 400 `tooMany`.
+    pub max_filter_candidates: usize,
 }
 
 impl Default for ServiceConfig {
@@ -52,6 +60,7 @@ impl Default for ServiceConfig {
             max_page_size: 1000,
             filter_limits: FilterLimits::default(),
             clock: Clock::system(),
+            max_filter_candidates: 1000,
         }
     }
 }

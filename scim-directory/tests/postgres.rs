@@ -13,7 +13,10 @@ mod common;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::contract::{conflict_is_not_a_backend_failure, contract};
+use common::contract::{
+    conflict_is_not_a_backend_failure, contract, paging_is_stable_under_inserts, query_contract,
+    service_queries,
+};
 use common::pg::{drop_schema, fresh};
 use scim_directory::{EventCursor, PgStore, ScimService, Store};
 
@@ -24,6 +27,21 @@ async fn postgres_store_meets_the_contract() {
     };
     contract(&store).await;
     conflict_is_not_a_backend_failure(&store).await;
+    drop_schema(&store, &schema).await;
+}
+
+#[tokio::test]
+async fn postgres_store_answers_queries_by_index() {
+    let Some((store, schema)) = fresh("postgres_store_answers_queries_by_index").await else {
+        return;
+    };
+    query_contract(&store).await;
+    paging_is_stable_under_inserts(&store).await;
+    drop_schema(&store, &schema).await;
+    let Some((store, schema)) = fresh("postgres_store_answers_queries_by_index").await else {
+        return;
+    };
+    service_queries(Arc::new(store.clone())).await;
     drop_schema(&store, &schema).await;
 }
 
@@ -45,7 +63,7 @@ async fn migrations_apply_once_and_a_reconnect_keeps_everything() {
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(versions, [1, 2, 3, 4]);
     let tenant = a.tenant("acme").await.unwrap().unwrap();
     assert!(tenant.token_matches(token.expose_secret(), chrono::Utc::now()));
     drop_schema(&store, &schema).await;
@@ -176,5 +194,64 @@ async fn concurrent_member_patches_across_processes_lose_no_update() {
         .filter(|e| matches!(e.change, scim_directory::Change::MembershipAdded { .. }))
         .count();
     assert_eq!(added, 12);
+    drop_schema(&store, &schema).await;
+}
+
+/// Okta's import pages `GET /Users?startIndex=..&count=..` while another
+/// server process creates users: every user that existed before the
+/// import is read exactly once, none twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_paging_is_stable_while_another_process_creates_users() {
+    let Some((store, schema)) = fresh("import_paging_is_stable").await else {
+        return;
+    };
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let reader = ScimService::new(Arc::new(store.clone()));
+    let token = reader.create_tenant("acme", "Acme").await.unwrap().token;
+    let token = token.expose_secret().to_string();
+    let mut seeded = Vec::new();
+    for i in 0..300 {
+        let (status, u) = send(&reader, post_user(&format!("seed{i}@x.test"), &token)).await;
+        assert_eq!(status, 201);
+        seeded.push(u["id"].as_str().unwrap().to_string());
+    }
+    let writer = ScimService::new(Arc::new(
+        PgStore::connect_in_schema(&url, &schema).await.unwrap(),
+    ));
+    let writer_token = token.clone();
+    let creating = tokio::spawn(async move {
+        for i in 0..150 {
+            let (status, _) =
+                send(&writer, post_user(&format!("new{i}@x.test"), &writer_token)).await;
+            assert_eq!(status, 201);
+            tokio::task::yield_now().await;
+        }
+    });
+    let mut read = Vec::new();
+    let mut start = 1;
+    loop {
+        let path = format!("/Users?startIndex={start}&count=40");
+        let (status, page) = send(
+            &reader,
+            request(http::Method::GET, &path, &token, String::new()),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        let found = page["Resources"].as_array().unwrap();
+        if found.is_empty() {
+            break;
+        }
+        start += found.len();
+        read.extend(found.iter().map(|u| u["id"].as_str().unwrap().to_string()));
+        tokio::task::yield_now().await;
+    }
+    creating.await.unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for id in &read {
+        assert!(seen.insert(id), "{id} read twice");
+    }
+    for id in &seeded {
+        assert!(seen.contains(id), "{id} skipped");
+    }
     drop_schema(&store, &schema).await;
 }

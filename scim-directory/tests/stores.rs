@@ -7,7 +7,10 @@ mod common;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::contract::{conflict_is_not_a_backend_failure, contract, group};
+use common::contract::{
+    conflict_is_not_a_backend_failure, contract, group, paging_is_stable_under_inserts,
+    query_contract, service_queries,
+};
 use common::{kinds, Harness};
 use directory_core::DirectoryProviderExt;
 use http::Method;
@@ -24,6 +27,22 @@ async fn memory_store_meets_the_contract() {
 #[tokio::test]
 async fn sqlite_store_meets_the_contract() {
     contract(&SqliteStore::in_memory().unwrap()).await;
+}
+
+#[tokio::test]
+async fn memory_store_answers_queries_by_index() {
+    let store = MemoryStore::new();
+    query_contract(&store).await;
+    paging_is_stable_under_inserts(&store).await;
+    service_queries(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn sqlite_store_answers_queries_by_index() {
+    let store = SqliteStore::in_memory().unwrap();
+    query_contract(&store).await;
+    paging_is_stable_under_inserts(&store).await;
+    service_queries(Arc::new(SqliteStore::in_memory().unwrap())).await;
 }
 
 fn temp_db(name: &str) -> PathBuf {

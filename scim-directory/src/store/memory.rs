@@ -1,12 +1,16 @@
 //! The in-memory store: for tests, examples and hosts that keep nothing.
+//!
+//! Lookups by id, unique key and member use maps kept with every write;
+//! other [`IndexFilter`]s are evaluated over the tenant's resources.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::Utc;
 
-use super::{Store, StoredResource, Write};
+use super::query::{group_display_name, GroupRef, IndexFilter, IndexOp, IndexedAttr};
+use super::{ResourcePage, ResourceQuery, Store, StoredResource, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -21,6 +25,13 @@ struct Inner {
     tenants: BTreeMap<String, TenantRecord>,
     resources: BTreeMap<Key, StoredResource>,
     names: HashMap<NameKey, String>,
+    /// Creation order: the position of each resource...
+    positions: HashMap<Key, u64>,
+    /// ...and the resources of a kind by position.
+    order: BTreeMap<(String, ResourceType, u64), String>,
+    last_position: u64,
+    /// (tenant, member id, group id) for every group member.
+    members: BTreeSet<(String, String, String)>,
     events: Vec<Event>,
     /// The seq of the last event appended (events of a deleted tenant are
     /// gone, so it is not `events.len()`).
@@ -70,21 +81,128 @@ impl Inner {
     }
 
     fn remove(&mut self, tenant: &str, rt: ResourceType, id: &str) {
-        if let Some(old) = self.resources.remove(&key(tenant, rt, id)) {
-            if let Some(k) = old.unique_key() {
-                self.names.remove(&(tenant.to_string(), rt, k));
+        let k = key(tenant, rt, id);
+        if let Some(old) = self.resources.remove(&k) {
+            if let Some(name) = old.unique_key() {
+                self.names.remove(&(tenant.to_string(), rt, name));
             }
+            for m in super::member_ids(&old) {
+                self.members
+                    .remove(&(tenant.to_string(), m, id.to_string()));
+            }
+        }
+        if let Some(p) = self.positions.remove(&k) {
+            self.order.remove(&(tenant.to_string(), rt, p));
         }
     }
 
     fn put(&mut self, tenant: &str, r: StoredResource) {
+        let k = key(tenant, r.resource_type, &r.id);
+        let kept = self.positions.get(&k).copied();
         self.remove(tenant, r.resource_type, &r.id);
-        if let Some(k) = r.unique_key() {
+        let position = kept.unwrap_or_else(|| {
+            self.last_position += 1;
+            self.last_position
+        });
+        self.positions.insert(k.clone(), position);
+        self.order.insert(
+            (tenant.to_string(), r.resource_type, position),
+            r.id.clone(),
+        );
+        if let Some(name) = r.unique_key() {
             self.names
-                .insert((tenant.to_string(), r.resource_type, k), r.id.clone());
+                .insert((tenant.to_string(), r.resource_type, name), r.id.clone());
         }
-        self.resources
-            .insert(key(tenant, r.resource_type, &r.id), r);
+        for m in super::member_ids(&r) {
+            self.members.insert((tenant.to_string(), m, r.id.clone()));
+        }
+        self.resources.insert(k, r);
+    }
+
+    /// The group ids listing `member`, ordered by id.
+    fn groups_of(&self, tenant: &str, member: &str) -> Vec<&String> {
+        let start = (tenant.to_string(), member.to_string(), String::new());
+        self.members
+            .range(start..)
+            .take_while(|(t, m, _)| t == tenant && m == member)
+            .map(|(_, _, g)| g)
+            .collect()
+    }
+
+    /// A superset of what `f` selects, from the maps alone; `None` when it
+    /// takes a scan.
+    fn candidates(&self, tenant: &str, rt: ResourceType, f: &IndexFilter) -> Option<Vec<String>> {
+        match f {
+            IndexFilter::Compare(IndexedAttr::Id, IndexOp::Eq, id) => Some(vec![id.clone()]),
+            IndexFilter::Compare(IndexedAttr::Key, IndexOp::Eq, name) => Some(
+                self.names
+                    .get(&(tenant.to_string(), rt, name.clone()))
+                    .cloned()
+                    .into_iter()
+                    .collect(),
+            ),
+            IndexFilter::HasMember(m) if rt == ResourceType::Group => {
+                Some(self.groups_of(tenant, m).into_iter().cloned().collect())
+            }
+            IndexFilter::And(a, b) => self
+                .candidates(tenant, rt, a)
+                .or_else(|| self.candidates(tenant, rt, b)),
+            IndexFilter::Or(a, b) => {
+                let mut both = self.candidates(tenant, rt, a)?;
+                both.extend(self.candidates(tenant, rt, b)?);
+                Some(both)
+            }
+            _ => None,
+        }
+    }
+
+    fn query(&self, tenant: &str, rt: ResourceType, q: &ResourceQuery<'_>) -> ResourcePage {
+        let selects = |r: &StoredResource| q.filter.is_none_or(|f| f.matches(r));
+        let found = q.filter.and_then(|f| self.candidates(tenant, rt, f));
+        let selected: Vec<&StoredResource> = match found {
+            Some(ids) => {
+                let mut by_position: BTreeMap<u64, &StoredResource> = BTreeMap::new();
+                for id in ids {
+                    let k = key(tenant, rt, &id);
+                    if let (Some(p), Some(r)) = (self.positions.get(&k), self.resources.get(&k)) {
+                        by_position.insert(*p, r);
+                    }
+                }
+                by_position.into_values().filter(|r| selects(r)).collect()
+            }
+            None => {
+                let of_kind = || {
+                    self.order
+                        .range((tenant.to_string(), rt, 0)..)
+                        .take_while(|((t, kind, _), _)| t == tenant && *kind == rt)
+                };
+                if q.filter.is_none() {
+                    // Count the positions; read only the page's resources.
+                    return ResourcePage {
+                        total: of_kind().count(),
+                        resources: of_kind()
+                            .skip(q.offset)
+                            .take(q.limit)
+                            .filter_map(|(_, id)| self.resources.get(&key(tenant, rt, id)))
+                            .cloned()
+                            .collect(),
+                    };
+                }
+                of_kind()
+                    .filter_map(|(_, id)| self.resources.get(&key(tenant, rt, id)))
+                    .filter(|r| selects(r))
+                    .collect()
+            }
+        };
+        ResourcePage {
+            total: selected.len(),
+            resources: selected
+                .into_iter()
+                .skip(q.offset)
+                .take(q.limit)
+                .cloned()
+                .collect(),
+        }
     }
 }
 
@@ -162,14 +280,44 @@ impl Store for MemoryStore {
         member_id: &str,
     ) -> Result<Vec<StoredResource>, StoreError> {
         let inner = self.lock();
-        let start = key(tenant, ResourceType::Group, "");
         Ok(inner
-            .resources
-            .range(start..)
-            .take_while(|((t, rt, _), _)| t == tenant && *rt == ResourceType::Group)
-            .filter(|(_, g)| super::member_ids(g).iter().any(|m| m == member_id))
-            .map(|(_, g)| g.clone())
+            .groups_of(tenant, member_id)
+            .into_iter()
+            .filter_map(|g| inner.resources.get(&key(tenant, ResourceType::Group, g)))
+            .cloned()
             .collect())
+    }
+
+    async fn group_refs(
+        &self,
+        tenant: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<GroupRef>, StoreError> {
+        let inner = self.lock();
+        let ids: BTreeSet<&String> = member_ids.iter().collect();
+        let mut out = Vec::new();
+        for member in ids {
+            for g in inner.groups_of(tenant, member) {
+                let Some(group) = inner.resources.get(&key(tenant, ResourceType::Group, g)) else {
+                    continue;
+                };
+                out.push(GroupRef {
+                    member_id: member.clone(),
+                    group_id: g.clone(),
+                    display_name: group_display_name(group).unwrap_or_default().into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn query(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        q: &ResourceQuery<'_>,
+    ) -> Result<ResourcePage, StoreError> {
+        Ok(self.lock().query(tenant, rt, q))
     }
 
     async fn page(

@@ -10,11 +10,13 @@
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub(crate) mod query;
 mod sqlite;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+pub use query::{GroupRef, IndexFilter, IndexOp, IndexedAttr, ResourcePage, ResourceQuery};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -147,6 +149,43 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
         member_id: &str,
     ) -> Result<Vec<StoredResource>, StoreError>;
+    /// The groups listing each of `member_ids`, ordered by member and
+    /// group id, without the groups' bodies: one lookup by index for a
+    /// whole list page of users' `groups`. The default asks
+    /// [`Store::groups_with_member`] once per member.
+    async fn group_refs(
+        &self,
+        tenant: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<GroupRef>, StoreError> {
+        let mut ids: Vec<&String> = member_ids.iter().collect();
+        ids.sort();
+        ids.dedup();
+        let mut out = Vec::new();
+        for id in ids {
+            for g in self.groups_with_member(tenant, id).await? {
+                out.push(GroupRef {
+                    member_id: id.clone(),
+                    display_name: query::group_display_name(&g).unwrap_or_default().into(),
+                    group_id: g.id,
+                });
+            }
+        }
+        Ok(out)
+    }
+    /// The resources of a kind that `q.filter` selects, in creation order
+    /// (a resource keeps its place when replaced; a new one comes after
+    /// every resource committed before it, so paging by offset neither
+    /// repeats nor skips a resource while others are created), `q.limit`
+    /// of them from `q.offset`, with how many it selects in all. The SQL
+    /// stores answer from their indexes, the total and the page from one
+    /// snapshot.
+    async fn query(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        q: &ResourceQuery<'_>,
+    ) -> Result<ResourcePage, StoreError>;
     /// Up to `limit` resources with ids after `after`, ordered by id.
     async fn page(
         &self,
@@ -188,24 +227,6 @@ pub trait Store: Send + Sync + 'static {
             if done {
                 return Ok(last);
             }
-        }
-    }
-}
-
-/// Every resource of a kind, reading the store page by page.
-pub(crate) async fn all(
-    store: &dyn Store,
-    tenant: &str,
-    rt: ResourceType,
-) -> Result<Vec<StoredResource>, StoreError> {
-    let mut out: Vec<StoredResource> = Vec::new();
-    loop {
-        let after = out.last().map(|r| r.id.clone());
-        let page = store.page(tenant, rt, after.as_deref(), 500).await?;
-        let done = page.len() < 500;
-        out.extend(page);
-        if done {
-            return Ok(out);
         }
     }
 }

@@ -17,7 +17,12 @@
 //!   [`StoreError::Conflict`], a 409 `uniqueness`.
 //! * **Lookups by index.** Id, unique key and paging by id use the primary
 //!   key and the unique index; the groups of a member use `scim_members`
-//!   (kept with each group write); events use `(tenant, seq)`.
+//!   (kept with each group write: only the members that changed are
+//!   deleted or inserted); events use `(tenant, seq)`. [`Store::query`]
+//!   turns the indexed part of a SCIM filter into SQL over the primary
+//!   key, `unique_key`, `external_id` and `scim_members`, and pages in
+//!   creation order on `(tenant, kind, created_seq)`, the total and the
+//!   page in one statement.
 //! * **No lost update.** A resource is replaced only at the version it was
 //!   read at (`UPDATE .. WHERE version = n - 1`); a writer that lost the
 //!   race gets [`StoreError::Stale`] and the service redoes the request.
@@ -29,6 +34,7 @@
 //!   events commit in `seq` order and a reader following `seq > cursor`
 //!   misses nothing.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use async_trait::async_trait;
@@ -38,7 +44,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, Row, Transaction};
 
-use super::{unique_attribute, Store, StoredResource, Write};
+use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
+use super::{unique_attribute, ResourcePage, ResourceQuery, Store, StoredResource, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -61,7 +68,18 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "tenant_admin",
         include_str!("../../migrations/postgres/0003_tenant_admin.sql"),
     ),
+    (
+        4,
+        "indexed_filters",
+        include_str!("../../migrations/postgres/0004_indexed_filters.sql"),
+    ),
 ];
+
+const DIALECT: Dialect = Dialect {
+    placeholder: '$',
+    resources: "scim_resources",
+    members: "scim_members",
+};
 
 /// A [`Store`] in PostgreSQL, shared by any number of server processes.
 #[derive(Clone)]
@@ -269,13 +287,15 @@ async fn put(
     tenant: &str,
     r: &StoredResource,
 ) -> Result<(), StoreError> {
-    let sql = if r.version <= 1 {
-        "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified, version)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    let insert = r.version <= 1;
+    let sql = if insert {
+        "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified,
+             version, external_id, display_name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          ON CONFLICT (tenant, kind, id) DO NOTHING"
     } else {
         "UPDATE scim_resources SET unique_key = $4, body = $5, created = $6, last_modified = $7,
-             version = $8
+             version = $8, external_id = $9, display_name = $10
          WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $8 - 1"
     };
     let done = sqlx::query(sql)
@@ -287,6 +307,8 @@ async fn put(
         .bind(r.created)
         .bind(r.last_modified)
         .bind(to_i64(r.version))
+        .bind(external_id(r))
+        .bind(group_display_name(r))
         .execute(&mut **tx)
         .await
         .map_err(|e| write_error(e, unique_attribute(r.resource_type)))?;
@@ -295,33 +317,58 @@ async fn put(
         return Err(StoreError::Stale(what));
     }
     if r.resource_type == ResourceType::Group {
-        index_members(tx, tenant, &r.id, &super::member_ids(r)).await?;
+        index_members(tx, tenant, &r.id, &super::member_ids(r), insert).await?;
     }
     Ok(())
 }
 
-/// Replaces the `scim_members` rows of a group with `members`.
+/// Brings the `scim_members` rows of a group to `members`: reads the ids
+/// indexed now (an index-only range, skipped for a new group) and deletes
+/// and inserts only the difference, so a PATCH adding one member to a
+/// large group writes one row.
 async fn index_members(
     tx: &mut Transaction<'_, Postgres>,
     tenant: &str,
     group_id: &str,
     members: &[String],
+    new_group: bool,
 ) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
+    let current: Vec<String> = if new_group {
+        Vec::new()
+    } else {
+        sqlx::query_scalar("SELECT member_id FROM scim_members WHERE tenant = $1 AND group_id = $2")
+            .bind(tenant)
+            .bind(group_id)
+            .fetch_all(&mut **tx)
+            .await
+            .map_err(backend)?
+    };
+    let current: BTreeSet<&String> = current.iter().collect();
+    let wanted: BTreeSet<&String> = members.iter().collect();
+    let removed: Vec<&str> = current.difference(&wanted).map(|s| s.as_str()).collect();
+    let added: Vec<&str> = wanted.difference(&current).map(|s| s.as_str()).collect();
+    if !removed.is_empty() {
+        sqlx::query(
+            "DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)",
+        )
         .bind(tenant)
         .bind(group_id)
+        .bind(&removed)
         .execute(&mut **tx)
         .await
         .map_err(backend)?;
-    sqlx::query(
-        "INSERT INTO scim_members (tenant, group_id, member_id) SELECT $1, $2, unnest($3::text[])",
-    )
-    .bind(tenant)
-    .bind(group_id)
-    .bind(members)
-    .execute(&mut **tx)
-    .await
-    .map_err(backend)?;
+    }
+    if !added.is_empty() {
+        sqlx::query(
+            "INSERT INTO scim_members (tenant, group_id, member_id) SELECT $1, $2, unnest($3::text[])",
+        )
+        .bind(tenant)
+        .bind(group_id)
+        .bind(&added)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
+    }
     Ok(())
 }
 
@@ -339,7 +386,12 @@ async fn delete(
         .await
         .map_err(backend)?;
     if rt == ResourceType::Group {
-        index_members(tx, tenant, id, &[]).await?;
+        sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?;
     }
     Ok(())
 }
@@ -483,6 +535,69 @@ impl Store for PgStore {
             .map(resource_row)
             .collect::<Result<_, _>>()
             .map_err(backend)
+    }
+
+    async fn group_refs(
+        &self,
+        tenant: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<GroupRef>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.member_id, r.id, r.display_name
+             FROM scim_members m JOIN scim_resources r
+               ON r.tenant = m.tenant AND r.kind = 'Group' AND r.id = m.group_id
+             WHERE m.tenant = $1 AND m.member_id = ANY($2) ORDER BY m.member_id, r.id",
+        )
+        .bind(tenant)
+        .bind(member_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                Ok(GroupRef {
+                    member_id: row.try_get(0)?,
+                    group_id: row.try_get(1)?,
+                    display_name: row.try_get::<Option<String>, _>(2)?.unwrap_or_default(),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(backend)
+    }
+
+    async fn query(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        q: &ResourceQuery<'_>,
+    ) -> Result<ResourcePage, StoreError> {
+        let cond = Condition::new(&DIALECT, q.filter, 5);
+        let sql = query::page_sql(&DIALECT, RESOURCE_COLS, &cond, q.filter.is_some());
+        let mut query = sqlx::query(&sql)
+            .bind(tenant)
+            .bind(kind_str(rt))
+            .bind(to_i64(q.limit))
+            .bind(to_i64(q.offset));
+        for p in &cond.params {
+            query = query.bind(p);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(backend)?;
+        let mut page = ResourcePage {
+            total: 0,
+            resources: Vec::with_capacity(rows.len()),
+        };
+        for row in &rows {
+            let total: i64 = row.try_get("total").map_err(backend)?;
+            page.total = usize::try_from(total).unwrap_or(0);
+            if row
+                .try_get::<Option<String>, _>("id")
+                .map_err(backend)?
+                .is_some()
+            {
+                page.resources.push(resource_row(row).map_err(backend)?);
+            }
+        }
+        Ok(page)
     }
 
     async fn page(

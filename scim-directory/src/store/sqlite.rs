@@ -7,7 +7,13 @@
 //! uniqueness. A database from before groups had a key gets their keys
 //! filled in on open (a group whose name another group already holds keeps
 //! none, and so blocks no one).
+//!
+//! [`Store::query`] is SQL on indexes, as in PostgreSQL: `id`, `unique_key`,
+//! `external_id` and the `members` table, paged in creation order on
+//! `(tenant, kind, created_seq)`. A database from before those columns gets
+//! them on open, numbered by (created, id).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -15,7 +21,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{Store, StoredResource, Write};
+use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
+use super::{ResourcePage, ResourceQuery, Store, StoredResource, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -39,6 +46,12 @@ CREATE TABLE IF NOT EXISTS events (
     at TEXT NOT NULL, change TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS events_by_tenant ON events (tenant, seq);
 ";
+
+const DIALECT: Dialect = Dialect {
+    placeholder: '?',
+    resources: "resources",
+    members: "members",
+};
 
 /// A [`Store`] in a SQLite database file.
 pub struct SqliteStore {
@@ -106,6 +119,7 @@ impl SqliteStore {
         fill_group_keys(&conn)?;
         fill_members(&conn)?;
         tenant_admin(&conn)?;
+        add_index_columns(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -174,6 +188,43 @@ fn fill_group_keys(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Adds `external_id`, `display_name` and `created_seq` (see the
+/// PostgreSQL migration 4) to a database without them, fills them in and
+/// indexes them.
+fn add_index_columns(conn: &Connection) -> Result<(), StoreError> {
+    let has: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('resources') WHERE name = 'created_seq'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if has == 0 {
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE resources ADD COLUMN external_id TEXT;
+             ALTER TABLE resources ADD COLUMN display_name TEXT;
+             ALTER TABLE resources ADD COLUMN created_seq INTEGER;
+             UPDATE resources SET
+                 external_id = CASE WHEN json_type(body, '$.externalId') = 'text'
+                                    THEN json_extract(body, '$.externalId') END,
+                 display_name = CASE WHEN kind = 'Group' AND json_type(body, '$.displayName') = 'text'
+                                     THEN json_extract(body, '$.displayName') END;
+             UPDATE resources SET created_seq = o.n FROM
+                 (SELECT rowid AS rid, row_number() OVER
+                      (PARTITION BY tenant, kind ORDER BY created, id) AS n FROM resources) AS o
+                 WHERE resources.rowid = o.rid;
+             COMMIT;",
+        )
+        .map_err(backend)?;
+    }
+    conn.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS resources_by_created ON resources (tenant, kind, created_seq);
+         CREATE INDEX IF NOT EXISTS resources_by_external_id ON resources (tenant, kind, external_id);",
+    )
+    .map_err(backend)
+}
+
 /// Indexes the members of every group once, for a database from before the
 /// `members` table (`user_version` 0).
 fn fill_members(conn: &Connection) -> Result<(), StoreError> {
@@ -229,18 +280,31 @@ fn tenant_admin(conn: &Connection) -> Result<(), StoreError> {
     .map_err(backend)
 }
 
-/// Replaces the `members` rows of a group with what its body lists.
+/// Brings the `members` rows of a group to what its body lists, deleting
+/// and inserting only the difference.
 fn index_members(conn: &Connection, tenant: &str, g: &StoredResource) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM members WHERE tenant = ?1 AND group_id = ?2",
-        params![tenant, g.id],
-    )
-    .map_err(backend)?;
-    for m in super::member_ids(g) {
-        conn.execute(
-            "INSERT INTO members (tenant, group_id, member_id) VALUES (?1, ?2, ?3)",
-            params![tenant, g.id, m],
+    let current: BTreeSet<String> = conn
+        .prepare_cached("SELECT member_id FROM members WHERE tenant = ?1 AND group_id = ?2")
+        .map_err(backend)?
+        .query_map(params![tenant, g.id], |r| r.get(0))
+        .map_err(backend)?
+        .collect::<Result<_, _>>()
+        .map_err(backend)?;
+    let wanted: BTreeSet<String> = super::member_ids(g).into_iter().collect();
+    for m in current.difference(&wanted) {
+        conn.prepare_cached(
+            "DELETE FROM members WHERE tenant = ?1 AND group_id = ?2 AND member_id = ?3",
         )
+        .map_err(backend)?
+        .execute(params![tenant, g.id, m])
+        .map_err(backend)?;
+    }
+    for m in wanted.difference(&current) {
+        conn.prepare_cached(
+            "INSERT INTO members (tenant, group_id, member_id) VALUES (?1, ?2, ?3)",
+        )
+        .map_err(backend)?
+        .execute(params![tenant, g.id, m])
         .map_err(backend)?;
     }
     Ok(())
@@ -309,10 +373,15 @@ fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Resu
     tx.execute(
         // An upsert on the primary key only: `INSERT OR REPLACE` would
         // silently delete another user holding the same unique key.
-        "INSERT INTO resources (tenant, kind, id, unique_key, body, created, last_modified, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        // A new resource takes the next position of its kind (commits are
+        // serialized by the connection): creation order for paging.
+        "INSERT INTO resources (tenant, kind, id, unique_key, body, created, last_modified, version,
+             external_id, display_name, created_seq)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,
+             (SELECT coalesce(max(created_seq), 0) + 1 FROM resources WHERE tenant = ?1 AND kind = ?2))
          ON CONFLICT (tenant, kind, id) DO UPDATE SET unique_key = excluded.unique_key,
-             body = excluded.body, last_modified = excluded.last_modified, version = excluded.version",
+             body = excluded.body, last_modified = excluded.last_modified, version = excluded.version,
+             external_id = excluded.external_id, display_name = excluded.display_name",
         params![
             tenant,
             kind_str(r.resource_type),
@@ -322,6 +391,8 @@ fn put(tx: &rusqlite::Transaction<'_>, tenant: &str, r: &StoredResource) -> Resu
             r.created.to_rfc3339(),
             r.last_modified.to_rfc3339(),
             i64::try_from(r.version).unwrap_or(i64::MAX),
+            external_id(r),
+            group_display_name(r),
         ],
     )
     .map_err(|e| write_error(e, super::unique_attribute(r.resource_type)))?;
@@ -459,6 +530,74 @@ impl Store for SqliteStore {
             .query_map(params![tenant, member_id], resource_row)
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    async fn group_refs(
+        &self,
+        tenant: &str,
+        member_ids: &[String],
+    ) -> Result<Vec<GroupRef>, StoreError> {
+        let ids = serde_json::to_string(member_ids).map_err(backend)?;
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT m.member_id, r.id, r.display_name
+                 FROM members m JOIN resources r
+                   ON r.tenant = m.tenant AND r.kind = 'Group' AND r.id = m.group_id
+                 WHERE m.tenant = ?1 AND m.member_id IN (SELECT value FROM json_each(?2))
+                 ORDER BY m.member_id, r.id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![tenant, ids], |row| {
+                Ok(GroupRef {
+                    member_id: row.get(0)?,
+                    group_id: row.get(1)?,
+                    display_name: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    async fn query(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        q: &ResourceQuery<'_>,
+    ) -> Result<ResourcePage, StoreError> {
+        use rusqlite::types::Value as Sql;
+        let cond = Condition::new(&DIALECT, q.filter, 5);
+        let sql = query::page_sql(&DIALECT, RESOURCE_COLS, &cond, q.filter.is_some());
+        let mut binds = vec![
+            Sql::Text(tenant.into()),
+            Sql::Text(kind_str(rt).into()),
+            Sql::Integer(i64::try_from(q.limit).unwrap_or(i64::MAX)),
+            Sql::Integer(i64::try_from(q.offset).unwrap_or(i64::MAX)),
+        ];
+        binds.extend(cond.params.iter().map(|p| Sql::Text(p.clone())));
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(binds), |row| {
+                let total: i64 = row.get(0)?;
+                let r = match row.get::<_, Option<String>>(2)? {
+                    Some(_) => Some(resource_row_at(row, 1)?),
+                    None => None,
+                };
+                Ok((total, r))
+            })
+            .map_err(backend)?;
+        let mut page = ResourcePage {
+            total: 0,
+            resources: Vec::new(),
+        };
+        for row in rows {
+            let (total, r) = row.map_err(backend)?;
+            page.total = usize::try_from(total).unwrap_or(0);
+            page.resources.extend(r);
+        }
+        Ok(page)
     }
 
     async fn page(
