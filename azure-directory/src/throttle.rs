@@ -6,9 +6,12 @@
 //! (small, medium, large tenants). Honouring `Retry-After` recovers from a
 //! 429; pacing avoids it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Mutex;
+// tokio's clock (the system's monotonic clock unless a test pauses it), so
+// the pacing is measured on the same clock its sleeps run on.
+use tokio::time::Instant;
 
 /// The resource-unit cost of a Graph GET, as the throttling docs define it:
 /// a base cost per resource (`users` 2, `members` 3, `transitiveMembers` 5,
@@ -104,16 +107,24 @@ mod tests {
         assert_eq!(resource_units("/v1.0/users/delta", "$deltatoken=abc"), 1);
     }
 
-    #[tokio::test]
+    /// On a paused clock, which moves only by the budget's own sleeps: ten
+    /// units free, then ten more at 50 a second.
+    #[tokio::test(start_paused = true)]
     async fn pacing_spreads_requests_over_the_window() {
         let b = Budget::new(10, Duration::from_millis(200));
         let start = Instant::now();
-        for _ in 0..20 {
+        for _ in 0..10 {
+            b.pace(1).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO, "the first ten are free");
+        for _ in 0..10 {
             b.pace(1).await;
         }
         let took = start.elapsed();
+        // 20 ms a unit; tokio's timer rounds each sleep up to its next
+        // millisecond.
         assert!(
-            took >= Duration::from_millis(190) && took < Duration::from_secs(3),
+            took >= Duration::from_millis(200) && took <= Duration::from_millis(215),
             "{took:?}"
         );
     }

@@ -1,8 +1,6 @@
 //! The directory-core conformance suite and ground-truth snapshots against
 //! the simulated tenant, over loopback.
 
-use std::time::Instant;
-
 use azure_directory::testkit::SimulatedTenant;
 use directory_core::testing::run_conformance;
 use directory_core::DirectoryProviderExt;
@@ -48,7 +46,6 @@ async fn certificate_credential_passes_the_conformance_suite_too() {
 
 #[tokio::test]
 async fn snapshot_of_10000_users_equals_the_ground_truth() {
-    let started = Instant::now();
     let tenant = SimulatedTenant::builder()
         .seed(10)
         .users(10_000)
@@ -57,7 +54,6 @@ async fn snapshot_of_10000_users_equals_the_ground_truth() {
         .start()
         .await
         .unwrap();
-    let generated = started.elapsed();
     let azure = tenant.provider().unwrap();
     let snapshot = azure.snapshot().await.unwrap();
     let truth = tenant.ground_truth();
@@ -79,10 +75,6 @@ async fn snapshot_of_10000_users_equals_the_ground_truth() {
         "one token for the whole snapshot"
     );
     assert_eq!(stats.throttled, 0);
-    assert!(
-        generated.as_secs_f64() < 3.0,
-        "generation took {generated:?}"
-    );
 }
 
 #[tokio::test]

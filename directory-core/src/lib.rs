@@ -75,7 +75,9 @@
 //!
 //! * `http`: the shared HTTP machinery (reqwest with rustls, tokio timers).
 //! * `testing`: the conformance suite ([`testing`]) any provider can run, and
-//!   [`testing::CapturedLogs`] for tests that search the logs.
+//!   [`testing::CapturedLogs`] for tests that search the logs (with `http`,
+//!   [`testing::RetryLog`]: the waits the HTTP client chose, read from its
+//!   logs, for timing tests that read no clock).
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.

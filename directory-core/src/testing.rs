@@ -323,3 +323,104 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
         self.clone()
     }
 }
+
+/// The retry decisions [`crate::http::HttpClient`] logs, captured on the
+/// current thread while this value lives: for tests that check how long the
+/// client chose to wait without reading a clock.
+///
+/// Requests over real sockets cannot run on tokio's paused clock (it jumps
+/// past the client's timeouts while a response is on its way), and a test
+/// that measures wall time flakes on a loaded machine. The client's own
+/// account of each wait does neither: it says the wait that was started
+/// and whether it was the server's hint. Run the test on tokio's
+/// current-thread runtime (`#[tokio::test]`'s default) so every task of the
+/// request logs on this thread.
+///
+/// ```
+/// use directory_core::testing::RetryLog;
+/// let log = RetryLog::capture();
+/// assert!(log.waits().is_empty());
+/// assert!(log.give_ups().is_empty());
+/// ```
+#[cfg(feature = "http")]
+#[derive(Debug)]
+pub struct RetryLog {
+    logs: CapturedLogs,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+/// One wait [`RetryLog`] saw the client start before a retry.
+#[cfg(feature = "http")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryWait {
+    /// The attempt that came before the wait (the first is 1).
+    pub attempt: u32,
+    /// How long the client waited, to the millisecond.
+    pub wait: std::time::Duration,
+    /// Whether the wait was the server's hint (`Retry-After`, a rate-limit
+    /// reset) rather than the policy's own backoff.
+    pub server_hint: bool,
+}
+
+#[cfg(feature = "http")]
+impl RetryLog {
+    /// Starts capturing the current thread's events (INFO and above).
+    pub fn capture() -> Self {
+        let logs = CapturedLogs::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        Self {
+            _guard: tracing::subscriber::set_default(subscriber),
+            logs,
+        }
+    }
+
+    /// The lines of the events whose text contains `message`, in order.
+    pub fn events(&self, message: &str) -> Vec<String> {
+        self.logs
+            .text()
+            .lines()
+            .filter(|l| l.contains(message))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The value of `name=value` in a captured line, if it has that field.
+    pub fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+        let key = format!(" {name}=");
+        let start = line.find(&key)?.checked_add(key.len())?;
+        line.get(start..)?.split(' ').next()
+    }
+
+    /// Every wait started before a retry, in order.
+    pub fn waits(&self) -> Vec<RetryWait> {
+        self.events("waiting before retry")
+            .iter()
+            .map(|l| {
+                let number = |name| {
+                    Self::field(l, name)
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .unwrap_or_else(|| fail(format_args!("no {name} in {l}")))
+                };
+                RetryWait {
+                    attempt: u32::try_from(number("attempt")).unwrap_or(u32::MAX),
+                    wait: std::time::Duration::from_millis(number("wait_ms")),
+                    server_hint: Self::field(l, "server_hint") == Some("true"),
+                }
+            })
+            .collect()
+    }
+
+    /// For each request that gave up with retries left or used up, whether
+    /// it was for lack of time (the next wait would have crossed the
+    /// policy's deadline).
+    pub fn give_ups(&self) -> Vec<bool> {
+        self.events("giving up after retries")
+            .iter()
+            .map(|l| Self::field(l, "out_of_time") == Some("true"))
+            .collect()
+    }
+}

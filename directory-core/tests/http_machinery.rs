@@ -1,14 +1,20 @@
 //! The shared HTTP machinery against real local HTTP servers (wiremock).
+//!
+//! No test here reads a clock: the requests cross real sockets, so tokio's
+//! paused clock would jump past the client's timeouts while a response is on
+//! its way. Waits are checked by what the client decided (its "waiting
+//! before retry" and "giving up" events) and by what the server received.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use directory_core::http::{
     next_link, AccessToken, HttpClient, OriginGuard, RetryAfter, RetryPolicy, TokenCache,
     TokenSource,
 };
+use directory_core::testing::RetryLog;
 use directory_core::{paginate, ErrorKind, Page, Result, SecretString};
 use futures::TryStreamExt;
 use wiremock::matchers::{method, path};
@@ -45,14 +51,17 @@ async fn a_429_with_retry_after_is_waited_for_not_less() {
         .mount(&server)
         .await;
     let c = client(quick_policy());
-    let start = Instant::now();
+    let retries = RetryLog::capture();
     let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
     assert_eq!(resp.status, 200);
-    assert!(
-        start.elapsed() >= Duration::from_secs(1),
-        "waited only {:?}",
-        start.elapsed()
-    );
+    // One wait: the server's whole second (plus at most 10% of jitter), not
+    // the 20-40 ms the policy's own backoff would have chosen.
+    let waits = retries.waits();
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert!(waits[0].server_hint, "the wait is the server's");
+    let ms = waits[0].wait.as_millis();
+    assert!((1000..=1100).contains(&ms), "waited {ms} ms");
+    assert!(retries.give_ups().is_empty());
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
@@ -69,17 +78,16 @@ async fn server_errors_are_retried_with_growing_backoff() {
         .mount(&server)
         .await;
     let c = client(quick_policy());
-    let start = Instant::now();
+    let retries = RetryLog::capture();
     let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
     assert_eq!(resp.status, 200);
-    // Equal jitter: at least half of 40 ms, then half of 80 ms.
-    assert!(
-        start.elapsed() >= Duration::from_millis(60),
-        "{:?}",
-        start.elapsed()
-    );
-    let times: Vec<_> = server.received_requests().await.unwrap();
-    assert_eq!(times.len(), 3);
+    // Equal jitter: half of 40 ms to 40 ms, then half of 80 ms to 80 ms.
+    let waits = retries.waits();
+    assert_eq!(waits.len(), 2, "{waits:?}");
+    assert!(waits.iter().all(|w| !w.server_hint), "{waits:?}");
+    assert!((20..=40).contains(&waits[0].wait.as_millis()), "{waits:?}");
+    assert!((40..=80).contains(&waits[1].wait.as_millis()), "{waits:?}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -109,10 +117,11 @@ async fn a_wait_past_the_deadline_is_not_started() {
         deadline: Duration::from_secs(2),
         ..quick_policy()
     });
-    let start = Instant::now();
+    let retries = RetryLog::capture();
     let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
     assert_eq!(resp.status, 429);
-    assert!(start.elapsed() < Duration::from_secs(1));
+    assert!(retries.waits().is_empty(), "no wait was started");
+    assert_eq!(retries.give_ups(), [true], "out of time");
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
 }
 
@@ -164,15 +173,23 @@ async fn total_deadline_bounds_many_short_waits() {
         ..quick_policy()
     };
     let c = client(policy);
-    let start = Instant::now();
+    let retries = RetryLog::capture();
     let resp = get(&c, format!("{}/thing", server.uri())).await.unwrap();
     assert_eq!(resp.status, 503);
+    // The deadline, not the 100 attempts, ended it: the waits started fit
+    // in the deadline, the one that would not was not started.
+    assert_eq!(retries.give_ups(), [true], "out of time");
+    let waits = retries.waits();
+    let waited: Duration = waits.iter().map(|w| w.wait).sum();
+    assert!(waited <= Duration::from_millis(2500), "{waits:?}");
     assert!(
-        start.elapsed() < Duration::from_millis(2600),
-        "{:?}",
-        start.elapsed()
+        waits
+            .iter()
+            .all(|w| w.server_hint && w.wait >= Duration::from_secs(1)),
+        "{waits:?}"
     );
     let n = server.received_requests().await.unwrap().len();
+    assert_eq!(n, waits.len() + 1, "one request after each wait");
     assert!((2..=3).contains(&n), "{n} requests");
 }
 

@@ -399,4 +399,65 @@ mod tests {
         assert_eq!(header.typ.as_deref(), Some("dpop+jwt"));
         assert!(header.jwk.is_some());
     }
+
+    /// The proof verifies as a server would verify it: jsonwebtoken's ES256
+    /// check against the public JWK in the proof's header, and that JWK is
+    /// the signing key's own public point (read from the key, not from the
+    /// header this module encoded). A proof altered after signing fails.
+    #[test]
+    fn dpop_proofs_verify_against_the_public_jwk_they_carry() {
+        use jsonwebtoken::{DecodingKey, Validation};
+
+        let key = DpopKey::generate().unwrap();
+        let url = Url::parse("https://acme.okta.com/api/v1/users?limit=200").unwrap();
+        let token = SecretString::new("tok");
+        let proof = key.proof("GET", &url, None, Some(&token)).unwrap();
+
+        let header = jsonwebtoken::decode_header(&proof).unwrap();
+        assert_eq!(header.alg, Algorithm::ES256);
+        let jwk = header.jwk.unwrap();
+        let point = key.signer.verifying_key().to_encoded_point(false);
+        let (x, y) = (point.x().unwrap(), point.y().unwrap());
+        let public: serde_json::Value = serde_json::to_value(&jwk).unwrap();
+        assert_eq!(public["kty"], "EC");
+        assert_eq!(public["crv"], "P-256");
+        assert_eq!(public["x"], URL_SAFE_NO_PAD.encode(x));
+        assert_eq!(public["y"], URL_SAFE_NO_PAD.encode(y));
+        assert!(public.get("d").is_none(), "no private member");
+
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        let verified = jsonwebtoken::decode::<serde_json::Value>(
+            &proof,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(verified.claims["htu"], "https://acme.okta.com/api/v1/users");
+
+        // The same header and signature over other claims: rejected.
+        let parts: Vec<&str> = proof.split('.').collect();
+        let forged_claims = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&serde_json::json!({
+                "htm": "DELETE",
+                "htu": "https://acme.okta.com/api/v1/users",
+                "iat": verified.claims["iat"],
+                "jti": verified.claims["jti"],
+            }))
+            .unwrap(),
+        );
+        let forged = format!("{}.{forged_claims}.{}", parts[0], parts[2]);
+        let err = jsonwebtoken::decode::<serde_json::Value>(
+            &forged,
+            &DecodingKey::from_jwk(&jwk).unwrap(),
+            &validation,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.kind(),
+            &jsonwebtoken::errors::ErrorKind::InvalidSignature
+        );
+    }
 }

@@ -3,10 +3,13 @@
 //! the same code.
 //!
 //! Decoding is lenient where Okta is loose: every field but `id` may be
-//! missing or null, unknown statuses and group types are kept as `Other`,
-//! and every profile attribute this module does not map is kept in
-//! `custom_attributes` (nulls are dropped). A body that is not the expected
-//! shape is an error naming the JSON path.
+//! missing or null, an empty email or phone is none, unknown statuses and
+//! group types are kept as `Other`, and every profile attribute this module
+//! does not map is kept in `custom_attributes` (nulls are dropped). A body
+//! that is not the expected shape is an error naming the JSON path.
+//!
+//! `tests/decode_fixtures.rs` decodes fixtures written from Okta's API
+//! reference (`tests/fixtures/`), not from the simulated org's encoder.
 
 use std::collections::BTreeMap;
 
@@ -141,15 +144,17 @@ impl UserProfile {
     }
 
     /// `email` is the primary (work) address, `secondEmail` another one.
+    /// An empty string is no address (Okta's own examples send
+    /// `"secondEmail": ""`).
     fn emails(&mut self) -> Vec<Email> {
-        let primary = self.email.take().map(|e| email(e, "work", true));
-        let second = self.second_email.take().map(|e| email(e, "other", false));
+        let primary = given(self.email.take()).map(|e| email(e, "work", true));
+        let second = given(self.second_email.take()).map(|e| email(e, "other", false));
         primary.into_iter().chain(second).collect()
     }
 
     fn phones(&mut self) -> Vec<PhoneNumber> {
-        let primary = self.primary_phone.take().map(|n| phone(n, "work", true));
-        let mobile = self.mobile_phone.take().map(|n| phone(n, "mobile", false));
+        let primary = given(self.primary_phone.take()).map(|n| phone(n, "work", true));
+        let mobile = given(self.mobile_phone.take()).map(|n| phone(n, "mobile", false));
         primary.into_iter().chain(mobile).collect()
     }
 
@@ -183,6 +188,11 @@ impl UserProfile {
             }),
         }
     }
+}
+
+/// A value that says something: not missing, not empty.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
 }
 
 fn email(value: String, kind: &str, primary: bool) -> Email {

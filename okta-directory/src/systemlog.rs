@@ -190,6 +190,19 @@ mod tests {
         assert_eq!(d.groups, HashSet::from(["00g1".to_string()]));
     }
 
+    /// A page of events as the System Log reference documents them (actor,
+    /// client, outcome, debug context, targets; one event with no target).
+    #[test]
+    fn a_documented_log_page_yields_its_deleted_users_and_groups() {
+        let body = include_bytes!("../tests/fixtures/system_log.json");
+        let events = decode_page("Okta System Log page", body, |e: LogEvent| e).unwrap();
+        assert_eq!(events.len(), 4);
+        let mut d = Deletions::default();
+        events.into_iter().for_each(|e| d.add(e));
+        assert_eq!(d.users, HashSet::from(["00u4gone00000000001".to_string()]));
+        assert_eq!(d.groups, HashSet::from(["00g4gone00000000001".to_string()]));
+    }
+
     #[test]
     fn a_token_that_lists_its_scopes_must_list_the_log() {
         assert!(log_granted(&[]));

@@ -1,8 +1,6 @@
 //! The directory-core conformance suite and full snapshots against the
 //! simulated org, over loopback with real token flows and DPoP.
 
-use std::time::Instant;
-
 use directory_core::testing::run_conformance;
 use directory_core::{AssignedVia, DirectoryProviderExt, UserStatus};
 use okta_directory::testkit::OktaOrg;
@@ -30,7 +28,6 @@ async fn conformance_suite_passes_against_the_simulated_org() {
 
 #[tokio::test]
 async fn ten_thousand_user_snapshot_equals_the_ground_truth() {
-    let started = Instant::now();
     let org = OktaOrg::builder()
         .seed(42)
         .users(10_000)
@@ -39,7 +36,6 @@ async fn ten_thousand_user_snapshot_equals_the_ground_truth() {
         .start()
         .await
         .unwrap();
-    let generated = started.elapsed();
     let okta = org.provider_builder().build().unwrap();
     let snapshot = okta.snapshot().await.unwrap();
     let truth = org.ground_truth();
@@ -83,11 +79,6 @@ async fn ten_thousand_user_snapshot_equals_the_ground_truth() {
     assert_eq!(org.requests("groups/id"), 200);
     assert_eq!(org.requests("apps"), 2);
     assert_eq!(org.rate_limited(), 0);
-    eprintln!("10,000-user org generated and started in {generated:?}");
-    assert!(
-        generated.as_secs_f64() < 1.0,
-        "generation took {generated:?}"
-    );
 }
 
 #[tokio::test]

@@ -168,17 +168,23 @@ mod tests {
             .is_err_and(|e| e.message().contains("panicked")));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    /// On a paused clock, which moves only when every task waits, so no
+    /// scheduling delay decides the outcome: each page takes an hour to
+    /// read, and the page being read when the stream is dropped is
+    /// abandoned, not read to its end.
+    #[tokio::test(start_paused = true)]
     async fn dropping_the_stream_stops_the_task() {
-        let polled = Arc::new(AtomicUsize::new(0));
+        let started = Arc::new(AtomicUsize::new(0));
+        let finished = Arc::new(AtomicUsize::new(0));
         let endless = stream::repeat(())
             .then({
-                let polled = polled.clone();
+                let (started, finished) = (started.clone(), finished.clone());
                 move |()| {
-                    let polled = polled.clone();
+                    let (started, finished) = (started.clone(), finished.clone());
                     async move {
-                        polled.fetch_add(1, Ordering::SeqCst);
-                        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        started.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                        finished.fetch_add(1, Ordering::SeqCst);
                         Ok(vec![0u8])
                     }
                 }
@@ -186,11 +192,20 @@ mod tests {
             .boxed();
         let mut pages = run_ahead(endless, 1);
         assert!(pages.next().await.is_some());
+        tokio::task::yield_now().await;
+        assert_eq!(
+            started.load(Ordering::SeqCst),
+            2,
+            "the next page is on its way"
+        );
         drop(pages);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let after_drop = polled.load(Ordering::SeqCst);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert_eq!(polled.load(Ordering::SeqCst), after_drop);
+        tokio::time::sleep(std::time::Duration::from_secs(3 * 3600)).await;
+        assert_eq!(started.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            finished.load(Ordering::SeqCst),
+            1,
+            "the page in flight was dropped"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,10 +1,18 @@
 //! The simulated org's authorization server: it verifies the signed client
 //! assertion against the registered public JWK and every DPoP proof for
 //! real (jsonwebtoken), issues opaque tokens, and checks them on every call.
+//!
+//! It checks the client with code of its own, never with the credential
+//! code it is there to test: the registered key is the JWK's public members
+//! as written, `ath` and the clock are computed here.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
 
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
@@ -14,7 +22,19 @@ use serde::Deserialize;
 use super::faults::Switches;
 use super::server::Reply;
 use super::wire::oauth_error;
-use crate::credential::{ath, unix_now};
+
+/// Seconds since the Unix epoch, by this machine's clock.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The `ath` a proof must carry for `token` (RFC 9449 section 4.2):
+/// base64url of the SHA-256 of the token's ASCII bytes.
+fn expected_ath(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
+}
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const ALGS: [Algorithm; 5] = [
@@ -448,7 +468,7 @@ impl AuthServer {
                 "The DPoP proof JWT key does not match the access token binding.",
             ));
         }
-        if claims.ath.as_deref() != Some(ath(token).as_str()) {
+        if claims.ath.as_deref() != Some(expected_ath(token).as_str()) {
             return Err(fail("'ath' claim in the DPoP proof JWT is invalid."));
         }
         if self.resource_nonce && claims.nonce.as_deref() != Some(self.resource_nonce_value()) {

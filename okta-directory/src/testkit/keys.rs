@@ -8,8 +8,6 @@ use base64::Engine as _;
 use jsonwebtoken::jwk::Jwk;
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 
-use crate::credential::PrivateJwk;
-
 fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -55,8 +53,17 @@ pub(crate) fn rsa_private_jwk(kid: &str) -> Option<String> {
     )
 }
 
-/// The public half of a private JWK, as the server registers it.
+/// The public half of a private JWK, as the server registers it: the key's
+/// public members as written (read here, not by the client's credential
+/// code, which the server is there to check).
 pub(crate) fn public_of(private_json: &str) -> Option<Jwk> {
-    let key = PrivateJwk::from_json(private_json).ok()?;
-    serde_json::from_value(key.public_jwk()).ok()
+    const PUBLIC: [&str; 8] = ["kty", "kid", "alg", "crv", "x", "y", "n", "e"];
+    let private: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(private_json).ok()?;
+    let mut public: serde_json::Map<String, serde_json::Value> = private
+        .into_iter()
+        .filter(|(k, _)| PUBLIC.contains(&k.as_str()))
+        .collect();
+    public.insert("use".into(), "sig".into());
+    serde_json::from_value(serde_json::Value::Object(public)).ok()
 }

@@ -13,12 +13,11 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use directory_core::DirectoryData;
 
-use super::auth::{AuthServer, Presented};
+use super::auth::{unix_now, AuthServer, Presented};
 use super::faults::{Fault, FaultKind, Switches};
 use super::listing::Directory;
 use super::syslog::SystemLog;
 use super::wire::api_error;
-use crate::credential::unix_now;
 use crate::ratelimit::bucket_of;
 
 /// A response before it becomes HTTP.
