@@ -68,6 +68,10 @@
 //!   bounded number at a time; a provider with nested groups can offer
 //!   [`DirectoryProvider::memberships`] instead, reading each group once and
 //!   resolving nesting locally (the conformance suite checks both agree).
+//! * **Nesting and app grants resolved once.** [`resolve_nested`] (or
+//!   [`NestingWalk`], for members read page by page) is the one nested-group
+//!   walk: direct wins, each group once, cycles end. [`expand_grants`] is
+//!   the one expansion of app-assigned groups into their direct members.
 //! * **No HTTP unless asked.** Without the `http` feature this crate compiles
 //!   no reqwest or tokio, so a host that only reconciles stays small.
 //!
@@ -94,6 +98,7 @@ mod error;
 mod incremental;
 mod memory;
 mod model;
+mod nesting;
 mod pagination;
 mod provider;
 mod secret;
@@ -115,6 +120,7 @@ pub use model::{
     Address, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind,
     Manager, Membership, MembershipKind, PersonName, PhoneNumber, UserStatus,
 };
+pub use nesting::{expand_grants, group_grant_assignments, resolve_nested, NestingWalk};
 pub use pagination::{paginate, Page, MAX_EMPTY_PAGES_IN_A_ROW, MAX_REPEATED_PAGES};
 pub use provider::{
     flatten_pages, CheckReport, DirectoryProvider, DirectoryProviderExt, Pages, Probe,
