@@ -72,6 +72,15 @@
 //!   [`NestingWalk`], for members read page by page) is the one nested-group
 //!   walk: direct wins, each group once, cycles end. [`expand_grants`] is
 //!   the one expansion of app-assigned groups into their direct members.
+//! * **Tokens and failures read once.** With `http`,
+//!   [`http::AccessToken::from_token_response`] decodes every token answer
+//!   (a lenient `expires_in`, errors never quoting the body),
+//!   [`http::ClientAssertionClaims`] are the RFC 7523 claims every
+//!   `private_key_jwt` assertion signs, and [`http::ResponseFailure`] turns
+//!   a provider's error answer into an [`Error`] (status, code, request id,
+//!   a bounded excerpt). The token flow itself stays hand-written in each
+//!   provider rather than `oauth2`: that crate has no DPoP and hides the
+//!   `DPoP-Nonce` header of an error answer, which Okta's nonce dance needs.
 //! * **No HTTP unless asked.** Without the `http` feature this crate compiles
 //!   no reqwest or tokio, so a host that only reconciles stays small.
 //!
