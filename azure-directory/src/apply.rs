@@ -1,9 +1,10 @@
 //! Applying a delta to the previous snapshot: the new complete snapshot.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use directory_core::{
-    DirectoryGroup, DirectoryUser, Error, ErrorKind, Membership, MembershipKind, Result, Snapshot,
+    resolve_nested, DirectoryGroup, DirectoryUser, Error, ErrorKind, Membership, MembershipKind,
+    Result, Snapshot,
 };
 
 use crate::delta::{expand_assignments, DeltaOutcome};
@@ -118,42 +119,38 @@ fn merge_by_id<T: Clone>(
 
 /// Direct memberships plus, for each group, the users of groups nested in it
 /// at any depth as `Transitive` (a user who is also a direct member stays
-/// `Direct` only). Cycles end: each group is visited once per root.
+/// `Direct` only), by directory-core's one walk: each group visited once per
+/// root, so cycles end. Nested groups that no longer exist are skipped.
 pub(crate) fn with_transitive(
     direct: &Direct<'_>,
     nested: &Nested,
     groups: &HashSet<&str>,
 ) -> Vec<Membership> {
     let mut out = Vec::new();
+    let mut push = |group_id: &str, user_id: &str, kind| {
+        out.push(Membership {
+            group_id: group_id.to_string(),
+            user_id: user_id.to_string(),
+            kind,
+        })
+    };
     for &gid in groups {
-        let own = direct.get(gid);
-        for u in own.into_iter().flatten() {
-            out.push(Membership {
-                group_id: gid.to_string(),
-                user_id: u.to_string(),
-                kind: MembershipKind::Direct,
-            });
-        }
-        let Some(children) = nested.get(gid) else {
+        if !nested.contains_key(gid) {
+            // No nested groups: the direct members alone, without a walk.
+            for u in direct.get(gid).into_iter().flatten() {
+                push(gid, u, MembershipKind::Direct);
+            }
             continue;
+        }
+        let members = |g: &str| {
+            let children = nested.get(g).into_iter().flatten();
+            (
+                direct.get(g).into_iter().flatten().copied(),
+                children.map(String::as_str).filter(|c| groups.contains(c)),
+            )
         };
-        let mut seen_groups = HashSet::from([gid]);
-        let mut seen_users: HashSet<&str> = own.into_iter().flatten().copied().collect();
-        let mut queue: VecDeque<&str> = children.iter().map(String::as_str).collect();
-        while let Some(child) = queue.pop_front() {
-            if !seen_groups.insert(child) || !groups.contains(child) {
-                continue;
-            }
-            for &u in direct.get(child).into_iter().flatten() {
-                if seen_users.insert(u) {
-                    out.push(Membership {
-                        group_id: gid.to_string(),
-                        user_id: u.to_string(),
-                        kind: MembershipKind::Transitive,
-                    });
-                }
-            }
-            queue.extend(nested.get(child).into_iter().flatten().map(String::as_str));
+        for (user, kind) in resolve_nested(gid, members) {
+            push(gid, user, kind);
         }
     }
     out

@@ -9,7 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use directory_core::http::url::Url;
 use directory_core::http::{
-    AccessToken, HttpClient, HttpResponse, RetryAfter, TokenSource, WaitHint as _,
+    AccessToken, HttpClient, HttpResponse, ResponseFailure, RetryAfter, TokenSource, WaitHint as _,
+    CLIENT_ASSERTION_TYPE,
 };
 use directory_core::{Error, ErrorKind, Result, SecretString};
 use serde::Deserialize;
@@ -25,15 +26,6 @@ pub(crate) struct AadTokenSource {
     pub scope: String,
     pub credential: Arc<ClientCredential>,
     pub provider: String,
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    expires_in: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -70,22 +62,10 @@ impl TokenSource for AadTokenSource {
         if !resp.is_success() {
             return Err(self.token_error(&resp));
         }
-        let body: TokenResponse = resp
-            .json_secret("token response")
+        // Decoded by directory-core: a lenient `expires_in` (3599 s when
+        // absent, as Entra issues), errors never quoting the body.
+        let mut token = AccessToken::from_token_response(&resp.body, Duration::from_secs(3599))
             .map_err(|e| e.with_provider(&self.provider))?;
-        let expires_in = body
-            .expires_in
-            .as_ref()
-            .and_then(|v| {
-                v.as_u64()
-                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-            })
-            .unwrap_or(3599);
-        let mut token = AccessToken::new(
-            SecretString::new(body.access_token),
-            body.token_type.unwrap_or_else(|| "Bearer".into()),
-            Duration::from_secs(expires_in),
-        );
         token.granted = token_roles(&token.secret).unwrap_or_default();
         Ok(token)
     }
@@ -106,10 +86,7 @@ impl AadTokenSource {
             }
             ClientCredential::Certificate(c) => {
                 let assertion = c.assertion(&self.client_id, self.token_url.as_str())?;
-                form.push((
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
-                ));
+                form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE.into()));
                 form.push(("client_assertion", assertion));
             }
         }
@@ -123,25 +100,19 @@ impl AadTokenSource {
             Some(code) => self.explain(code, body.error.as_deref()),
             None => by_status(resp.status, body.error.as_deref()),
         };
-        let mut err = Error::new(kind, message)
-            .with_provider(&self.provider)
-            .with_status(resp.status);
-        if let Some(code) = code {
-            err = err.with_code(format!("AADSTS{code}"));
-        } else if let Some(e) = &body.error {
-            err = err.with_code(e.clone());
-        }
-        let id = body
-            .trace_id
-            .or(body.correlation_id)
-            .or_else(|| resp.header("x-ms-request-id").map(String::from));
-        if let Some(id) = id {
-            err = err.with_request_id(id);
-        }
-        if let Some(wait) = RetryAfter.wait(resp) {
-            err = err.with_retry_after(wait);
-        }
-        err
+        let failure = ResponseFailure {
+            code: match code {
+                Some(code) => Some(format!("AADSTS{code}")),
+                None => body.error.clone(),
+            },
+            request_id: body
+                .trace_id
+                .or(body.correlation_id)
+                .or_else(|| resp.header("x-ms-request-id").map(String::from)),
+            retry_after: RetryAfter.wait(resp),
+            ..ResponseFailure::new(resp.status)
+        };
+        failure.error(kind, message, &self.provider, "Entra")
     }
 
     fn explain(&self, code: u64, error: Option<&str>) -> (ErrorKind, String) {

@@ -7,7 +7,8 @@ use std::time::SystemTime;
 use directory_core::http::reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use directory_core::http::url::Url;
 use directory_core::http::{
-    parse_retry_after, AccessToken, HttpClient, HttpResponse, OriginGuard, RetryAfter, TokenCache,
+    parse_retry_after, AccessToken, HttpClient, HttpResponse, OriginGuard, ResponseFailure,
+    RetryAfter, TokenCache,
 };
 use directory_core::{Error, ErrorKind, Result};
 use serde::de::DeserializeOwned;
@@ -142,27 +143,19 @@ impl GraphClient {
     pub fn graph_error(&self, what: &str, resp: &HttpResponse, need: Permission) -> Error {
         let body: ErrorBody = serde_json::from_slice(&resp.body).unwrap_or_default();
         let inner = body.error.unwrap_or_default();
-        let code = inner.code.clone();
-        let (kind, mut message) = explain(what, resp.status, code.as_deref(), need);
-        if let (ErrorKind::Rejected, Some(m)) = (kind, &inner.message) {
-            message = format!("{message} (Graph said: {})", bounded(m));
-        }
-        let mut err = Error::new(kind, message)
-            .with_provider(&self.provider)
-            .with_status(resp.status);
-        if let Some(code) = code {
-            err = err.with_code(code);
-        }
-        if let Some(id) = request_id(resp, inner.inner.as_ref()) {
-            err = err.with_request_id(id);
-        }
-        if let Some(wait) = resp
-            .header("retry-after")
-            .and_then(|v| parse_retry_after(v, SystemTime::now()))
-        {
-            err = err.with_retry_after(wait);
-        }
-        err
+        let code = inner.code;
+        let (kind, message) = explain(what, resp.status, code.as_deref(), need);
+        let failure = ResponseFailure {
+            code,
+            request_id: request_id(resp, inner.inner.as_ref()),
+            // Graph's own words only where the kind does not say it all.
+            said: inner.message.filter(|_| kind == ErrorKind::Rejected),
+            retry_after: resp
+                .header("retry-after")
+                .and_then(|v| parse_retry_after(v, SystemTime::now())),
+            ..ResponseFailure::new(resp.status)
+        };
+        failure.error(kind, message, &self.provider, "Graph")
     }
 }
 
@@ -228,8 +221,4 @@ fn request_id(resp: &HttpResponse, inner: Option<&serde_json::Value>) -> Option<
                 .map(String::from)
         })
         .or_else(|| resp.header("client-request-id").map(String::from))
-}
-
-fn bounded(s: &str) -> String {
-    s.chars().take(200).collect()
 }

@@ -2,12 +2,16 @@
 //! signs a client assertion (RFC 7523) for every token request.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use chrono::{DateTime, Utc};
+use directory_core::http::ClientAssertionClaims;
 use directory_core::{Error, ErrorKind, Result, SecretString};
+
+/// How long a client assertion is valid (Entra accepts up to an hour).
+const ASSERTION_LIFETIME: Duration = Duration::from_secs(600);
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rsa::pkcs1::{DecodeRsaPrivateKey, DecodeRsaPublicKey, EncodeRsaPrivateKey};
 use rsa::pkcs8::DecodePrivateKey;
@@ -152,16 +156,7 @@ impl ClientCertificate {
         header.typ = Some("JWT".into());
         header.x5t = Some(URL_SAFE_NO_PAD.encode(self.sha1));
         header.x5t_s256 = Some(URL_SAFE_NO_PAD.encode(self.sha256));
-        let now = unix_now();
-        let claims = serde_json::json!({
-            "aud": audience,
-            "iss": client_id,
-            "sub": client_id,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "nbf": now,
-            "iat": now,
-            "exp": now + 600,
-        });
+        let claims = ClientAssertionClaims::new(client_id, audience, ASSERTION_LIFETIME);
         jsonwebtoken::encode(&header, &claims, &self.key).map_err(|e| {
             Error::new(
                 ErrorKind::InvalidCredential,
@@ -236,13 +231,6 @@ pub(crate) fn pem_block(text: &str, labels: &[&str]) -> Option<Vec<u8>> {
             .collect();
         STANDARD.decode(body).ok()
     })
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO)
-        .as_secs()
 }
 
 #[cfg(test)]

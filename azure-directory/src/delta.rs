@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use directory_core::http::url::Url;
 use directory_core::{
-    paginate, AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Page, Pages, Result,
-    Snapshot,
+    expand_grants, paginate, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser,
+    Error, ErrorKind, Page, Pages, Result, Snapshot,
 };
 use futures::TryStreamExt;
 use serde::de::DeserializeOwned;
@@ -400,30 +400,27 @@ fn principal(a: WireAssignment) -> Option<AssignedPrincipal> {
     })
 }
 
-/// Expands assignment rows with the direct members of assigned groups.
+/// Expands assignment rows with the direct members of assigned groups
+/// (directory-core's one expansion).
 pub(crate) fn expand_assignments(
     rows: &[AssignedPrincipal],
     direct: &crate::apply::Direct<'_>,
 ) -> Vec<AppAssignment> {
-    let mut out = Vec::new();
-    for r in rows {
-        if !r.is_group {
-            out.push(AppAssignment {
+    let grants = rows.iter().map(|r| {
+        if r.is_group {
+            AppGrant::Group {
+                group_id: r.principal_id.clone(),
+                role: r.role.clone(),
+            }
+        } else {
+            AppGrant::User(AppAssignment {
                 user_id: r.principal_id.clone(),
-                via: directory_core::AssignedVia::Direct,
+                via: AssignedVia::Direct,
                 role: r.role.clone(),
-            });
-            continue;
+            })
         }
-        for user in direct.get(r.principal_id.as_str()).into_iter().flatten() {
-            out.push(AppAssignment {
-                user_id: user.to_string(),
-                via: directory_core::AssignedVia::Group {
-                    group_id: Some(r.principal_id.clone()),
-                },
-                role: r.role.clone(),
-            });
-        }
-    }
-    out
+    });
+    expand_grants(grants, |group_id| {
+        direct.get(group_id).into_iter().flatten().copied()
+    })
 }

@@ -1,17 +1,19 @@
 //! Group members with nested groups resolved to users, and the SSO app's
 //! assignments with assigned groups expanded to their members.
 //!
-//! Nesting is walked breadth first over `/members` (cheaper than
-//! `/transitiveMembers`, and it tells direct from transitive members): the
-//! group's own users come first as `Direct`, users of nested groups follow as
-//! `Transitive`, each user once, each group visited once, so a membership
-//! cycle ends. Devices, service principals and contacts are skipped.
+//! Nesting is walked over `/members` (cheaper than `/transitiveMembers`, and
+//! it tells direct from transitive members) by directory-core's one walk
+//! ([`NestingWalk`], [`resolve_nested`]): the group's own users are
+//! `Direct`, users of nested groups `Transitive`, each user once, each group
+//! visited once, so a membership cycle ends. Devices, service principals and
+//! contacts are skipped.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use directory_core::{
-    AppAssignment, AppGrant, AssignedVia, Membership, MembershipKind, Pages, Result,
+    group_grant_assignments, resolve_nested, AppAssignment, AppGrant, AssignedVia, Membership,
+    MembershipKind, NestingWalk, Pages, Result,
 };
 use futures::stream::{self, StreamExt};
 
@@ -30,35 +32,32 @@ pub(crate) fn raw_members(inner: &Arc<Inner>, group_id: &str) -> Pages<WireMembe
     )
 }
 
+/// One group's walk, read page by page; the nesting rules are
+/// [`NestingWalk`]'s.
 struct Walk {
     inner: Arc<Inner>,
     root: String,
-    queue: VecDeque<String>,
-    visited: HashSet<String>,
-    users: HashSet<String>,
-    current: Option<(bool, Pages<WireMember>)>,
+    walk: NestingWalk<String>,
+    current: Option<Pages<WireMember>>,
     failed: bool,
 }
 
 impl Walk {
-    fn page(&mut self, is_root: bool, page: Vec<WireMember>) -> Vec<Membership> {
-        let kind = if is_root {
-            MembershipKind::Direct
-        } else {
-            MembershipKind::Transitive
-        };
+    fn page(&mut self, page: Vec<WireMember>) -> Vec<Membership> {
         let mut out = Vec::new();
         for m in page {
             match m.kind() {
-                MemberKind::User if self.users.insert(m.id.clone()) => out.push(Membership {
-                    group_id: self.root.clone(),
-                    user_id: m.id,
-                    kind,
-                }),
-                MemberKind::Group if self.visited.insert(m.id.clone()) => {
-                    self.queue.push_back(m.id)
+                MemberKind::User => {
+                    if let Some(kind) = self.walk.user(m.id.clone()) {
+                        out.push(Membership {
+                            group_id: self.root.clone(),
+                            user_id: m.id,
+                            kind,
+                        });
+                    }
                 }
-                _ => {}
+                MemberKind::Group => self.walk.nested_group(m.id),
+                MemberKind::Other => {}
             }
         }
         out
@@ -70,14 +69,12 @@ impl Walk {
         }
         loop {
             if self.current.is_none() {
-                let gid = self.queue.pop_front()?;
-                let is_root = gid == self.root;
-                self.current = Some((is_root, raw_members(&self.inner, &gid)));
+                let (gid, _) = self.walk.next_group()?;
+                self.current = Some(raw_members(&self.inner, &gid));
             }
-            let (is_root, pages) = self.current.as_mut()?;
-            let is_root = *is_root;
+            let pages = self.current.as_mut()?;
             match pages.next().await {
-                Some(Ok(page)) => return Some(Ok(self.page(is_root, page))),
+                Some(Ok(page)) => return Some(Ok(self.page(page))),
                 Some(Err(e)) => {
                     self.failed = true;
                     return Some(Err(e));
@@ -92,10 +89,8 @@ impl Walk {
 pub(crate) fn group_members(inner: Arc<Inner>, group_id: String) -> Pages<Membership> {
     let walk = Walk {
         inner,
-        queue: VecDeque::from([group_id.clone()]),
-        visited: HashSet::from([group_id.clone()]),
+        walk: NestingWalk::new(group_id.clone()),
         root: group_id,
-        users: HashSet::new(),
         current: None,
         failed: false,
     };
@@ -171,16 +166,11 @@ impl Assigned {
 /// Direct user members of an assigned group: app assignment is not
 /// inherited through nested groups.
 fn expand(group_id: &str, role: &Option<String>, page: Vec<WireMember>) -> Vec<AppAssignment> {
-    page.into_iter()
+    let users = page
+        .into_iter()
         .filter(|m| m.kind() == MemberKind::User)
-        .map(|m| AppAssignment {
-            user_id: m.id,
-            via: AssignedVia::Group {
-                group_id: Some(group_id.to_string()),
-            },
-            role: role.clone(),
-        })
-        .collect()
+        .map(|m| m.id);
+    group_grant_assignments(group_id, role, users).collect()
 }
 
 /// One page of the SSO app's assignment rows as grants: users, and groups
@@ -375,37 +365,35 @@ fn direct_page(group_id: &str, d: &DirectMembers) -> Vec<Membership> {
 }
 
 /// Users reached through nested groups, breadth first from each root, each
-/// user once per root and never one who is a direct member.
+/// user once per root and never one who is a direct member (those are on
+/// the direct pages already).
 fn transitive(
     roots: &HashSet<String>,
     direct: &std::collections::HashMap<String, DirectMembers>,
 ) -> Vec<Membership> {
     let mut out = Vec::new();
     for root in roots {
-        let Some(own) = direct.get(root) else {
-            continue;
-        };
-        if own.groups.is_empty() {
+        // A group without nested groups has no transitive members.
+        if direct.get(root).is_none_or(|own| own.groups.is_empty()) {
             continue;
         }
-        let mut seen: HashSet<&str> = own.users.iter().map(String::as_str).collect();
-        let mut visited: HashSet<&str> = HashSet::from([root.as_str()]);
-        let mut queue: VecDeque<&str> = own.groups.iter().map(String::as_str).collect();
-        while let Some(g) = queue.pop_front() {
-            if !visited.insert(g) {
-                continue;
+        let members = |g: &str| {
+            let d = direct.get(g);
+            (
+                d.into_iter()
+                    .flat_map(|d| d.users.iter().map(String::as_str)),
+                d.into_iter()
+                    .flat_map(|d| d.groups.iter().map(String::as_str)),
+            )
+        };
+        for (user, kind) in resolve_nested(root, members) {
+            if kind == MembershipKind::Transitive {
+                out.push(Membership {
+                    group_id: root.clone(),
+                    user_id: user.to_string(),
+                    kind,
+                });
             }
-            let Some(d) = direct.get(g) else { continue };
-            for u in &d.users {
-                if seen.insert(u.as_str()) {
-                    out.push(Membership {
-                        group_id: root.clone(),
-                        user_id: u.clone(),
-                        kind: MembershipKind::Transitive,
-                    });
-                }
-            }
-            queue.extend(d.groups.iter().map(String::as_str));
         }
     }
     out

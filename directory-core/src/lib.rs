@@ -68,6 +68,19 @@
 //!   bounded number at a time; a provider with nested groups can offer
 //!   [`DirectoryProvider::memberships`] instead, reading each group once and
 //!   resolving nesting locally (the conformance suite checks both agree).
+//! * **Nesting and app grants resolved once.** [`resolve_nested`] (or
+//!   [`NestingWalk`], for members read page by page) is the one nested-group
+//!   walk: direct wins, each group once, cycles end. [`expand_grants`] is
+//!   the one expansion of app-assigned groups into their direct members.
+//! * **Tokens and failures read once.** With `http`,
+//!   [`http::AccessToken::from_token_response`] decodes every token answer
+//!   (a lenient `expires_in`, errors never quoting the body),
+//!   [`http::ClientAssertionClaims`] are the RFC 7523 claims every
+//!   `private_key_jwt` assertion signs, and [`http::ResponseFailure`] turns
+//!   a provider's error answer into an [`Error`] (status, code, request id,
+//!   a bounded excerpt). The token flow itself stays hand-written in each
+//!   provider rather than `oauth2`: that crate has no DPoP and hides the
+//!   `DPoP-Nonce` header of an error answer, which Okta's nonce dance needs.
 //! * **No HTTP unless asked.** Without the `http` feature this crate compiles
 //!   no reqwest or tokio, so a host that only reconciles stays small.
 //!
@@ -96,6 +109,7 @@ mod error;
 mod incremental;
 mod memory;
 mod model;
+mod nesting;
 mod pagination;
 mod provider;
 mod secret;
@@ -117,6 +131,7 @@ pub use model::{
     Address, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Email, GroupKind,
     Manager, Membership, MembershipKind, PersonName, PhoneNumber, UserStatus,
 };
+pub use nesting::{expand_grants, group_grant_assignments, resolve_nested, NestingWalk};
 pub use pagination::{paginate, Page, MAX_EMPTY_PAGES_IN_A_ROW, MAX_REPEATED_PAGES};
 pub use provider::{
     flatten_pages, CheckReport, DirectoryProvider, DirectoryProviderExt, Pages, Probe,

@@ -15,7 +15,7 @@ use self::close::{find, Parts};
 
 use crate::error::Result;
 use crate::model::{
-    AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Membership, MembershipKind,
+    AppAssignment, AppGrant, DirectoryGroup, DirectoryUser, Membership, MembershipKind,
 };
 use crate::provider::{DirectoryProvider, Pages};
 
@@ -366,60 +366,55 @@ enum Assigned {
 /// Expands assigned groups into their direct user members, from the
 /// memberships already collected. A group that was not listed (assigned,
 /// but created after the group list was read, or outside it) is read with
-/// [`DirectoryProvider::group_members`].
+/// [`DirectoryProvider::group_members`], once.
 async fn expand_grants<P: DirectoryProvider + ?Sized>(
     provider: &P,
     grants: Vec<AppGrant>,
     groups: &[DirectoryGroup],
     memberships: &[Membership],
 ) -> Result<Vec<AppAssignment>> {
-    let mut out = Vec::new();
-    let mut assigned_groups: HashMap<String, Vec<Option<String>>> = HashMap::new();
-    for grant in grants {
-        match grant {
-            AppGrant::User(a) => out.push(a),
-            AppGrant::Group { group_id, role } => {
-                assigned_groups.entry(group_id).or_default().push(role)
-            }
-        }
-    }
-    if assigned_groups.is_empty() {
-        return Ok(out);
+    let assigned: HashSet<String> = grants
+        .iter()
+        .filter_map(|g| match g {
+            AppGrant::Group { group_id, .. } => Some(group_id.clone()),
+            AppGrant::User(_) => None,
+        })
+        .collect();
+    if assigned.is_empty() {
+        return Ok(grants
+            .into_iter()
+            .filter_map(|g| match g {
+                AppGrant::User(a) => Some(a),
+                AppGrant::Group { .. } => None,
+            })
+            .collect());
     }
     let listed: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    let mut read: HashMap<&str, Vec<String>> = HashMap::new();
+    for group_id in assigned.iter().filter(|g| !listed.contains(g.as_str())) {
+        let members = provider.group_members(group_id).try_concat().await?;
+        let direct = members
+            .into_iter()
+            .filter(|m| m.kind == MembershipKind::Direct)
+            .map(|m| m.user_id)
+            .collect();
+        read.insert(group_id.as_str(), direct);
+    }
     let mut direct: HashMap<&str, Vec<&str>> = HashMap::new();
     for m in memberships {
-        if m.kind == MembershipKind::Direct && assigned_groups.contains_key(&m.group_id) {
+        if m.kind == MembershipKind::Direct && assigned.contains(m.group_id.as_str()) {
             direct
                 .entry(m.group_id.as_str())
                 .or_default()
                 .push(m.user_id.as_str());
         }
     }
-    for (group_id, roles) in &assigned_groups {
-        let members: Vec<String> = if listed.contains(group_id.as_str()) {
-            let known = direct.remove(group_id.as_str()).unwrap_or_default();
-            known.into_iter().map(String::from).collect()
-        } else {
-            let read = provider.group_members(group_id).try_concat().await?;
-            read.into_iter()
-                .filter(|m| m.kind == MembershipKind::Direct)
-                .map(|m| m.user_id)
-                .collect()
-        };
-        for user_id in &members {
-            for role in roles {
-                out.push(AppAssignment {
-                    user_id: user_id.clone(),
-                    via: AssignedVia::Group {
-                        group_id: Some(group_id.clone()),
-                    },
-                    role: role.clone(),
-                });
-            }
-        }
+    for (group_id, users) in &read {
+        direct.insert(group_id, users.iter().map(String::as_str).collect());
     }
-    Ok(out)
+    Ok(crate::nesting::expand_grants(grants, |group_id| {
+        direct.get(group_id).cloned().unwrap_or_default()
+    }))
 }
 
 async fn collect_members<P: DirectoryProvider + ?Sized>(

@@ -8,15 +8,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use directory_core::http::reqwest::RequestBuilder;
 use directory_core::http::url::Url;
-use directory_core::http::{AccessToken, HttpClient, HttpResponse, TokenSource};
-use directory_core::{Error, ErrorKind, Result, SecretString};
-use serde::Deserialize;
+use directory_core::http::{
+    AccessToken, HttpClient, HttpResponse, TokenSource, CLIENT_ASSERTION_TYPE,
+};
+use directory_core::{Error, ErrorKind, Result};
 
 use crate::credential::{DpopKey, PrivateJwk};
 use crate::errors::{token_error, OktaFailure};
 use crate::ratelimit::OktaWaitHint;
 
-const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// How many `use_dpop_nonce` answers one token request follows.
 const MAX_NONCE_RETRIES: u32 = 2;
 
@@ -77,17 +77,6 @@ pub(crate) struct OktaTokenSource {
     pub(crate) provider: String,
 }
 
-#[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    token_type: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
 #[async_trait]
 impl TokenSource for OktaTokenSource {
     async fn fetch_token(&self) -> Result<AccessToken> {
@@ -99,7 +88,8 @@ impl TokenSource for OktaTokenSource {
             if resp.is_success() {
                 return self.parse(&resp);
             }
-            let code = OktaFailure::read(&resp).code.unwrap_or_default();
+            let failure = OktaFailure::read(&resp);
+            let code = failure.code();
             if code == "invalid_dpop_proof" && !use_dpop && !self.dpop.forced && !detected {
                 tracing::info!("the Okta app requires DPoP; switching to DPoP-bound tokens");
                 self.dpop.enabled.store(true, Ordering::Relaxed);
@@ -114,7 +104,7 @@ impl TokenSource for OktaTokenSource {
                     continue;
                 }
             }
-            return Err(token_error(&resp, &self.provider, &self.client_id));
+            return Err(token_error(&failure, &self.provider, &self.client_id));
         }
     }
 }
@@ -141,7 +131,7 @@ impl OktaTokenSource {
         let form = [
             ("grant_type", "client_credentials"),
             ("scope", scope.as_str()),
-            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion_type", CLIENT_ASSERTION_TYPE),
             ("client_assertion", assertion.expose_secret()),
         ];
         let mut req = self
@@ -161,29 +151,15 @@ impl OktaTokenSource {
         Ok(req)
     }
 
+    /// The token, decoded by directory-core (a lenient `expires_in`, an
+    /// hour when absent; errors never quote the body, which holds the
+    /// token). A DPoP-bound token turns DPoP on for resource requests.
     fn parse(&self, resp: &HttpResponse) -> Result<AccessToken> {
-        // No snippet of the body in the error: it holds the access token.
-        let body: TokenResponse = serde_json::from_slice(&resp.body).map_err(|e| {
-            Error::invalid_response(format!(
-                "the token response is not the JSON Okta sends (line {} column {});                  check that the domain is an Okta org",
-                e.line(),
-                e.column()
-            ))
-            .with_provider(&self.provider)
-        })?;
-        let token_type = body.token_type.unwrap_or_else(|| "Bearer".to_string());
-        if token_type.eq_ignore_ascii_case("dpop") {
+        let token = AccessToken::from_token_response(&resp.body, Duration::from_secs(3600))
+            .map_err(|e| e.with_provider(&self.provider))?;
+        if token.token_type.eq_ignore_ascii_case("dpop") {
             self.dpop.enabled.store(true, Ordering::Relaxed);
         }
-        let expires_in = Duration::from_secs(body.expires_in.unwrap_or(3600).max(1));
-        let mut token =
-            AccessToken::new(SecretString::new(body.access_token), token_type, expires_in);
-        token.granted = body
-            .scope
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
         Ok(token)
     }
 }

@@ -2,11 +2,12 @@
 //! assertion signed with it, and DPoP proofs signed with a separate key.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use directory_core::http::url::Url;
+use directory_core::http::ClientAssertionClaims;
 use directory_core::{Error, ErrorKind, Result, SecretString};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -17,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 /// How long a client assertion is valid. Okta refuses more than an hour;
 /// five minutes leaves room for clock skew without a long replay window.
-const ASSERTION_LIFETIME_SECS: u64 = 300;
+const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 
 /// The private key of the service app, parsed from a JWK (RSA or EC P-256).
 ///
@@ -196,15 +197,7 @@ impl PrivateJwk {
         client_id: &str,
         token_url: &Url,
     ) -> Result<SecretString> {
-        let iat = unix_now();
-        let claims = AssertionClaims {
-            iss: client_id,
-            sub: client_id,
-            aud: token_url.as_str(),
-            iat,
-            exp: iat + ASSERTION_LIFETIME_SECS,
-            jti: uuid::Uuid::new_v4().to_string(),
-        };
+        let claims = ClientAssertionClaims::new(client_id, token_url.as_str(), ASSERTION_LIFETIME);
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, &claims, &self.key)
@@ -221,16 +214,6 @@ impl fmt::Debug for PrivateJwk {
             .field("key", &"[redacted]")
             .finish()
     }
-}
-
-#[derive(Serialize)]
-struct AssertionClaims<'a> {
-    iss: &'a str,
-    sub: &'a str,
-    aud: &'a str,
-    iat: u64,
-    exp: u64,
-    jti: String,
 }
 
 fn missing_private(name: &str) -> Error {

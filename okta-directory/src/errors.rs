@@ -6,19 +6,18 @@
 //! often empty body. All three are read; the code and `X-Okta-Request-Id`
 //! are kept on every error.
 
-use directory_core::http::HttpResponse;
+use directory_core::http::{HttpResponse, ResponseFailure};
 use directory_core::{Error, ErrorKind};
 use serde::Deserialize;
 
 use crate::ratelimit::rate_limit_wait;
 
-/// Everything Okta said about a failure.
+/// Everything Okta said about a failure: status, code, request id and
+/// summary in directory-core's [`ResponseFailure`], and the scope an
+/// endpoint needs.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct OktaFailure {
-    pub(crate) status: u16,
-    pub(crate) code: Option<String>,
-    pub(crate) summary: Option<String>,
-    pub(crate) request_id: Option<String>,
+    pub(crate) answer: ResponseFailure,
     /// `scope` from `WWW-Authenticate` (the scope an endpoint needs).
     pub(crate) scope: Option<String>,
 }
@@ -42,53 +41,36 @@ impl OktaFailure {
             www.as_ref()
                 .and_then(|p| p.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         };
-        let request_id = resp
-            .header("x-okta-request-id")
-            .map(str::to_string)
-            .or(body.error_id);
-        Self {
-            status: resp.status,
+        let answer = ResponseFailure {
             code: body
                 .error_code
                 .or(body.error)
                 .or_else(|| www_param("error")),
-            summary: body
+            request_id: resp
+                .header("x-okta-request-id")
+                .map(str::to_string)
+                .or(body.error_id),
+            said: body
                 .error_summary
                 .or(body.error_description)
                 .or_else(|| www_param("error_description")),
-            request_id,
+            ..ResponseFailure::new(resp.status)
+        };
+        Self {
+            answer,
             scope: www_param("scope"),
         }
     }
 
-    fn code(&self) -> &str {
-        self.code.as_deref().unwrap_or("")
+    pub(crate) fn code(&self) -> &str {
+        self.answer.code.as_deref().unwrap_or("")
     }
 
-    fn said(&self) -> String {
-        match &self.summary {
-            Some(s) => format!(" (Okta said: {})", bounded(s)),
-            None => String::new(),
-        }
-    }
-
-    /// An error of `kind` with `message`, keeping status, code and request id.
+    /// An error of `kind` with `message`, keeping status, code, request id
+    /// and a bounded excerpt of what Okta said.
     pub(crate) fn error(&self, kind: ErrorKind, message: String, provider: &str) -> Error {
-        let mut e = Error::new(kind, format!("{message}{}", self.said()))
-            .with_provider(provider)
-            .with_status(self.status);
-        if let Some(c) = &self.code {
-            e = e.with_code(c.clone());
-        }
-        if let Some(r) = &self.request_id {
-            e = e.with_request_id(r.clone());
-        }
-        e
+        self.answer.error(kind, message, provider, "Okta")
     }
-}
-
-fn bounded(s: &str) -> String {
-    s.chars().take(300).collect()
 }
 
 /// Parses `WWW-Authenticate: DPoP algs="..", error="..", scope=".."` into
@@ -125,9 +107,9 @@ pub(crate) fn parse_www_authenticate(value: &str) -> Vec<(String, String)> {
 
 /// What a failed resource call (users, groups, members, app users) means.
 pub(crate) fn resource_error(resp: &HttpResponse, provider: &str, what: &str) -> Error {
-    let f = OktaFailure::read(resp);
+    let mut f = OktaFailure::read(resp);
     let code = f.code().to_string();
-    let (kind, message) = match (f.status, code.as_str()) {
+    let (kind, message) = match (f.answer.status, code.as_str()) {
         (403, "insufficient_scope") => (
             ErrorKind::PermissionDenied,
             format!(
@@ -167,7 +149,8 @@ pub(crate) fn resource_error(resp: &HttpResponse, provider: &str, what: &str) ->
             format!("{what}: Okta refused access; check the app's scopes and admin roles"),
         ),
         (429, _) => {
-            let e = f.error(
+            f.answer.retry_after = rate_limit_wait(resp);
+            return f.error(
                 ErrorKind::RateLimited,
                 format!(
                     "{what}: Okta's rate limit was still exceeded after waiting; lower the \
@@ -175,10 +158,6 @@ pub(crate) fn resource_error(resp: &HttpResponse, provider: &str, what: &str) ->
                 ),
                 provider,
             );
-            return match rate_limit_wait(resp) {
-                Some(w) => e.with_retry_after(w),
-                None => e,
-            };
         }
         (500..=599, _) => (
             ErrorKind::Transient,
@@ -201,10 +180,9 @@ fn dpop_message(what: &str) -> String {
 }
 
 /// What a failed token request means.
-pub(crate) fn token_error(resp: &HttpResponse, provider: &str, client_id: &str) -> Error {
-    let f = OktaFailure::read(resp);
-    let desc = f.summary.as_deref().unwrap_or("").to_ascii_lowercase();
-    let (kind, message) = match (f.status, f.code()) {
+pub(crate) fn token_error(f: &OktaFailure, provider: &str, client_id: &str) -> Error {
+    let desc = f.answer.said.as_deref().unwrap_or("").to_ascii_lowercase();
+    let (kind, message) = match (f.answer.status, f.code()) {
         (_, "invalid_client") => invalid_client(&desc, client_id),
         (_, "invalid_dpop_proof") => (ErrorKind::InvalidCredential, dpop_message("token request")),
         (_, "consent_required" | "invalid_scope") => (

@@ -8,15 +8,14 @@
 //! Groups nested in a group (a member of type Group) contribute their users
 //! as transitive members.
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use directory_core::{
     paginate, AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
-    DirectoryUser, Error, ErrorKind, Membership, MembershipKind, Page, Pages, PreviousRound,
-    ProviderRound, UserStatus,
+    DirectoryUser, Error, ErrorKind, Membership, MembershipKind, NestingWalk, Page, Pages,
+    PreviousRound, ProviderRound, UserStatus,
 };
 
 use crate::model::{group_to_model, user_to_model};
@@ -100,45 +99,38 @@ impl ScimDirectory {
 
 /// A group's user members: its own as [`MembershipKind::Direct`], and those
 /// of groups nested in it (at any depth, cycles ignored) as
-/// [`MembershipKind::Transitive`] unless they are also direct members.
+/// [`MembershipKind::Transitive`] unless they are also direct members, by
+/// directory-core's one walk ([`NestingWalk`]). A nested group the store no
+/// longer holds is skipped; the group itself must exist.
 pub(crate) async fn members_of(
     store: &dyn Store,
     tenant: &str,
     group_id: &str,
 ) -> Result<Vec<Membership>, Error> {
-    let group = load_group(store, tenant, group_id).await?;
-    let direct: BTreeSet<String> = user_members(&group.body).into_iter().collect();
-    let mut transitive = BTreeSet::new();
-    let mut seen = BTreeSet::from([group_id.to_string()]);
-    let mut queue: Vec<String> = group_members(&group.body);
-    while let Some(nested) = queue.pop() {
-        if !seen.insert(nested.clone()) {
-            continue;
-        }
-        let Some(g) = store.get(tenant, ResourceType::Group, &nested).await? else {
-            continue;
+    let mut walk = NestingWalk::new(group_id.to_string());
+    let mut out = Vec::new();
+    while let Some((id, kind)) = walk.next_group() {
+        let group = if kind == MembershipKind::Direct {
+            load_group(store, tenant, &id).await?
+        } else {
+            match store.get(tenant, ResourceType::Group, &id).await? {
+                Some(g) => g,
+                None => continue,
+            }
         };
-        transitive.extend(
-            user_members(&g.body)
-                .into_iter()
-                .filter(|u| !direct.contains(u)),
-        );
-        queue.extend(group_members(&g.body));
+        for user in user_members(&group.body) {
+            if let Some(kind) = walk.user(user.clone()) {
+                out.push(Membership {
+                    group_id: group_id.to_string(),
+                    user_id: user,
+                    kind,
+                });
+            }
+        }
+        for nested in group_members(&group.body) {
+            walk.nested_group(nested);
+        }
     }
-    let kind = |user: String, kind| Membership {
-        group_id: group_id.to_string(),
-        user_id: user,
-        kind,
-    };
-    let mut out: Vec<Membership> = direct
-        .into_iter()
-        .map(|u| kind(u, MembershipKind::Direct))
-        .collect();
-    out.extend(
-        transitive
-            .into_iter()
-            .map(|u| kind(u, MembershipKind::Transitive)),
-    );
     out.sort();
     Ok(out)
 }

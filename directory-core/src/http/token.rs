@@ -1,8 +1,9 @@
 //! A cached access token, refreshed shortly before expiry and once on a 401,
-//! with one shared refresh for all concurrent requests.
+//! with one shared refresh for all concurrent requests and a read path that
+//! takes no lock across an await.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -75,14 +76,18 @@ pub trait TokenSource: Send + Sync + 'static {
 /// Caches one token from a [`TokenSource`].
 ///
 /// [`TokenCache::get`] returns the cached token while it has more than the
-/// refresh margin left; otherwise it fetches a new one. The fetch happens
-/// under a lock, so concurrent callers wait for one refresh instead of each
-/// starting their own. [`TokenCache::invalidate`] drops a token the server
-/// rejected (a 401), but only if no one has refreshed it already.
+/// refresh margin left; otherwise it fetches a new one. Reading the cached
+/// token takes only a read lock held for a clone of an `Arc`, so requests do
+/// not queue behind one another (nor behind a refresh in progress while the
+/// token is still good). A fetch happens under a separate refresh lock, so
+/// concurrent callers that find the token stale wait for one refresh instead
+/// of each starting their own. [`TokenCache::invalidate`] drops a token the
+/// server rejected (a 401), but only if no one has refreshed it already.
 pub struct TokenCache<S> {
     source: S,
     margin: Duration,
-    current: Mutex<Option<Arc<AccessToken>>>,
+    current: RwLock<Option<Arc<AccessToken>>>,
+    refresh: Mutex<()>,
     fetches: std::sync::atomic::AtomicU64,
 }
 
@@ -93,7 +98,8 @@ impl<S: TokenSource> TokenCache<S> {
         Self {
             source,
             margin,
-            current: Mutex::new(None),
+            current: RwLock::new(None),
+            refresh: Mutex::new(()),
             fetches: std::sync::atomic::AtomicU64::new(0),
         }
     }
@@ -110,24 +116,26 @@ impl<S: TokenSource> TokenCache<S> {
 
     /// A fresh token, fetching one if needed.
     pub async fn get(&self) -> Result<Arc<AccessToken>> {
-        let mut current = self.current.lock().await;
-        if let Some(tok) = current.as_ref() {
-            if tok.is_fresh(self.margin_for(tok)) {
-                return Ok(tok.clone());
-            }
+        if let Some(tok) = self.fresh() {
+            return Ok(tok);
+        }
+        let _refreshing = self.refresh.lock().await;
+        // Whoever held the refresh lock before may have fetched one.
+        if let Some(tok) = self.fresh() {
+            return Ok(tok);
         }
         tracing::debug!("fetching an access token");
         let tok = Arc::new(self.source.fetch_token().await?);
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *current = Some(tok.clone());
+        *self.write() = Some(tok.clone());
         Ok(tok)
     }
 
     /// Forgets `rejected` if it is still the cached token, so the next
     /// [`TokenCache::get`] fetches a new one.
     pub async fn invalidate(&self, rejected: &AccessToken) {
-        let mut current = self.current.lock().await;
+        let mut current = self.write();
         if current
             .as_ref()
             .is_some_and(|t| t.issued_at == rejected.issued_at && t.secret == rejected.secret)
@@ -135,6 +143,19 @@ impl<S: TokenSource> TokenCache<S> {
             tracing::debug!("access token rejected; it will be refreshed");
             *current = None;
         }
+    }
+
+    /// The cached token if it is still good for its refresh margin.
+    fn fresh(&self) -> Option<Arc<AccessToken>> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        current
+            .as_ref()
+            .filter(|tok| tok.is_fresh(self.margin_for(tok)))
+            .cloned()
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Option<Arc<AccessToken>>> {
+        self.current.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The refresh margin for this token: the configured one, but never more
@@ -156,6 +177,56 @@ impl<S> fmt::Debug for TokenCache<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hands out numbered tokens; each fetch waits until released.
+    struct Gated {
+        gate: tokio::sync::Semaphore,
+        n: std::sync::atomic::AtomicU64,
+    }
+
+    #[async_trait]
+    impl TokenSource for Gated {
+        async fn fetch_token(&self) -> Result<AccessToken> {
+            if let Ok(permit) = self.gate.acquire().await {
+                permit.forget();
+            }
+            let n = self.n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(AccessToken::new(
+                SecretString::new(format!("t{n}")),
+                "Bearer",
+                Duration::from_secs(3600),
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_good_token_is_read_while_a_refresh_holds_the_refresh_lock() {
+        let cache = Arc::new(TokenCache::new(
+            Gated {
+                gate: tokio::sync::Semaphore::new(1),
+                n: Default::default(),
+            },
+            Duration::from_secs(60),
+        ));
+        let first = cache.get().await.unwrap();
+        // Someone holds the refresh lock (a refresh in progress).
+        let held = cache.refresh.lock().await;
+        let again = futures::FutureExt::now_or_never(cache.get())
+            .expect("reading a good token waited for the refresh lock")
+            .unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        drop(held);
+        // Stale callers share one refresh: the second waits for the first.
+        cache.invalidate(&first).await;
+        let (a, b) = (cache.clone(), cache.clone());
+        let one = tokio::spawn(async move { a.get().await.unwrap() });
+        let two = tokio::spawn(async move { b.get().await.unwrap() });
+        tokio::task::yield_now().await;
+        cache.source().gate.add_permits(1);
+        let (one, two) = (one.await.unwrap(), two.await.unwrap());
+        assert!(Arc::ptr_eq(&one, &two));
+        assert_eq!(cache.fetches(), 2);
+    }
 
     #[test]
     fn absurd_lifetimes_are_capped_not_a_panic() {
