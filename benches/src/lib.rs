@@ -9,4 +9,5 @@ pub mod fetch;
 pub mod fetch_table;
 pub mod reconcile;
 pub mod reconcile_table;
+pub mod scim_load;
 pub mod table;
