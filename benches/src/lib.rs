@@ -10,4 +10,5 @@ pub mod fetch_table;
 pub mod incremental;
 pub mod reconcile;
 pub mod reconcile_table;
+pub mod scim_load;
 pub mod table;

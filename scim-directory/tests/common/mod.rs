@@ -5,6 +5,8 @@
 pub mod contract;
 #[cfg(feature = "postgres")]
 pub mod pg;
+#[cfg(all(feature = "postgres", feature = "axum"))]
+pub mod process;
 pub mod tenants;
 
 use std::sync::Arc;

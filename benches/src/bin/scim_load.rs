@@ -1,0 +1,108 @@
+//! Two `scim_server` processes on one PostgreSQL database under Okta's and
+//! Entra's request mix for 50 tenants; prints throughput and latency per
+//! tenant beside issue 16's goals and every correctness finding.
+//!
+//! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release -p directory-sync-benches --bin scim-load`
+//! (`SCIM_LOAD_SMALL=1` for 4 tenants). Exits 1 on any finding (lost or
+//! duplicated resource, 5xx, a contended userName without exactly one
+//! 201); the goals (at least 25 requests a second per tenant, p99 under
+//! 100 ms) are printed as met or missed, and mean something in release only.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use directory_sync_benches::scim_load::{run, LoadConfig, LoadReport};
+use directory_sync_benches::table::machine;
+
+const GOAL_RPS: f64 = 25.0;
+const GOAL_P99: Duration = Duration::from_millis(100);
+
+fn main() -> ExitCode {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        eprintln!("set DATABASE_URL to a PostgreSQL server (see scim-directory/README.md)");
+        return ExitCode::from(2);
+    };
+    let config = match std::env::var("SCIM_LOAD_SMALL").is_ok_and(|v| v == "1") {
+        true => LoadConfig::small(url),
+        false => LoadConfig::issue(url),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build();
+    let report = match runtime
+        .map_err(Into::into)
+        .and_then(|r| r.block_on(run(&config)))
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("scim-load could not run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!("machine: {}", machine());
+    print(&config, &report);
+    match report.problems.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn met(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn print(config: &LoadConfig, r: &LoadReport) {
+    println!(
+        "{} tenants x (Okta + Entra client, {} users and {} groups each, {} contended userNames), 2 servers, 1 PostgreSQL",
+        config.tenants, config.users_per_client, config.groups_per_client, config.contended_per_tenant
+    );
+    println!("\n| tenant | requests | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|");
+    for t in &r.tenants {
+        println!(
+            "| {} | {} | {:.1} | {} | {} |",
+            t.tenant,
+            t.requests,
+            t.rps,
+            ms(t.p50),
+            ms(t.p99)
+        );
+    }
+    let mut rps: Vec<f64> = r.tenants.iter().map(|t| t.rps).collect();
+    rps.sort_by(f64::total_cmp);
+    let worst_rps = rps.first().copied().unwrap_or_default();
+    let worst_p99 = r.tenants.iter().map(|t| t.p99).max().unwrap_or_default();
+    println!(
+        "\naggregate: {} requests in {:.2} s = {:.0} req/s; p50 {}, p99 {}",
+        r.requests,
+        r.elapsed.as_secs_f64(),
+        r.rps(),
+        ms(r.p50),
+        ms(r.p99)
+    );
+    println!(
+        "per tenant: slowest {worst_rps:.1} req/s (goal >= {GOAL_RPS}: {}), worst p99 {} (goal < {}: {})",
+        met(worst_rps >= GOAL_RPS),
+        ms(worst_p99),
+        ms(GOAL_P99),
+        met(worst_p99 < GOAL_P99)
+    );
+    let (users, groups, members) = r.verified;
+    println!(
+        "verified: {users} users, {groups} groups, {members} memberships as the clients were told; \
+         contended userNames: {} of {} without exactly one 201",
+        r.contended_failures, r.contended
+    );
+    println!("findings: {}", r.problems.len());
+    for p in r.problems.iter().take(30) {
+        println!("  {p}");
+    }
+}
