@@ -6,6 +6,7 @@
 
 #[cfg(feature = "postgres")]
 pub mod pg;
+pub mod providers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
