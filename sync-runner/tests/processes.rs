@@ -4,7 +4,7 @@
 //! database afterwards: every tenant synced exactly once in the window; no
 //! two runs on one IdP org key overlapped (run history intervals); no plan
 //! applied twice (the host's apply log, a table written in the same
-//! transaction as the records); the killed worker's tenants finished by the
+//! transaction as the records: `examples/support/fleet.rs`); the killed worker's tenants finished by the
 //! others, each only after the killed worker's lease on it lapsed.
 //!
 //! The workers are this test binary again (`current_exe`), started with
@@ -15,27 +15,22 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use azure_directory::testkit::SimulatedTenant;
 use chrono::{DateTime, Utc};
+use common::fleet::{run_worker, HOST_TABLES};
 use common::pg::{fresh_database, TestDb};
-use common::providers::HostFactory;
-use directory_core::SecretString;
 use okta_directory::testkit::OktaOrg;
-use recipient_reconcile::{HostData, Plan, Policy};
+use recipient_reconcile::{HostData, Policy};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use sync_runner::{
-    ApplyOutcome, Connection, Host, HostError, PgStore, ProviderSettings, RunOutcome, Runner,
-    RunnerConfig, RunnerStore, Schedule, SecretError, SecretResolver,
+    Connection, PgStore, ProviderSettings, RunOutcome, RunnerConfig, RunnerStore, Schedule,
 };
 
 const TEST: &str = "three_worker_processes_one_killed_sync_300_tenants_exactly_once";
@@ -75,113 +70,6 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-// ---------------------------------------------------------------- the host
-
-/// The host's records and its apply log in PostgreSQL: `apply` writes the
-/// records, the hash (once per tenant and hash) and a log row in one
-/// transaction.
-struct PgHost {
-    pool: PgPool,
-    worker_id: String,
-}
-
-const HOST_TABLES: &str = "
-CREATE TABLE host_records (tenant_id text PRIMARY KEY, data jsonb NOT NULL);
-CREATE TABLE host_applied (tenant_id text NOT NULL, plan_hash text NOT NULL,
-    PRIMARY KEY (tenant_id, plan_hash));
-CREATE TABLE host_apply_log (seq bigserial PRIMARY KEY, tenant_id text NOT NULL,
-    plan_hash text NOT NULL, worker_id text NOT NULL, outcome text NOT NULL,
-    at timestamptz NOT NULL DEFAULT clock_timestamp());
-";
-
-fn host_error(tenant_id: &str, e: impl std::fmt::Display) -> HostError {
-    HostError {
-        tenant_id: tenant_id.to_string(),
-        message: e.to_string(),
-    }
-}
-
-#[async_trait]
-impl Host for PgHost {
-    async fn records(&self, tenant_id: &str) -> Result<HostData, HostError> {
-        let data: Option<Json<HostData>> =
-            sqlx::query_scalar("SELECT data FROM host_records WHERE tenant_id = $1")
-                .bind(tenant_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(|e| host_error(tenant_id, e))?;
-        Ok(data.map(|Json(d)| d).unwrap_or_default())
-    }
-
-    async fn apply(&self, tenant_id: &str, plan: &Plan) -> Result<ApplyOutcome, HostError> {
-        let err = |e: sqlx::Error| host_error(tenant_id, e);
-        let mut tx = self.pool.begin().await.map_err(err)?;
-        let fresh = sqlx::query(
-            "INSERT INTO host_applied (tenant_id, plan_hash) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant_id)
-        .bind(&plan.hash)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?
-        .rows_affected()
-            == 1;
-        let outcome = if fresh {
-            let Json(mut data): Json<HostData> =
-                sqlx::query_scalar("SELECT data FROM host_records WHERE tenant_id = $1 FOR UPDATE")
-                    .bind(tenant_id)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(err)?;
-            recipient_reconcile::apply(&mut data, plan).map_err(|e| host_error(tenant_id, e))?;
-            sqlx::query("UPDATE host_records SET data = $2 WHERE tenant_id = $1")
-                .bind(tenant_id)
-                .bind(Json(&data))
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-            "applied"
-        } else {
-            "already_applied"
-        };
-        sqlx::query(
-            "INSERT INTO host_apply_log (tenant_id, plan_hash, worker_id, outcome) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(tenant_id)
-        .bind(&plan.hash)
-        .bind(&self.worker_id)
-        .bind(outcome)
-        .execute(&mut *tx)
-        .await
-        .map_err(err)?;
-        tx.commit().await.map_err(err)?;
-        Ok(if fresh {
-            ApplyOutcome::Applied
-        } else {
-            ApplyOutcome::AlreadyApplied
-        })
-    }
-}
-
-/// Secrets by name, handed to the worker process in its environment (as a
-/// host's secret store would hand them over): never in a database row.
-struct NamedSecrets(BTreeMap<String, String>);
-
-#[async_trait]
-impl SecretResolver for NamedSecrets {
-    async fn resolve(&self, tenant_id: &str, name: &str) -> Result<SecretString, SecretError> {
-        self.0
-            .get(name)
-            .map(|s| SecretString::new(s.clone()))
-            .ok_or_else(|| SecretError {
-                tenant_id: tenant_id.to_string(),
-                name: name.to_string(),
-                problem: "not handed to this worker".to_string(),
-            })
-    }
-}
-
 // ------------------------------------------------------------- the worker
 
 fn worker_main(worker_id: &str) -> ExitCode {
@@ -198,17 +86,7 @@ fn worker_main(worker_id: &str) -> ExitCode {
         let store = PgStore::connect_with(options, PgPoolOptions::new().max_connections(6))
             .await
             .unwrap();
-        let host = PgHost {
-            pool: store.pool().clone(),
-            worker_id: worker_id.to_string(),
-        };
-        let runner = Runner::new(
-            Arc::new(store),
-            Arc::new(host),
-            Arc::new(HostFactory),
-            Arc::new(NamedSecrets(secrets)),
-        )
-        .with_config(RunnerConfig {
+        let config = RunnerConfig {
             concurrency: 4,
             lease: Duration::from_secs(2),
             heartbeat_every: Duration::from_millis(400),
@@ -217,14 +95,8 @@ fn worker_main(worker_id: &str) -> ExitCode {
             backoff_base: Duration::from_secs(3600),
             backoff_max: Duration::from_secs(3600),
             ..RunnerConfig::default()
-        });
-        // Stdin closing (the test dropping its end) is the shutdown signal.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        std::thread::spawn(move || {
-            let _ = std::io::stdin().read_to_end(&mut Vec::new());
-            let _ = stop.send(true);
-        });
-        runner.worker(worker_id).run(stopped).await;
+        };
+        run_worker(store, worker_id, secrets, config).await;
     });
     ExitCode::SUCCESS
 }

@@ -5,7 +5,11 @@
 #![allow(dead_code)]
 
 #[cfg(feature = "postgres")]
+#[path = "../../examples/support/fleet.rs"]
+pub mod fleet;
+#[cfg(feature = "postgres")]
 pub mod pg;
+#[path = "../../examples/support/providers.rs"]
 pub mod providers;
 
 use std::collections::{BTreeMap, HashMap};
