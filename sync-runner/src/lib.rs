@@ -157,7 +157,9 @@
 //!   migrations shipped in `migrations/postgres/` and applied on connect).
 //!   Tables: `runner_connections` (connection, due time, lease, failures,
 //!   last applied hash), `runner_saved_syncs`, `runner_held_plans`,
-//!   `runner_runs`.
+//!   `runner_runs`. The example `sync_fleet` runs worker processes on
+//!   simulated orgs against it; `tests/processes.rs` SIGKILLs one of three
+//!   mid-run and checks every tenant was synced exactly once.
 //! * `testing`: [`testing::store_conformance`], the guarantees every
 //!   [`RunnerStore`] must keep (including claimers racing), for
 //!   `MemoryStore` and `PgStore`.

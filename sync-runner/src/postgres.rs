@@ -73,6 +73,25 @@ const ORG_LOCK: &str = "hashtextextended(current_schema() || ':sync-runner:org:'
 
 /// A [`RunnerStore`] in PostgreSQL, shared by any number of workers in any
 /// number of processes. Cheap to clone (a pool handle).
+///
+/// Each of a host's machines runs the same:
+///
+/// ```no_run
+/// # use std::sync::Arc;
+/// # use sync_runner::{Host, PgStore, ProviderFactory, Runner, SecretResolver};
+/// # async fn worker(
+/// #     host: Arc<dyn Host>,
+/// #     factory: Arc<dyn ProviderFactory>,
+/// #     secrets: Arc<dyn SecretResolver>,
+/// # ) -> Result<(), sync_runner::Error> {
+/// // Applies the missing migrations (once, whoever starts first).
+/// let store = PgStore::connect("postgres://runner@db.internal:5432/app").await?;
+/// let runner = Runner::new(Arc::new(store), host, factory, secrets);
+/// let (_stop, stopped) = tokio::sync::watch::channel(false); // flipped on SIGTERM
+/// runner.worker("machine-1").run(stopped).await;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
