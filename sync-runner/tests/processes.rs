@@ -82,7 +82,10 @@ fn worker_main(worker_id: &str) -> ExitCode {
         let db = std::env::var(DB_ENV).unwrap();
         let secrets: BTreeMap<String, String> =
             serde_json::from_str(&std::env::var(SECRETS_ENV).unwrap()).unwrap();
-        let options = PgConnectOptions::from_str(&url).unwrap().database(&db);
+        let options = PgConnectOptions::from_str(&url)
+            .unwrap()
+            .database(&db)
+            .application_name(worker_id);
         let store = PgStore::connect_with(options, PgPoolOptions::new().max_connections(6))
             .await
             .unwrap();
@@ -270,6 +273,18 @@ async fn fleet() {
     victim.kill().unwrap(); // SIGKILL
     let status = victim.wait().unwrap();
     assert_eq!(status.signal(), Some(9), "{status:?}");
+    // A commit the worker sent just before it died may still be landing:
+    // wait until the server has closed all its sessions.
+    wait_for("the dead worker's sessions to end", || async {
+        scalar_i64(
+            &pool,
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE application_name = 'w1' AND datname = current_database()",
+        )
+        .await
+            == 0
+    })
+    .await;
     // What the dead worker held: its leases are still in the rows.
     let orphaned: Vec<(String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT id, lease_expires_at FROM runner_connections WHERE worker_id = 'w1'",
