@@ -252,10 +252,10 @@ async fn fleet() {
         store.put_connection(c.clone(), now).await.unwrap();
     }
 
-    let secrets = serde_json::to_string(&secrets).unwrap();
+    let handed = serde_json::to_string(&secrets).unwrap();
     let mut workers: BTreeMap<&str, Child> = ["w1", "w2", "w3"]
         .into_iter()
-        .map(|id| (id, spawn_worker(id, &db, &secrets)))
+        .map(|id| (id, spawn_worker(id, &db, &handed)))
         .collect();
 
     // Mid-run: some tenants done, and the victim syncing at least two.
@@ -311,6 +311,29 @@ async fn fleet() {
     }
 
     check(&store, &pool, &connections, &orphaned).await;
+    // The secrets went to the workers by name only: no row holds one. Each
+    // is looked for by its longest run without JSON escapes (a private
+    // JWK's key material, a client secret whole).
+    for value in secrets.values() {
+        let value = value
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .max_by_key(|run| run.len())
+            .unwrap();
+        assert!(
+            value.len() >= 20,
+            "a secret too short to look for: {}",
+            value.len()
+        );
+        let rows = sqlx::query_scalar::<_, i64>(
+            "SELECT (SELECT count(*) FROM runner_connections WHERE connection::text LIKE $1) \
+                  + (SELECT count(*) FROM runner_runs WHERE outcome::text LIKE $1)",
+        )
+        .bind(format!("%{value}%"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(rows, 0, "a secret is stored in plaintext");
+    }
     drop(store);
     db.drop_database().await;
 }
