@@ -154,7 +154,7 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> Result<(Vec<Org>,
             provider: ProviderSettings {
                 kind: "okta".into(),
                 settings: serde_json::json!({ "domain": org.base_url(), "clientId": org.client_id(), "appId": org.app_id() }),
-                secrets: BTreeMap::from([("private_jwk".to_string(), secret)]),
+                secrets: BTreeMap::from([("private_jwk".to_string(), secret.into())]),
             },
             key: org.base_url().to_string(),
         });
@@ -181,7 +181,7 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> Result<(Vec<Org>,
                     "endpoint": tenant.base_url(), "tenantId": tenant.tenant_id(),
                     "clientId": tenant.client_id(), "servicePrincipalId": tenant.service_principal_id(),
                 }),
-                secrets: BTreeMap::from([("client_secret".to_string(), secret)]),
+                secrets: BTreeMap::from([("client_secret".to_string(), secret.into())]),
             },
             key: tenant.base_url().to_string(),
         });
@@ -236,10 +236,8 @@ async fn register(store: &PgStore, pool: &PgPool, orgs: &[Org], tenants: usize) 
                     // (as if its own org); the first two on an org share one.
                     idp_org_key: format!("{}#{}", org.key, i.max(orgs.len()) - orgs.len()),
                     policy: Policy::default(),
-                    schedule: Schedule {
-                        every: Duration::from_secs(86_400),
-                        jitter: Duration::from_secs(3_600),
-                    },
+                    schedule: Schedule::every(Duration::from_secs(86_400))
+                        .jitter(Duration::from_secs(3_600)),
                     enabled: true,
                 },
                 now,

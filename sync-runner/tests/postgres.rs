@@ -33,7 +33,8 @@ async fn postgres_store_keeps_every_store_guarantee() {
 }
 
 #[tokio::test]
-async fn migrations_apply_once_when_workers_start_together_and_connections_read_back_whole() {
+async fn migrations_apply_once_when_workers_start_together_and_connections_read_back_whole_with_no_plaintext(
+) {
     let Some(db) = fresh_database("migrations_apply_once").await else {
         return;
     };
@@ -48,8 +49,31 @@ async fn migrations_apply_once_when_workers_start_together_and_connections_read_
     conn.provider
         .secrets
         .insert("token".into(), "vault://acme/token".into());
+    conn.schedule = sync_runner::Schedule::cron("0 2 * * 1-5", Some("Europe/Berlin"))
+        .unwrap()
+        .jitter(std::time::Duration::from_secs(3600));
+    // A secret sealed in the connection: stored as ciphertext, read back whole.
+    let key = sync_runner::SealingKey::new("k1", [7; 32]).unwrap();
+    let sealer = sync_runner::EncryptedSecrets::new(key);
+    let plaintext = "a-client-secret-never-stored-in-plaintext";
+    sealer
+        .seal_into(
+            &mut conn,
+            "client_secret",
+            &directory_core::SecretString::new(plaintext),
+        )
+        .unwrap();
     b.put_connection(conn.clone(), t0()).await.unwrap();
     assert_eq!(c.connection("c1").await.unwrap(), Some(conn));
+    let stored: String =
+        sqlx::query_scalar("SELECT connection::text FROM runner_connections WHERE id = 'c1'")
+            .fetch_one(a.pool())
+            .await
+            .unwrap();
+    assert!(
+        !stored.contains(plaintext) && stored.contains("Europe/Berlin"),
+        "{stored}"
+    );
     assert_eq!(c.connection("nope").await.unwrap(), None);
     drop((a, b, c));
     db.drop_database().await;

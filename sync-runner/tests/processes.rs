@@ -131,7 +131,7 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> (Vec<Org>, Vec<Bo
             provider: ProviderSettings {
                 kind: "okta".into(),
                 settings: serde_json::json!({ "domain": org.base_url(), "clientId": org.client_id(), "appId": org.app_id() }),
-                secrets: BTreeMap::from([("private_jwk".to_string(), name)]),
+                secrets: BTreeMap::from([("private_jwk".to_string(), name.into())]),
             },
             base_key: org.base_url().to_string(),
         });
@@ -158,7 +158,7 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> (Vec<Org>, Vec<Bo
                     "endpoint": tenant.base_url(), "tenantId": tenant.tenant_id(),
                     "clientId": tenant.client_id(), "servicePrincipalId": tenant.service_principal_id(),
                 }),
-                secrets: BTreeMap::from([("client_secret".to_string(), name)]),
+                secrets: BTreeMap::from([("client_secret".to_string(), name.into())]),
             },
             // Every simulated tenant has the same tenant id: key by address.
             base_key: tenant.base_url().to_string(),
@@ -184,10 +184,7 @@ fn tenant_connection(i: usize, orgs: &[Org]) -> Connection {
         provider: org.provider.clone(),
         idp_org_key: format!("{}#{key_of}", org.base_key),
         policy: Policy::default(),
-        schedule: Schedule {
-            every: Duration::from_secs(86_400),
-            jitter: Duration::ZERO,
-        },
+        schedule: Schedule::every(Duration::from_secs(86_400)).jitter(Duration::ZERO),
         enabled: true,
     }
 }

@@ -13,7 +13,8 @@ use recipient_reconcile::{HostData, Plan};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use sync_runner::{
-    ApplyOutcome, Host, HostError, PgStore, Runner, RunnerConfig, SecretError, SecretResolver,
+    ApplyOutcome, Host, HostError, PgStore, Runner, RunnerConfig, SecretError, SecretErrorKind,
+    SecretResolver,
 };
 
 use super::providers::HostFactory;
@@ -135,10 +136,13 @@ impl SecretResolver for NamedSecrets {
         self.0
             .get(name)
             .map(|s| SecretString::new(s.clone()))
-            .ok_or_else(|| SecretError {
-                tenant_id: tenant_id.to_string(),
-                name: name.to_string(),
-                problem: "not handed to this worker".to_string(),
+            .ok_or_else(|| {
+                SecretError::new(
+                    SecretErrorKind::NotFound,
+                    tenant_id,
+                    name,
+                    "not handed to this worker: give it to the worker's environment",
+                )
             })
     }
 }
