@@ -16,7 +16,8 @@
 //!   a cron expression in a time zone, with per-connection jitter) and an
 //!   IdP org key. It serializes to readable JSON with no plaintext secret.
 //! * [`RunnerStore`]: everything the runner keeps, as one async trait;
-//!   [`MemoryStore`] implements it in memory with a database's semantics.
+//!   [`MemoryStore`] implements it in memory with a database's semantics,
+//!   `PgStore` (feature `postgres`) in PostgreSQL for workers on many machines.
 //! * The host's side, as traits: [`Host`] (read a tenant's records, apply a
 //!   plan idempotently by its hash), [`ProviderFactory`] (build a provider
 //!   from a connection's settings, its secrets through
@@ -104,18 +105,19 @@
 //!   finished run is written in one step with the lease's release (history,
 //!   snapshot and state, held plan, next due time, failure count): a crash
 //!   between any two of them cannot leave half a run behind.
-//! * **How PostgreSQL will fit** (a later release, behind a feature): one
-//!   row per connection holding the lease (`worker_id`, `lease_token`,
-//!   `lease_expires_at`), claimed in one transaction with `SELECT … WHERE
-//!   due_at <= now() AND (lease_expires_at IS NULL OR lease_expires_at <
-//!   now()) AND NOT EXISTS (a live lease on the same org key) ORDER BY due_at
-//!   … FOR UPDATE SKIP LOCKED`, after taking a transaction-scoped advisory
-//!   lock on each candidate org key's hash so two claimers cannot both see
-//!   a key free; heartbeats and writes are `UPDATE … WHERE lease_token = $1
-//!   AND lease_expires_at > now()`, judged by the database's clock. A
-//!   [`SavedSync`] (gzip-compressed snapshot JSON and the sync state) is a
-//!   `bytea` and a `jsonb` column. The conformance suite (`testing`
-//!   feature) runs against both stores.
+//! * **PostgreSQL is the one coordinator** (feature `postgres`,
+//!   `PgStore`): workers on any number of machines share the database and
+//!   nothing else. One row per connection holds the lease (`worker_id`,
+//!   `lease_token`, `lease_expires_at`); a claim is one transaction that
+//!   selects due, unleased connections on free org keys `FOR UPDATE SKIP
+//!   LOCKED`, takes a transaction-scoped advisory lock on each candidate's
+//!   org key hash and checks the key again, so two claimers cannot both see
+//!   a key free. Heartbeats and writes are `UPDATE … WHERE lease_token = $1
+//!   AND lease_expires_at > $now`. Leases are judged by the runner's
+//!   [`Clock`], as in [`MemoryStore`] (why: see `PgStore`). A
+//!   [`SavedSync`] is a `bytea` and a text column; the [`Connection`] a
+//!   `jsonb` document (its secrets names or ciphertext only). The
+//!   conformance suite (`testing` feature) runs against both stores.
 //! * **No plaintext secret is stored.** A connection names each secret
 //!   (the host's vault resolves it at run time) or carries it sealed:
 //!   AES-256-GCM under the host's key, a random nonce per sealing, the key's
@@ -151,11 +153,16 @@
 //!
 //! ## Feature flags
 //!
+//! * `postgres`: `PgStore`, the store in PostgreSQL (sqlx, rustls, tokio;
+//!   migrations shipped in `migrations/postgres/` and applied on connect).
+//!   Tables: `runner_connections` (connection, due time, lease, failures,
+//!   last applied hash), `runner_saved_syncs`, `runner_held_plans`,
+//!   `runner_runs`. The example `sync_fleet` runs worker processes on
+//!   simulated orgs against it; `tests/processes.rs` SIGKILLs one of three
+//!   mid-run and checks every tenant was synced exactly once.
 //! * `testing`: [`testing::store_conformance`], the guarantees every
-//!   [`RunnerStore`] must keep, for `MemoryStore` here and a database store
-//!   later.
-//!
-//! The PostgreSQL store will come behind `postgres`.
+//!   [`RunnerStore`] must keep (including claimers racing), for
+//!   `MemoryStore` and `PgStore`.
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
@@ -177,6 +184,8 @@ mod factory;
 mod host;
 mod memory_store;
 mod metrics;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod run;
 mod runner;
 mod schedule;
@@ -196,6 +205,8 @@ pub use factory::{MemoryFactory, ProviderFactory};
 pub use host::{ApplyOutcome, Host, HostError, MemoryHost};
 pub use memory_store::MemoryStore;
 pub use metrics::{Metrics, MetricsSnapshot};
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
 pub use runner::{Runner, RunnerConfig};
 pub use schedule::Schedule;
 pub use sealed::{EncryptedSecrets, SealedSecret, SealingKey};

@@ -292,8 +292,8 @@ pub trait RunnerStore: Send + Sync + 'static {
 
     /// Writes a finished run and releases the lease, all or nothing;
     /// `LeaseLost` (and nothing written) if the lease is no longer held.
-    /// `MemoryStore` judges the lease at the run's `finished_at`; a database
-    /// store judges it by its own clock.
+    /// The lease is judged at the run's `finished_at` (the runner's clock,
+    /// as every other step is judged at the `now` it is given).
     async fn complete(&self, lease: &Lease, completion: Completion) -> Result<()>;
 
     /// The last snapshot and sync state.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::future::Future;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -18,16 +19,26 @@ use crate::store::{
     RunnerStore, SavedSync,
 };
 
-/// Runs every check, each on a fresh store from `make`.
-pub async fn store_conformance<S: RunnerStore, F: Fn() -> S>(make: F) {
-    due_and_enabled(&make()).await;
-    earliest_due_first(&make()).await;
-    one_lease_per_org_key(&make()).await;
-    lapsed_leases_move_and_fence(&make()).await;
-    heartbeats_extend(&make()).await;
-    claim_one(&make()).await;
-    complete_writes_everything_at_once(&make()).await;
-    replacing_a_connection_keeps_its_state(&make()).await;
+/// Runs every check, each on a fresh (empty) store from `make`, e.g.
+/// `store_conformance(|| async { MemoryStore::new() })`. The racing checks
+/// call the store concurrently: a database store answers them on several
+/// connections at once.
+pub async fn store_conformance<S, F, Fut>(mut make: F)
+where
+    S: RunnerStore,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = S>,
+{
+    due_and_enabled(&make().await).await;
+    earliest_due_first(&make().await).await;
+    one_lease_per_org_key(&make().await).await;
+    lapsed_leases_move_and_fence(&make().await).await;
+    heartbeats_extend(&make().await).await;
+    claim_one(&make().await).await;
+    complete_writes_everything_at_once(&make().await).await;
+    replacing_a_connection_keeps_its_state(&make().await).await;
+    racing_claimers_never_share(&make().await).await;
+    racing_claims_lease_an_org_key_once(&make().await).await;
 }
 
 #[allow(clippy::panic)]
@@ -371,4 +382,100 @@ async fn replacing_a_connection_keeps_its_state(store: &impl RunnerStore) {
         "an invalid connection is refused",
         &refused,
     );
+}
+
+/// Eight workers claim at once, round after round, from twelve due
+/// connections on four org keys: no round leases one connection or one org
+/// key twice, every round while some are left leases at least one, and
+/// every connection is claimed exactly once in all.
+async fn racing_claimers_never_share(store: &impl RunnerStore) {
+    for i in 0..12 {
+        let (id, org) = (format!("r{i:02}"), format!("org-{}", i % 4));
+        put(store, connection(&id, &org), at(0)).await;
+    }
+    let mut claimed: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..12 {
+        let racers = WORKERS.iter().map(|w| store.claim_due(w, at(0), LEASE, 2));
+        let claims: Vec<Claim> = futures::future::join_all(racers)
+            .await
+            .into_iter()
+            .flat_map(|r| must(r, "claim_due (racing)"))
+            .collect();
+        if claims.is_empty() {
+            break;
+        }
+        let mut orgs: Vec<&str> = claims
+            .iter()
+            .map(|c| c.connection.idp_org_key.as_str())
+            .collect();
+        orgs.sort_unstable();
+        let before = orgs.len();
+        orgs.dedup();
+        check(
+            orgs.len() == before,
+            "racing claimers never lease one org key (or connection) twice",
+            &ids(&claims),
+        );
+        for c in &claims {
+            *claimed.entry(c.connection.id.clone()).or_default() += 1;
+            let wrote = store
+                .complete(&c.lease, done(&c.connection.id, &c.lease.worker_id, 0))
+                .await;
+            must(wrote, "complete after a racing claim");
+        }
+    }
+    check(
+        claimed.len() == 12 && claimed.values().all(|n| *n == 1),
+        "racing claimers claim every due connection exactly once",
+        &claimed,
+    );
+}
+
+/// Worker ids for the racing checks.
+const WORKERS: [&str; 8] = ["w0", "w1", "w2", "w3", "w4", "w5", "w6", "w7"];
+
+/// Six claims of three connections on one org key and two batch claims,
+/// all at once, five times over: each time exactly one lease is granted;
+/// the single claims that lose are `Busy`.
+async fn racing_claims_lease_an_org_key_once(store: &impl RunnerStore) {
+    for round in 0..5 {
+        let ids = [1, 2, 3].map(|k| format!("k{round}-{k}"));
+        for id in &ids {
+            put(store, connection(id, &format!("org-{round}")), at(0)).await;
+        }
+        let singles = WORKERS
+            .iter()
+            .take(6)
+            .zip(ids.iter().cycle())
+            .map(|(w, id)| store.claim(id, w, at(0), LEASE));
+        let batches = WORKERS
+            .iter()
+            .skip(6)
+            .map(|w| store.claim_due(w, at(0), LEASE, 3));
+        let (singles, batches) = futures::future::join(
+            futures::future::join_all(singles),
+            futures::future::join_all(batches),
+        )
+        .await;
+        let mut won: Vec<String> = Vec::new();
+        for r in singles {
+            match r {
+                Ok(c) => won.push(c.connection.id),
+                Err(Error::Busy(_)) => {}
+                Err(e) => fail("a racing claim is granted or busy", &e),
+            }
+        }
+        for r in batches {
+            won.extend(
+                must(r, "claim_due (racing)")
+                    .into_iter()
+                    .map(|c| c.connection.id),
+            );
+        }
+        check(
+            won.len() == 1,
+            "racing claims on one org key grant exactly one lease",
+            &won,
+        );
+    }
 }

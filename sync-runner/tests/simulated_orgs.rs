@@ -10,68 +10,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use azure_directory::testkit::SimulatedTenant;
-use azure_directory::AzureDirectory;
+use common::providers::HostFactory;
 use common::*;
-use directory_core::{DirectoryProvider, Error, SecretString};
+use directory_core::SecretString;
 use okta_directory::testkit::{Misconfig, OktaOrg};
-use okta_directory::OktaDirectory;
 use sync_runner::{
-    Connection, ManualClock, MemoryHost, MemorySecrets, MemoryStore, ProviderFactory,
-    ProviderSettings, RunKind, RunOutcome, Runner, RunnerStore, SecretResolver,
+    Connection, ManualClock, MemoryHost, MemorySecrets, MemoryStore, ProviderSettings, RunKind,
+    RunOutcome, Runner, RunnerStore,
 };
-
-/// What a host would write: providers from settings, secrets from its resolver.
-struct HostFactory;
-
-fn setting<'a>(c: &'a Connection, name: &str) -> Result<&'a str, Error> {
-    c.provider
-        .settings
-        .get(name)
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| Error::config(&format!("provider.settings.{name}"), "is missing"))
-}
-
-#[async_trait]
-impl ProviderFactory for HostFactory {
-    async fn build(
-        &self,
-        c: &Connection,
-        secrets: &dyn SecretResolver,
-    ) -> Result<Arc<dyn DirectoryProvider>, Error> {
-        match c.provider.kind.as_str() {
-            "okta" => {
-                let jwk = c.secret("private_jwk", secrets).await?;
-                let okta = OktaDirectory::builder()
-                    .domain(setting(c, "domain")?)
-                    .client_id(setting(c, "clientId")?)
-                    .private_jwk(jwk.expose_secret())
-                    .app_id(setting(c, "appId")?)
-                    .allow_insecure_http(true)
-                    .build()?;
-                Ok(Arc::new(okta))
-            }
-            "entra" => {
-                let base = setting(c, "endpoint")?;
-                let entra = AzureDirectory::builder()
-                    .tenant_id(setting(c, "tenantId")?)
-                    .client_id(setting(c, "clientId")?)
-                    .service_principal_id(setting(c, "servicePrincipalId")?)
-                    .authority_host(base)
-                    .graph_endpoint(base)
-                    .client_secret(c.secret("client_secret", secrets).await?)
-                    .allow_insecure_http(true)
-                    .build()?;
-                Ok(Arc::new(entra))
-            }
-            other => Err(Error::config(
-                "provider.kind",
-                format!("{other} is not known"),
-            )),
-        }
-    }
-}
 
 fn okta_connection(id: &str, org: &OktaOrg, secrets: &MemorySecrets) -> Connection {
     let tenant = format!("tenant-{id}");

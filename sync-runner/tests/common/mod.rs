@@ -4,6 +4,14 @@
 //! directories and host records.
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
+#[path = "../../examples/support/fleet.rs"]
+pub mod fleet;
+#[cfg(feature = "postgres")]
+pub mod pg;
+#[path = "../../examples/support/providers.rs"]
+pub mod providers;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
