@@ -8,7 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
-use chrono::Utc;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
@@ -128,7 +127,7 @@ impl Ctx<'_> {
     ) -> Result<Response<Bytes>, ScimError> {
         let body = model::normalize(rt, parse_json(body)?)?;
         let _guard = self.service.write_guard().await;
-        let now = Utc::now();
+        let now = self.service.now();
         let mut r = StoredResource {
             resource_type: rt,
             id: uuid::Uuid::new_v4().to_string(),
@@ -233,7 +232,7 @@ impl Ctx<'_> {
         if new.body == old.body {
             return Ok(old);
         }
-        new.last_modified = Utc::now();
+        new.last_modified = self.service.now();
         new.version = old.version + 1;
         let changes = match new.resource_type {
             ResourceType::User => user_changes(&old, &new),
@@ -285,7 +284,7 @@ impl Ctx<'_> {
         &self,
         member_id: &str,
     ) -> Result<(Vec<Write>, Vec<Change>), ScimError> {
-        let now = Utc::now();
+        let now = self.service.now();
         let mut writes = Vec::new();
         let mut changes = Vec::new();
         for mut g in self

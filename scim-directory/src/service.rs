@@ -128,9 +128,12 @@ impl ScimService {
         format!("{}{}/{tenant_id}", c.public_url, c.base_path)
     }
 
-    /// The current time from [`ServiceConfig::clock`].
+    /// The current time from [`ServiceConfig::clock`], to the microsecond:
+    /// PostgreSQL keeps `timestamptz` to the microsecond, so a `lastModified`
+    /// answered to a write must already be what every store reads back.
     pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.inner.config.clock.now()
+        use chrono::SubsecRound;
+        self.inner.config.clock.now().trunc_subsecs(6)
     }
 
     /// The tenant's directory as a [`directory_core::DirectoryProvider`].
