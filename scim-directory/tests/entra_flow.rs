@@ -13,28 +13,7 @@ use scim_directory::Change;
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-#[tokio::test]
-async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events() {
-    flow(Harness::new()).await;
-}
-
-#[tokio::test]
-async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite() {
-    let store = scim_directory::SqliteStore::in_memory().unwrap();
-    flow(Harness::with_store(std::sync::Arc::new(store))).await;
-}
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events_in_postgres() {
-    let Some((store, schema)) = common::pg::fresh("entra_flow_in_postgres").await else {
-        return;
-    };
-    flow(Harness::with_store(std::sync::Arc::new(store.clone()))).await;
-    common::pg::drop_schema(&store, &schema).await;
-}
-
-async fn flow(mut h: Harness) {
+async fn entra_provisioning_flow_ends_in_the_right_snapshot_and_events(mut h: Harness) {
     // Entra first asks whether the user exists.
     let q = h.get("/Users?filter=userName+eq+%22pat.jones%40contoso.com%22");
     assert_eq!(q.body["totalResults"], 0);
@@ -175,9 +154,7 @@ async fn flow(mut h: Harness) {
     assert_eq!(h.get(&format!("/Users/{user}")).status, 404);
 }
 
-#[test]
-fn entra_capitalized_ops_and_remove_by_filter_path_on_groups() {
-    let h = Harness::new();
+fn entra_capitalized_ops_and_remove_by_filter_path_on_groups(h: Harness) {
     let a = h
         .send(Method::POST, "/Users", r#"{"userName":"a@x.test"}"#)
         .id();
@@ -207,9 +184,7 @@ fn entra_capitalized_ops_and_remove_by_filter_path_on_groups() {
     assert_eq!(members, [b.as_str()]);
 }
 
-#[test]
-fn unknown_member_is_rejected_and_nothing_changes() {
-    let h = Harness::new();
+fn unknown_member_is_rejected_and_nothing_changes(h: Harness) {
     let g = h
         .send(Method::POST, "/Groups", r#"{"displayName":"G"}"#)
         .id();
@@ -221,3 +196,6 @@ fn unknown_member_is_rejected_and_nothing_changes() {
     );
     assert!(h.get(&format!("/Groups/{g}")).body.get("members").is_none());
 }
+
+on_every_store!(sync: entra_capitalized_ops_and_remove_by_filter_path_on_groups, unknown_member_is_rejected_and_nothing_changes);
+on_every_store!(async: entra_provisioning_flow_ends_in_the_right_snapshot_and_events);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::Harness;
 use http::Method;
-use scim_directory::{MemoryStore, ScimService, SqliteStore, Store, ENTERPRISE_SCHEMA};
+use scim_directory::{MemoryStore, ScimService, ENTERPRISE_SCHEMA};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -132,7 +132,7 @@ async fn entra_matches_users_by_a_sub_attribute_after_a_value_filter() {
     assert_eq!(found["Resources"][0]["userName"], "bob");
 }
 
-fn group_names_are_unique(h: &Harness) {
+fn group_display_name_is_unique_case_insensitively(h: Harness) {
     let a = h.send(Method::POST, "/Groups", r#"{"displayName":"Sales"}"#);
     assert_eq!(a.status, 201);
     let b = h
@@ -197,30 +197,7 @@ fn group_names_are_unique(h: &Harness) {
     assert_eq!(groups.body["totalResults"], 2, "{}", groups.body);
 }
 
-#[test]
-fn group_display_name_is_unique_case_insensitively_in_memory() {
-    group_names_are_unique(&Harness::new());
-}
-
-#[test]
-fn group_display_name_is_unique_case_insensitively_in_sqlite() {
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-    group_names_are_unique(&Harness::with_store(store));
-}
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn group_display_name_is_unique_case_insensitively_in_postgres() {
-    let Some((store, schema)) = common::pg::fresh("group_names_in_postgres").await else {
-        return;
-    };
-    group_names_are_unique(&Harness::with_store(Arc::new(store.clone())));
-    common::pg::drop_schema(&store, &schema).await;
-}
-
-#[tokio::test]
-async fn the_bare_manager_path_sets_the_enterprise_manager() {
-    let h = Harness::new();
+async fn the_bare_manager_path_sets_the_enterprise_manager(h: Harness) {
     let boss = h
         .send(Method::POST, "/Users", r#"{"userName":"boss"}"#)
         .id();
@@ -354,3 +331,6 @@ async fn a_declared_length_over_the_limit_is_refused_before_the_body_is_read() {
     let answer = answer_to_a_trickled_body(&s, &s.token).await;
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }
+
+on_every_store!(async: the_bare_manager_path_sets_the_enterprise_manager);
+on_every_store!(sync: group_display_name_is_unique_case_insensitively);

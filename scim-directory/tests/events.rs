@@ -7,11 +7,9 @@ use std::sync::Arc;
 
 use common::{kinds, Harness};
 use http::Method;
-use scim_directory::{Change, EventCursor, SqliteStore};
+use scim_directory::{Change, EventCursor};
 
-#[test]
-fn events_are_read_from_a_cursor_page_by_page() {
-    let h = Harness::new();
+fn events_are_read_from_a_cursor_page_by_page(h: Harness) {
     for i in 0..5 {
         h.send(
             Method::POST,
@@ -19,11 +17,11 @@ fn events_are_read_from_a_cursor_page_by_page() {
             &format!(r#"{{"userName":"u{i}@x.test"}}"#),
         );
     }
-    futures::executor::block_on(h.service.create_tenant("globex", "Globex")).unwrap();
+    common::run(h.service.create_tenant("globex", "Globex")).unwrap();
     let mut cursor = EventCursor::START;
     let mut seen = Vec::new();
     loop {
-        let page = futures::executor::block_on(h.service.events("acme", cursor, 2)).unwrap();
+        let page = common::run(h.service.events("acme", cursor, 2)).unwrap();
         assert!(page.events.len() <= 2);
         if page.events.is_empty() {
             assert_eq!(page.next, cursor, "an empty page keeps the cursor");
@@ -52,13 +50,11 @@ fn events_are_read_from_a_cursor_page_by_page() {
         ]
     );
     let globex = h.service.events("globex", EventCursor::START, 10);
-    let globex = futures::executor::block_on(globex).unwrap();
+    let globex = common::run(globex).unwrap();
     assert!(globex.events.is_empty());
 }
 
-#[test]
-fn events_serialize_with_a_type_tag() {
-    let mut h = Harness::new();
+fn events_serialize_with_a_type_tag(mut h: Harness) {
     let id = h
         .send(Method::POST, "/Users", r#"{"userName":"a@x.test"}"#)
         .id();
@@ -72,12 +68,8 @@ fn events_serialize_with_a_type_tag() {
     );
 }
 
-#[test]
-fn concurrent_creates_of_one_user_name_make_exactly_one_user() {
-    for h in [
-        Harness::new(),
-        Harness::with_store(Arc::new(SqliteStore::in_memory().unwrap())),
-    ] {
+fn concurrent_creates_of_one_user_name_make_exactly_one_user(h: Harness) {
+    {
         let h = Arc::new(h);
         let threads: Vec<_> = (0..8)
             .map(|i| {
@@ -104,3 +96,9 @@ fn concurrent_creates_of_one_user_name_make_exactly_one_user() {
         assert_eq!(h.get("/Users").body["totalResults"], 1);
     }
 }
+
+on_every_store!(
+    sync: events_are_read_from_a_cursor_page_by_page,
+    events_serialize_with_a_type_tag,
+    concurrent_creates_of_one_user_name_make_exactly_one_user,
+);

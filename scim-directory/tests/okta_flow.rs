@@ -8,9 +8,7 @@ use common::{kinds, Harness};
 use directory_core::{Membership, UserStatus};
 use http::Method;
 
-#[test]
-fn okta_spec_test_checks() {
-    let h = Harness::new();
+fn okta_spec_test_checks(h: Harness) {
     let list = h.get("/Users?count=1&startIndex=1");
     assert_eq!(list.status, 200);
     assert!(list.body["itemsPerPage"].is_number() && list.body["startIndex"].is_number());
@@ -46,9 +44,7 @@ fn okta_spec_test_checks() {
     assert!(missing.body["detail"].is_string());
 }
 
-#[test]
-fn okta_create_never_stores_or_returns_the_password() {
-    let h = Harness::new();
+fn okta_create_never_stores_or_returns_the_password(h: Harness) {
     let created = h.fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201);
     assert!(created.body.get("password").is_none());
     assert!(!created.body.to_string().contains("1mz050nq"));
@@ -56,28 +52,7 @@ fn okta_create_never_stores_or_returns_the_password() {
     assert!(!again.body.to_string().contains("1mz050nq"));
 }
 
-#[tokio::test]
-async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events() {
-    flow(Harness::new()).await;
-}
-
-#[tokio::test]
-async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_sqlite() {
-    let store = scim_directory::SqliteStore::in_memory().unwrap();
-    flow(Harness::with_store(std::sync::Arc::new(store))).await;
-}
-
-#[cfg(feature = "postgres")]
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events_in_postgres() {
-    let Some((store, schema)) = common::pg::fresh("okta_flow_in_postgres").await else {
-        return;
-    };
-    flow(Harness::with_store(std::sync::Arc::new(store.clone()))).await;
-    common::pg::drop_schema(&store, &schema).await;
-}
-
-async fn flow(mut h: Harness) {
+async fn okta_provisioning_flow_ends_in_the_right_snapshot_and_events(mut h: Harness) {
     let user = h
         .fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201)
         .id();
@@ -211,9 +186,7 @@ async fn flow(mut h: Harness) {
     assert_eq!(h.get(&format!("/Groups/{group}")).status, 404);
 }
 
-#[test]
-fn put_without_active_keeps_the_user_deactivated() {
-    let mut h = Harness::new();
+fn put_without_active_keeps_the_user_deactivated(mut h: Harness) {
     let user = h
         .fixture(Method::POST, "/Users", "okta/create_user.json", &[], 201)
         .id();
@@ -233,3 +206,6 @@ fn put_without_active_keeps_the_user_deactivated() {
     assert_eq!(put.body["active"], false);
     assert_eq!(kinds(&h.new_changes()), ["user_updated"]);
 }
+
+on_every_store!(sync: okta_spec_test_checks, okta_create_never_stores_or_returns_the_password, put_without_active_keeps_the_user_deactivated);
+on_every_store!(async: okta_provisioning_flow_ends_in_the_right_snapshot_and_events);

@@ -16,13 +16,11 @@ fn raw(service: &ScimService, path: &str, auth: Option<&str>) -> http::Response<
     if let Some(a) = auth {
         req = req.header("authorization", a);
     }
-    futures::executor::block_on(service.handle(req.body(Bytes::new()).unwrap()))
+    common::run(service.handle(req.body(Bytes::new()).unwrap()))
 }
 
-#[test]
-fn bearer_token_is_required_per_tenant_and_rotatable() {
-    let h = Harness::new();
-    let other = futures::executor::block_on(h.service.create_tenant("globex", "Globex")).unwrap();
+fn bearer_token_is_required_per_tenant_and_rotatable(h: Harness) {
+    let other = common::run(h.service.create_tenant("globex", "Globex")).unwrap();
     let ok = format!("Bearer {}", h.token);
     assert_eq!(
         raw(&h.service, "/scim/v2/acme/Users", Some(&ok)).status(),
@@ -57,9 +55,7 @@ fn bearer_token_is_required_per_tenant_and_rotatable() {
         "unknown tenant looks the same"
     );
 
-    let new =
-        futures::executor::block_on(h.service.rotate_token("acme", std::time::Duration::ZERO))
-            .unwrap();
+    let new = common::run(h.service.rotate_token("acme", std::time::Duration::ZERO)).unwrap();
     assert_eq!(
         raw(&h.service, "/scim/v2/acme/Users", Some(&ok)).status(),
         401,
@@ -76,21 +72,21 @@ fn bearer_token_is_required_per_tenant_and_rotatable() {
 fn tenants_are_validated_and_the_token_is_never_stored_or_printed() {
     let store = Arc::new(MemoryStore::new());
     let service = ScimService::new(store.clone());
-    let t = futures::executor::block_on(service.create_tenant("acme", "Acme")).unwrap();
+    let t = common::run(service.create_tenant("acme", "Acme")).unwrap();
     assert_eq!(
-        futures::executor::block_on(service.create_tenant("acme", "again"))
+        common::run(service.create_tenant("acme", "again"))
             .unwrap_err()
             .kind(),
         ErrorKind::InvalidConfig
     );
     assert_eq!(
-        futures::executor::block_on(service.create_tenant("Not Valid", "x"))
+        common::run(service.create_tenant("Not Valid", "x"))
             .unwrap_err()
             .kind(),
         ErrorKind::InvalidConfig
     );
     let secret = t.token.expose_secret();
-    let record = futures::executor::block_on(service.tenant("acme")).unwrap();
+    let record = common::run(service.tenant("acme")).unwrap();
     assert_ne!(record.token_hash.as_deref(), Some(secret));
     for shown in [
         format!("{service:?}"),
@@ -104,9 +100,7 @@ fn tenants_are_validated_and_the_token_is_never_stored_or_printed() {
     assert!(!String::from_utf8_lossy(resp.body()).contains("scim_guess"));
 }
 
-#[test]
-fn errors_carry_scim_type() {
-    let h = Harness::new();
+fn errors_carry_scim_type(h: Harness) {
     let cases: &[(Method, &str, &str, u16, Option<&str>)] = &[
         (
             Method::POST,
@@ -161,9 +155,7 @@ fn errors_carry_scim_type() {
     }
 }
 
-#[test]
-fn patch_errors_carry_scim_type() {
-    let h = Harness::new();
+fn patch_errors_carry_scim_type(h: Harness) {
     let id = h
         .send(Method::POST, "/Users", r#"{"userName":"a@x.test"}"#)
         .id();
@@ -198,9 +190,7 @@ fn patch_errors_carry_scim_type() {
     }
 }
 
-#[test]
-fn user_name_is_unique_case_insensitively_on_create_put_and_patch() {
-    let h = Harness::new();
+fn user_name_is_unique_case_insensitively_on_create_put_and_patch(h: Harness) {
     h.send(Method::POST, "/Users", r#"{"userName":"Ada@X.test"}"#);
     let b = h
         .send(Method::POST, "/Users", r#"{"userName":"bob@x.test"}"#)
@@ -241,27 +231,21 @@ fn limits_on_body_filter_and_page_size() {
         ..ServiceConfig::default()
     };
     let service = ScimService::with_config(Arc::new(MemoryStore::new()), config);
-    let t = futures::executor::block_on(service.create_tenant("acme", "Acme")).unwrap();
+    let t = common::run(service.create_tenant("acme", "Acme")).unwrap();
     let auth = format!("Bearer {}", t.token.expose_secret());
     let big = format!(r#"{{"userName":"{}"}}"#, "a".repeat(600));
     let req = Request::post("/scim/v2/acme/Users")
         .header("authorization", &auth)
         .body(Bytes::from(big))
         .unwrap();
-    assert_eq!(
-        futures::executor::block_on(service.handle(req)).status(),
-        413
-    );
+    assert_eq!(common::run(service.handle(req)).status(), 413);
     for i in 0..5 {
         let body = format!(r#"{{"userName":"u{i}@x.test"}}"#);
         let req = Request::post("/scim/v2/acme/Users")
             .header("authorization", &auth)
             .body(Bytes::from(body))
             .unwrap();
-        assert_eq!(
-            futures::executor::block_on(service.handle(req)).status(),
-            201
-        );
+        assert_eq!(common::run(service.handle(req)).status(), 201);
     }
     let resp = raw(&service, "/scim/v2/acme/Users?count=100", Some(&auth));
     let body: serde_json::Value = serde_json::from_slice(resp.body()).unwrap();
@@ -283,9 +267,7 @@ fn limits_on_body_filter_and_page_size() {
     assert_eq!(raw(&service, &deep, Some(&auth)).status(), 400);
 }
 
-#[test]
-fn paging_with_start_index_and_count() {
-    let h = Harness::new();
+fn paging_with_start_index_and_count(h: Harness) {
     for i in 0..5 {
         h.send(
             Method::POST,
@@ -330,9 +312,7 @@ fn count(h: &Harness, filter: &str) -> u64 {
     r.body["totalResults"].as_u64().unwrap()
 }
 
-#[test]
-fn filters_on_the_attributes_idps_query() {
-    let h = Harness::new();
+fn filters_on_the_attributes_idps_query(h: Harness) {
     let ada = h
         .send(Method::POST, "/Users", r#"{"userName":"ada@x.test","externalId":"E-1","displayName":"Ada Lovelace","emails":[{"value":"ada@work.test","type":"work"}]}"#)
         .id();
@@ -361,9 +341,7 @@ fn filters_on_the_attributes_idps_query() {
     assert_eq!(count(&h, r#"meta.resourceType eq "User""#), 2);
 }
 
-#[test]
-fn attributes_and_excluded_attributes() {
-    let h = Harness::new();
+fn attributes_and_excluded_attributes(h: Harness) {
     let id = h.send(Method::POST, "/Users", r#"{"userName":"ada@x.test","displayName":"Ada","name":{"givenName":"Ada","familyName":"L"}}"#).id();
     let only = h
         .get(&format!(
@@ -380,9 +358,7 @@ fn attributes_and_excluded_attributes() {
     assert_eq!(without["id"], id.as_str(), "id is always returned");
 }
 
-#[test]
-fn discovery_endpoints() {
-    let h = Harness::new();
+fn discovery_endpoints(h: Harness) {
     let spc = h.get("/ServiceProviderConfig").body;
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["filter"]["maxResults"], 1000);
@@ -418,9 +394,7 @@ fn discovery_endpoints() {
     assert_eq!(h.get("/Schemas/urn:nope").status, 404);
 }
 
-#[test]
-fn unknown_attributes_round_trip_and_map_to_custom_attributes() {
-    let h = Harness::new();
+fn unknown_attributes_round_trip_and_map_to_custom_attributes(h: Harness) {
     let body = r#"{"userName":"ada@x.test","badgeNumber":"B-7",
         "urn:ietf:params:scim:schemas:extension:acme:2.0:User":{"shoeSize":42}}"#;
     let r = h.send(Method::POST, "/Users", body);
@@ -434,7 +408,7 @@ fn unknown_attributes_round_trip_and_map_to_custom_attributes() {
         .unwrap()
         .iter()
         .any(|s| s == "urn:ietf:params:scim:schemas:extension:acme:2.0:User"));
-    let snap = futures::executor::block_on(h.snapshot());
+    let snap = common::run(h.snapshot());
     let u = &snap.users[0];
     assert_eq!(u.custom_attributes["badgeNumber"], "B-7");
     assert_eq!(
@@ -442,3 +416,5 @@ fn unknown_attributes_round_trip_and_map_to_custom_attributes() {
         42
     );
 }
+
+on_every_store!(sync: bearer_token_is_required_per_tenant_and_rotatable, errors_carry_scim_type, patch_errors_carry_scim_type, user_name_is_unique_case_insensitively_on_create_put_and_patch, paging_with_start_index_and_count, filters_on_the_attributes_idps_query, attributes_and_excluded_attributes, discovery_endpoints, unknown_attributes_round_trip_and_map_to_custom_attributes);

@@ -21,9 +21,7 @@ fn modified(reply: &common::Reply) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-#[tokio::test]
-async fn scim_directory_passes_the_provider_conformance_suite() {
-    let h = Harness::new();
+async fn scim_directory_passes_the_provider_conformance_suite(h: Harness) {
     let mut users = Vec::new();
     let mut assignments = Vec::new();
     for i in 0..5 {
@@ -96,9 +94,7 @@ async fn scim_directory_passes_the_provider_conformance_suite() {
     assert_eq!(report.user_pages, 3);
 }
 
-#[tokio::test]
-async fn check_reports_a_missing_tenant() {
-    let h = Harness::new();
+async fn check_reports_a_missing_tenant(h: Harness) {
     assert!(h
         .service
         .directory("acme")
@@ -115,10 +111,8 @@ async fn check_reports_a_missing_tenant() {
     assert_eq!(ghost.to_string(), "scim(ghost)");
 }
 
-#[tokio::test]
-async fn nested_group_cycles_end_and_direct_wins_over_transitive() {
+async fn nested_group_cycles_end_and_direct_wins_over_transitive(h: Harness) {
     use futures::TryStreamExt;
-    let h = Harness::new();
     let u = h
         .send(Method::POST, "/Users", r#"{"userName":"u@x.test"}"#)
         .id();
@@ -159,3 +153,9 @@ async fn nested_group_cycles_end_and_direct_wins_over_transitive() {
     want.sort();
     assert_eq!(got, want);
 }
+
+on_every_store!(
+    async: scim_directory_passes_the_provider_conformance_suite,
+    check_reports_a_missing_tenant,
+    nested_group_cycles_end_and_direct_wins_over_transitive,
+);

@@ -190,9 +190,7 @@ fn comparable(plan: Plan) -> Plan {
     }
 }
 
-#[tokio::test]
-async fn scim_fed_snapshot_reconciles_exactly_like_a_pulled_one() {
-    let h = Harness::new();
+async fn scim_fed_snapshot_reconciles_exactly_like_a_pulled_one(h: Harness) {
     let (ids, groups) = push(&h);
     let opts = CollectOptions::default();
     let scim_dir = h.service.directory("acme").await.unwrap().with_page_size(2);
@@ -247,3 +245,5 @@ async fn scim_fed_snapshot_reconciles_exactly_like_a_pulled_one() {
         (1, 0, 0)
     );
 }
+
+on_every_store!(async: scim_fed_snapshot_reconciles_exactly_like_a_pulled_one);

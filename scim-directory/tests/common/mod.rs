@@ -18,6 +18,9 @@ use scim_directory::{Change, EventCursor, MemoryStore, ScimService, Store};
 use serde_json::Value;
 
 pub struct Harness {
+    /// The runtime the store lives on (a PostgreSQL pool's I/O is driven by
+    /// it), entered by `send` so plain threads can drive requests too.
+    runtime: Option<tokio::runtime::Handle>,
     pub service: ScimService,
     pub tenant: String,
     pub token: String,
@@ -44,10 +47,17 @@ impl Harness {
         Self::with_store(Arc::new(MemoryStore::new()))
     }
 
+    /// A harness on an in-memory SQLite database.
+    pub fn sqlite() -> Self {
+        let store = scim_directory::SqliteStore::in_memory().expect("in-memory SQLite");
+        Self::with_store(Arc::new(store))
+    }
+
     pub fn with_store(store: Arc<dyn Store>) -> Self {
         let service = ScimService::new(store);
         let created = run(service.create_tenant("acme", "Acme")).unwrap();
         Self {
+            runtime: tokio::runtime::Handle::try_current().ok(),
             service,
             tenant: "acme".into(),
             token: created.token.expose_secret().to_string(),
@@ -63,6 +73,7 @@ impl Harness {
             .header("content-type", "application/scim+json")
             .body(Bytes::from(body.to_string()))
             .unwrap();
+        let _entered = self.runtime.as_ref().map(|r| r.enter());
         let resp = run(self.service.handle(req));
         let status = resp.status();
         let headers = resp.headers().clone();
@@ -126,6 +137,67 @@ pub fn run<F: std::future::Future>(f: F) -> F::Output {
         }
         _ => futures::executor::block_on(f),
     }
+}
+
+/// Each named test, a function taking a [`Harness`], once on every store:
+/// `memory`, `sqlite`, and `postgres` (feature `postgres`; a schema of its
+/// own on the server in `DATABASE_URL`, skipped with a message without
+/// one). `sync:` names `fn(Harness)`, `async:` names `async fn(Harness)`.
+/// A test `foo` becomes `foo::memory`, `foo::sqlite` and `foo::postgres`.
+#[macro_export]
+macro_rules! on_every_store {
+    (sync: $($test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                #[test]
+                fn memory() {
+                    super::$test($crate::common::Harness::new());
+                }
+
+                #[test]
+                fn sqlite() {
+                    super::$test($crate::common::Harness::sqlite());
+                }
+
+                #[cfg(feature = "postgres")]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(pg) = $crate::common::pg::fresh(module_path!()).await else {
+                        return;
+                    };
+                    let store = std::sync::Arc::new(pg.0.clone());
+                    super::$test($crate::common::Harness::with_store(store));
+                    $crate::common::pg::drop_schema(&pg.0, &pg.1).await;
+                }
+            }
+        )+
+    };
+    (async: $($test:ident),+ $(,)?) => {
+        $(
+            mod $test {
+                #[tokio::test]
+                async fn memory() {
+                    super::$test($crate::common::Harness::new()).await;
+                }
+
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$test($crate::common::Harness::sqlite()).await;
+                }
+
+                #[cfg(feature = "postgres")]
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let Some(pg) = $crate::common::pg::fresh(module_path!()).await else {
+                        return;
+                    };
+                    let store = std::sync::Arc::new(pg.0.clone());
+                    super::$test($crate::common::Harness::with_store(store)).await;
+                    $crate::common::pg::drop_schema(&pg.0, &pg.1).await;
+                }
+            }
+        )+
+    };
 }
 
 pub fn fixture(name: &str, vars: &[(&str, &str)]) -> String {

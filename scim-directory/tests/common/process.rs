@@ -5,48 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-/// Builds `scim_server` (features `axum,postgres`, the profile this test
-/// was built with) and returns its path. Cargo names the executable in its
-/// JSON messages, so a custom `CARGO_TARGET_DIR` or `--target` is honoured.
+/// Builds `scim_server` (see [`directory_core::testing::example_binary`])
+/// and returns its path.
 pub fn build() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let release = exe.ancestors().any(|p| p.ends_with("release"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--message-format=json", "-p"])
-        .args(["scim-directory", "--example", "scim_server"])
-        .args(["--features", "axum,postgres"])
-        .stderr(Stdio::inherit());
-    // What cargo sets for a running test is no setting for the build: a
-    // build script watching CARGO_MANIFEST_DIR (ring's) would rebuild half
-    // the dependency tree, and the next `cargo test` all of it again.
-    for (var, _) in std::env::vars_os() {
-        let var = var.to_string_lossy();
-        let per_test = [
-            "CARGO_PKG_",
-            "CARGO_BIN_",
-            "CARGO_MANIFEST_",
-            "CARGO_CRATE_",
-        ]
-        .iter()
-        .any(|p| var.starts_with(p));
-        if per_test || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&&*var)
-        {
-            cmd.env_remove(&*var);
-        }
-    }
-    if release {
-        cmd.arg("--release");
-    }
-    let out = cmd.output().expect("cargo runs");
-    assert!(out.status.success(), "cargo build of scim_server failed");
-    let messages = String::from_utf8_lossy(&out.stdout);
-    messages
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["target"]["name"] == "scim_server")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo named the scim_server executable")
+    directory_core::testing::example_binary("scim_server").unwrap()
 }
 
 /// `scim_server --database URL --schema SCHEMA ARGS...`, which must succeed.
