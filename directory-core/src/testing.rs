@@ -424,3 +424,60 @@ impl RetryLog {
             .collect()
     }
 }
+
+/// Builds a workspace example with cargo and returns its executable, for
+/// tests and benches that run it as a real process (a server to SIGKILL, a
+/// second server on one database).
+///
+/// The build asks for the whole workspace with every feature, in the
+/// profile of the running binary, so after `cargo test --workspace
+/// --all-features` (which builds examples too) it is a no-op; asking for
+/// one package's features instead would resolve shared dependencies'
+/// features differently and rebuild half the tree. Cargo names the
+/// executable in its JSON messages, so `CARGO_TARGET_DIR` is honoured.
+/// What cargo set for the running test (`CARGO_MANIFEST_DIR`, `OUT_DIR`,
+/// ...) is removed first: a build script watching one of them would see a
+/// change and rebuild.
+pub fn example_binary(example: &str) -> Result<std::path::PathBuf, String> {
+    use std::process::{Command, Stdio};
+    let release = std::env::current_exe()
+        .map_err(|e| format!("no current executable: {e}"))?
+        .ancestors()
+        .any(|p| p.ends_with("release"));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--quiet", "--message-format=json"])
+        .args(["--workspace", "--all-features", "--example", example])
+        .stderr(Stdio::inherit());
+    let per_target = [
+        "CARGO_PKG_",
+        "CARGO_BIN_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+    ];
+    let single = ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"];
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if per_target.iter().any(|p| name.starts_with(p)) || single.contains(&&*name) {
+            cmd.env_remove(&var);
+        }
+    }
+    if release {
+        cmd.arg("--release");
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cargo did not start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo build of example {example} exited {}",
+            out.status
+        ));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["target"]["name"] == example)
+        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .ok_or_else(|| format!("cargo named no executable for example {example}"))
+}

@@ -8,47 +8,10 @@ use std::time::Duration;
 
 use super::Failure;
 
-/// Builds `scim_server` (features `axum,postgres`) and returns its path.
+/// Builds `scim_server` (see [`directory_core::testing::example_binary`])
+/// and returns its path.
 pub fn build() -> Result<PathBuf, Failure> {
-    let exe = std::env::current_exe()?;
-    let release = exe.ancestors().any(|p| p.ends_with("release"));
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.args(["build", "--quiet", "--message-format=json", "-p"])
-        .args(["scim-directory", "--example", "scim_server"])
-        .args(["--features", "axum,postgres"])
-        .stderr(Stdio::inherit());
-    // What cargo sets for a running test or `cargo run` is no setting for
-    // the build: a build script watching CARGO_MANIFEST_DIR (ring's) would
-    // rebuild half the dependency tree, and the next cargo call all of it.
-    for (var, _) in std::env::vars_os() {
-        let var = var.to_string_lossy();
-        let per_target = [
-            "CARGO_PKG_",
-            "CARGO_BIN_",
-            "CARGO_MANIFEST_",
-            "CARGO_CRATE_",
-        ]
-        .iter()
-        .any(|p| var.starts_with(p));
-        let single = ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"];
-        if per_target || single.contains(&&*var) {
-            cmd.env_remove(&*var);
-        }
-    }
-    if release {
-        cmd.arg("--release");
-    }
-    let out = cmd.output()?;
-    if !out.status.success() {
-        return Err(format!("cargo build of scim_server exited {}", out.status).into());
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["target"]["name"] == "scim_server")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo named no scim_server executable".into())
+    Ok(directory_core::testing::example_binary("scim_server")?)
 }
 
 /// A running `scim_server serve`; dropped, it is killed.
