@@ -39,6 +39,10 @@ pub struct LoadConfig {
     pub groups_per_client: usize,
     /// userNames per tenant created on both servers at once.
     pub contended_per_tenant: usize,
+    /// Users of one more tenant, loaded straight into the store and read
+    /// back through a server in 200-user import pages after the load: the
+    /// server's memory must not grow with a tenant's size.
+    pub big_tenant_users: usize,
 }
 
 impl LoadConfig {
@@ -51,6 +55,7 @@ impl LoadConfig {
             users_per_client: 20,
             groups_per_client: 2,
             contended_per_tenant: 5,
+            big_tenant_users: 100_000,
         }
     }
 
@@ -62,6 +67,7 @@ impl LoadConfig {
             users_per_client: 4,
             groups_per_client: 1,
             contended_per_tenant: 3,
+            big_tenant_users: 2_000,
         }
     }
 }
@@ -100,6 +106,14 @@ pub struct LoadReport {
     pub contended: usize,
     /// Of them, how many did not end in one 201 and one 409.
     pub contended_failures: usize,
+    /// Peak resident memory of the first server after the load (bytes;
+    /// Linux, else `None`).
+    pub peak_rss_after_load: Option<u64>,
+    /// The same after it served the big tenant's import, every page.
+    pub peak_rss_after_import: Option<u64>,
+    /// The big tenant's users read back through the import, and how long
+    /// the whole import took.
+    pub big_import: (usize, Duration),
     /// Every finding: unexpected status (5xx included), transport failure,
     /// lost, duplicated or unexpected user, group or membership.
     pub problems: Vec<String>,
@@ -139,6 +153,8 @@ async fn run_in(
         let created = service.create_tenant(&id, &id).await?;
         tokens.push((id, created.token.expose_secret().to_string()));
     }
+    let big = service.create_tenant("big", "big").await?;
+    load_users(store, "big", config.big_tenant_users).await?;
     let bin = server::build()?;
     let url = &config.database_url;
     let a = server::Server::start(&bin, url, schema, dir).await?;
@@ -170,8 +186,59 @@ async fn run_in(
     for (tenant, (log, _)) in tenants.iter().zip(&results) {
         verify(tenant, &log.model, &mut report).await;
     }
+    report.peak_rss_after_load = a.peak_rss();
+    let big = Tenant {
+        http,
+        servers: [a.prefix.clone(), a.prefix.clone()],
+        id: "big".into(),
+        token: big.token.expose_secret().to_string(),
+    };
+    let started = Instant::now();
+    let read = read_all(&big, "/Users", 200, &mut report.problems).await;
+    report.big_import = (read.len(), started.elapsed());
+    report.peak_rss_after_import = a.peak_rss();
+    let ids: BTreeSet<&str> = read.iter().filter_map(|u| u["id"].as_str()).collect();
+    if ids.len() != config.big_tenant_users || read.len() != config.big_tenant_users {
+        report.problems.push(format!(
+            "big: the import read {} users ({} distinct), not {}",
+            read.len(),
+            ids.len(),
+            config.big_tenant_users
+        ));
+    }
     drop((a, b));
     Ok(report)
+}
+
+/// Loads `n` users into `tenant` straight through the store, 1,000 a
+/// commit (the SCIM service would take minutes for 100,000 one by one).
+async fn load_users(store: &PgStore, tenant: &str, n: usize) -> Result<(), Failure> {
+    use scim_directory::{ResourceType, Store, StoredResource, Write};
+    let now = chrono::Utc::now();
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<Write> = (i..(i + 1000).min(n))
+            .map(|k| {
+                Write::Put(StoredResource {
+                    resource_type: ResourceType::User,
+                    id: uuid::Uuid::new_v4().to_string(),
+                    body: serde_json::json!({
+                        "userName": format!("user{k}@big.test"),
+                        "externalId": format!("ext-{k}"),
+                        "active": true,
+                        "name": {"givenName": "User", "familyName": format!("Number {k}")},
+                        "emails": [{"value": format!("user{k}@big.test"), "type": "work", "primary": true}],
+                    }),
+                    created: now,
+                    last_modified: now,
+                    version: 1,
+                })
+            })
+            .collect();
+        i += batch.len();
+        store.commit(tenant, batch, vec![]).await?;
+    }
+    Ok(())
 }
 
 /// One tenant: its shared group, then its Okta client, Entra client and
@@ -240,6 +307,9 @@ fn report<'a>(
         verified: (0, 0, 0),
         contended: 0,
         contended_failures,
+        peak_rss_after_load: None,
+        peak_rss_after_import: None,
+        big_import: (0, Duration::ZERO),
         problems,
     }
 }
@@ -251,7 +321,7 @@ async fn verify(tenant: &Tenant, model: &Model, report: &mut LoadReport) {
     let t = &tenant.id;
     let mut names = BTreeMap::new();
     let mut users = BTreeMap::new();
-    for u in read_all(tenant, "/Users", &mut report.problems).await {
+    for u in read_all(tenant, "/Users", 100, &mut report.problems).await {
         let id = u["id"].as_str().unwrap_or_default().to_string();
         let name = u["userName"].as_str().unwrap_or_default().to_string();
         *names.entry(name.to_lowercase()).or_insert(0) += 1;
@@ -265,7 +335,7 @@ async fn verify(tenant: &Tenant, model: &Model, report: &mut LoadReport) {
             .push(format!("{t}: userNames held twice: {twice:?}"));
     }
     let mut groups = BTreeMap::new();
-    for g in read_all(tenant, "/Groups", &mut report.problems).await {
+    for g in read_all(tenant, "/Groups", 100, &mut report.problems).await {
         let id = g["id"].as_str().unwrap_or_default().to_string();
         let name = g["displayName"].as_str().unwrap_or_default().to_string();
         let members = g["members"].as_array().cloned().unwrap_or_default();
@@ -312,12 +382,17 @@ fn compare<V: PartialEq + std::fmt::Debug>(
     }
 }
 
-/// Every resource at `path`, 100 a page, from the first server.
-async fn read_all(tenant: &Tenant, path: &str, problems: &mut Vec<String>) -> Vec<Value> {
+/// Every resource at `path`, `count` a page, from the first server.
+async fn read_all(
+    tenant: &Tenant,
+    path: &str,
+    count: usize,
+    problems: &mut Vec<String>,
+) -> Vec<Value> {
     let mut all = Vec::new();
     let mut reader = Client::new(tenant.clone(), 0);
     loop {
-        let page_path = format!("{path}?startIndex={}&count=100", all.len() + 1);
+        let page_path = format!("{path}?startIndex={}&count={count}", all.len() + 1);
         let Some(page) = reader.get(&page_path).await else {
             problems.append(&mut reader.log.problems);
             return all;

@@ -101,6 +101,23 @@ fn print(config: &LoadConfig, r: &LoadReport) {
          contended userNames: {} of {} without exactly one 201",
         r.contended_failures, r.contended
     );
+    let mib = |b: Option<u64>| match b {
+        Some(b) => format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)),
+        None => "unknown (not Linux)".into(),
+    };
+    let (read, took) = r.big_import;
+    let flat = match (r.peak_rss_after_load, r.peak_rss_after_import) {
+        (Some(load), Some(import)) => met(import as f64 <= load as f64 * 1.25),
+        _ => "-",
+    };
+    println!(
+        "server memory: peak RSS {} after the load, {} after serving a {}-user tenant's import \
+         ({read} users in 200-user pages, {:.1} s) (goal: flat in tenant size, within 25%: {flat})",
+        mib(r.peak_rss_after_load),
+        mib(r.peak_rss_after_import),
+        config.big_tenant_users,
+        took.as_secs_f64()
+    );
     println!("findings: {}", r.problems.len());
     for p in r.problems.iter().take(30) {
         println!("  {p}");
