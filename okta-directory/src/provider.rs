@@ -1,21 +1,20 @@
 //! `OktaDirectory`: the streams, the incremental hints and `check()`.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use directory_core::http::url::Url;
-use directory_core::http::{next_link, run_ahead};
+use directory_core::http::run_ahead;
 use directory_core::{
-    paginate, AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
+    AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
     DirectoryUser, Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use serde::de::DeserializeOwned;
 
 use crate::builder::{Config, OktaDirectoryBuilder, PageLimits};
-use crate::client::Client;
+use crate::client::{next, Client};
 use crate::decode::{decode_page, OktaAppUser, OktaGroup, OktaMember, OktaUser};
 
 /// Scopes for users and groups; `okta.apps.read` is added with an app id.
@@ -81,7 +80,7 @@ impl OktaDirectory {
 
     /// How many access tokens were fetched so far.
     pub fn token_fetches(&self) -> u64 {
-        self.client.tokens.fetches()
+        self.client.api.tokens().fetches()
     }
 
     /// Users whose `lastUpdated` is after `since`, deprovisioned ones
@@ -161,6 +160,9 @@ impl OktaDirectory {
         self.list_with(firsts, what, map)
     }
 
+    /// Every listing of one stream has the same path (users and the
+    /// deprovisioned search both read /api/v1/users): the paginator keeps
+    /// next links on it.
     fn list_with<W, T>(
         &self,
         firsts: Vec<Url>,
@@ -171,43 +173,9 @@ impl OktaDirectory {
         W: DeserializeOwned + Send + 'static,
         T: Clone + PartialEq + Send + 'static,
     {
-        let mut queue: VecDeque<String> = firsts.into_iter().map(String::from).collect();
-        let Some(first) = queue.pop_front() else {
-            return Box::pin(futures::stream::empty());
-        };
-        let queue = Arc::new(Mutex::new(queue));
-        let client = self.client.clone();
-        let map = Arc::new(map);
-        // Every listing of one stream has the same path (users and the
-        // deprovisioned search both read /api/v1/users); next links must
-        // stay on it.
-        let listing = match Url::parse(&first) {
-            Ok(u) => Arc::new(u),
-            Err(e) => {
-                let err = Error::invalid_response(format!("bad listing URL: {e}"));
-                return Box::pin(futures::stream::once(async move { Err(err) }));
-            }
-        };
-        paginate(first, move |cursor: String| {
-            let (client, queue, map) = (client.clone(), queue.clone(), map.clone());
-            let listing = listing.clone();
-            async move {
-                let url = client.guard.check(&cursor)?;
-                let resp = client.get(what, &url).await?;
-                let items = decode_page(what, &resp.body, |w| map(w))
-                    .map_err(|e| e.with_provider(&client.name))?;
-                let next = match next_link(resp.header_all("link")) {
-                    Some(link) => Some(
-                        client
-                            .guard
-                            .check_listing(&link, &listing)
-                            .map_err(|e| e.with_provider(&client.name))?
-                            .to_string(),
-                    ),
-                    None => queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front(),
-                };
-                Ok(Page::new(items, next))
-            }
+        self.client.pages(firsts, what, move |resp| {
+            let items = decode_page(what, &resp.body, &map)?;
+            Ok(Page::new(items, next(resp)))
         })
     }
 
@@ -228,7 +196,7 @@ impl OktaDirectory {
                          Services app's 'Okta API Scopes' tab"
                     ),
                 )
-                .with_provider(&self.client.name)
+                .with_provider(self.client.name())
                 .with_code("insufficient_scope");
                 report.push(format!("scope {scope} granted"), Err(e));
             }
@@ -308,7 +276,7 @@ impl DirectoryProvider for OktaDirectory {
 
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::default();
-        let token = match self.client.tokens.get().await {
+        let token = match self.client.api.tokens().get().await {
             Ok(t) => t,
             Err(e) => {
                 report.push("access token (client credentials, private_key_jwt)", Err(e));
@@ -349,20 +317,20 @@ impl DirectoryProvider for OktaDirectory {
     /// pages that must follow one another) always find a free slot while
     /// members are fetched.
     fn member_concurrency(&self) -> usize {
-        self.client.http.max_concurrency().saturating_sub(2).max(1)
+        self.client.api.http().max_concurrency().saturating_sub(2).max(1)
     }
 }
 
 impl fmt::Display for OktaDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.client.name)
+        f.write_str(self.client.name())
     }
 }
 
 impl fmt::Debug for OktaDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OktaDirectory")
-            .field("org", &self.client.name)
+            .field("org", &self.client.name())
             .field("app_id", &self.app_id)
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()
