@@ -103,10 +103,8 @@ impl OktaDirectory {
     /// Okta filter time.
     pub(crate) fn users_changed(&self, op: &str, t: &str) -> Pages<DirectoryUser> {
         let filter = format!("lastUpdated {op} \"{t}\"");
-        match self.users_url(Some(&filter)) {
-            Ok(url) => self.list(vec![url], "Okta users (changed since)", OktaUser::into_user),
-            Err(e) => failed(e),
-        }
+        let url = self.users_url(Some(&filter));
+        self.list(vec![url], "Okta users (changed since)", OktaUser::into_user)
     }
 
     /// Groups whose `lastUpdated` or `lastMembershipUpdated` compares with
@@ -119,14 +117,7 @@ impl OktaDirectory {
                 .append_pair("filter", &filter);
             u
         });
-        match url {
-            Ok(url) => self.list(
-                vec![url],
-                "Okta groups (changed since)",
-                OktaGroup::into_group,
-            ),
-            Err(e) => failed(e),
-        }
+        self.list(vec![url], "Okta groups (changed since)", OktaGroup::into_group)
     }
 
     fn users_url(&self, filter: Option<&str>) -> Result<Url> {
@@ -151,21 +142,11 @@ impl OktaDirectory {
     }
 
     /// One stream over several listings in turn, each followed through its
-    /// `Link rel="next"` headers verbatim (on the configured origin only).
-    fn list<W, T>(&self, firsts: Vec<Url>, what: &'static str, map: fn(W) -> T) -> Pages<T>
-    where
-        W: DeserializeOwned + Send + 'static,
-        T: Clone + PartialEq + Send + 'static,
-    {
-        self.list_with(firsts, what, map)
-    }
-
-    /// Every listing of one stream has the same path (users and the
-    /// deprovisioned search both read /api/v1/users): the paginator keeps
-    /// next links on it.
-    fn list_with<W, T>(
+    /// `Link rel="next"` headers verbatim on the listing's path (users and
+    /// the deprovisioned search both read /api/v1/users).
+    fn list<W, T>(
         &self,
-        firsts: Vec<Url>,
+        firsts: Vec<Result<Url>>,
         what: &'static str,
         map: impl Fn(W) -> T + Send + Sync + 'static,
     ) -> Pages<T>
@@ -173,6 +154,10 @@ impl OktaDirectory {
         W: DeserializeOwned + Send + 'static,
         T: Clone + PartialEq + Send + 'static,
     {
+        let firsts = match firsts.into_iter().collect() {
+            Ok(firsts) => firsts,
+            Err(e) => return Box::pin(futures::stream::once(async move { Err(e) })),
+        };
         self.client.pages(firsts, what, move |resp| {
             let items = decode_page(what, &resp.body, &map)?;
             Ok(Page::new(items, next(resp)))
@@ -219,49 +204,29 @@ impl DirectoryProvider for OktaDirectory {
         if self.include_deprovisioned {
             urls.push(self.users_url(Some("status eq \"DEPROVISIONED\"")));
         }
-        match urls.into_iter().collect::<Result<Vec<_>>>() {
-            Ok(urls) => run_ahead(self.list(urls, "Okta users page", OktaUser::into_user), 1),
-            Err(e) => failed(e),
-        }
+        run_ahead(self.list(urls, "Okta users page", OktaUser::into_user), 1)
     }
 
     fn groups(&self) -> Pages<DirectoryGroup> {
-        match self.limited(&["groups"], self.limits.groups) {
-            Ok(url) => run_ahead(
-                self.list(vec![url], "Okta groups page", OktaGroup::into_group),
-                1,
-            ),
-            Err(e) => failed(e),
-        }
+        let url = self.limited(&["groups"], self.limits.groups);
+        run_ahead(self.list(vec![url], "Okta groups page", OktaGroup::into_group), 1)
     }
 
     fn group_members(&self, group_id: &str) -> Pages<Membership> {
         let gid = group_id.to_string();
-        match self.limited(&["groups", group_id, "users"], self.limits.group_members) {
-            Ok(url) => self.list_with(
-                vec![url],
-                "Okta group members page",
-                move |u: OktaMember| Membership::direct(gid.clone(), u.id),
-            ),
-            Err(e) => failed(e),
-        }
+        let url = self.limited(&["groups", group_id, "users"], self.limits.group_members);
+        self.list(vec![url], "Okta group members page", move |u: OktaMember| {
+            Membership::direct(gid.clone(), u.id)
+        })
     }
 
     fn app_assignments(&self) -> Pages<AppAssignment> {
         let Some(app) = &self.app_id else {
             return Box::pin(futures::stream::empty());
         };
-        match self.limited(&["apps", app, "users"], self.limits.app_users) {
-            Ok(url) => run_ahead(
-                self.list(
-                    vec![url],
-                    "Okta SAML app users page",
-                    OktaAppUser::into_assignment,
-                ),
-                1,
-            ),
-            Err(e) => failed(e),
-        }
+        let url = self.limited(&["apps", app, "users"], self.limits.app_users);
+        let what = "Okta SAML app users page";
+        run_ahead(self.list(vec![url], what, OktaAppUser::into_assignment), 1)
     }
 
     /// Incremental rounds on Okta's `lastUpdated` and `lastMembershipUpdated`
@@ -348,8 +313,4 @@ fn display_name(base: &Url) -> String {
 /// Okta's filter date format: `2024-03-11T09:14:02.000Z`.
 pub(crate) fn okta_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
-    Box::pin(futures::stream::once(async move { Err(e) }))
 }
