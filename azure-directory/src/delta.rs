@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use directory_core::http::url::Url;
 use directory_core::http::Listing;
 use directory_core::{
-    expand_grants, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser,
-    Error, ErrorKind, Page, Result, Snapshot,
+    expand_grants, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Error,
+    ErrorKind, Page, Result, Snapshot,
 };
 use futures::TryStreamExt;
 use serde::de::DeserializeOwned;
@@ -224,7 +224,10 @@ struct Round {
 /// links of those listings), or from the start.
 fn rounds(inner: &Inner, prev: Option<&DeltaState>) -> Result<(Round, Round)> {
     let (users, groups) = initial_urls(inner)?;
-    let (users, groups) = (inner.client.api.listing(users), inner.client.api.listing(groups));
+    let (users, groups) = (
+        inner.client.api.listing(users),
+        inner.client.api.listing(groups),
+    );
     let (users_first, groups_first) = match prev {
         Some(p) => (
             users.link(&p.users_delta_link)?,

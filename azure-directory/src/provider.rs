@@ -8,9 +8,8 @@ use async_trait::async_trait;
 use directory_core::http::url::Url;
 use directory_core::http::{run_ahead, AuthorizedClient, HttpClient, TokenCache};
 use directory_core::{
-    AppAssignment, AppGrant, CheckReport, CollectOptions, DirectoryGroup,
-    DirectoryProvider, DirectoryUser, Error, Membership, Page, Pages, PreviousRound, ProviderRound,
-    Result,
+    AppAssignment, AppGrant, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
+    DirectoryUser, Error, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
@@ -174,10 +173,17 @@ where
         Err(e) => return stream::once(async move { Err(e) }).boxed(),
     };
     let listing = inner.client.api.listing(first.clone());
-    pages(inner.client.clone(), listing, first, what, need, move |page| {
-        let items = page.value.into_iter().filter_map(map).collect();
-        Ok(Page::new(items, page.next_link))
-    })
+    pages(
+        inner.client.clone(),
+        listing,
+        first,
+        what,
+        need,
+        move |page| {
+            let items = page.value.into_iter().filter_map(map).collect();
+            Ok(Page::new(items, page.next_link))
+        },
+    )
 }
 
 #[async_trait]

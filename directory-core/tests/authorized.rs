@@ -81,7 +81,14 @@ fn client(origin: &str) -> AuthorizedClient<Numbered, NonceScheme> {
 
 fn auth_headers(reqs: &[wiremock::Request]) -> Vec<String> {
     reqs.iter()
-        .map(|r| r.headers.get("authorization").unwrap().to_str().unwrap().to_string())
+        .map(|r| {
+            r.headers
+                .get("authorization")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_string()
+        })
         .collect()
 }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use directory_core::http::url::Url;
 use directory_core::http::run_ahead;
+use directory_core::http::url::Url;
 use directory_core::{
-    AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
-    DirectoryUser, Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
+    AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider, DirectoryUser,
+    Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -117,7 +117,11 @@ impl OktaDirectory {
                 .append_pair("filter", &filter);
             u
         });
-        self.list(vec![url], "Okta groups (changed since)", OktaGroup::into_group)
+        self.list(
+            vec![url],
+            "Okta groups (changed since)",
+            OktaGroup::into_group,
+        )
     }
 
     fn users_url(&self, filter: Option<&str>) -> Result<Url> {
@@ -209,15 +213,20 @@ impl DirectoryProvider for OktaDirectory {
 
     fn groups(&self) -> Pages<DirectoryGroup> {
         let url = self.limited(&["groups"], self.limits.groups);
-        run_ahead(self.list(vec![url], "Okta groups page", OktaGroup::into_group), 1)
+        run_ahead(
+            self.list(vec![url], "Okta groups page", OktaGroup::into_group),
+            1,
+        )
     }
 
     fn group_members(&self, group_id: &str) -> Pages<Membership> {
         let gid = group_id.to_string();
         let url = self.limited(&["groups", group_id, "users"], self.limits.group_members);
-        self.list(vec![url], "Okta group members page", move |u: OktaMember| {
-            Membership::direct(gid.clone(), u.id)
-        })
+        self.list(
+            vec![url],
+            "Okta group members page",
+            move |u: OktaMember| Membership::direct(gid.clone(), u.id),
+        )
     }
 
     fn app_assignments(&self) -> Pages<AppAssignment> {
@@ -282,7 +291,12 @@ impl DirectoryProvider for OktaDirectory {
     /// pages that must follow one another) always find a free slot while
     /// members are fetched.
     fn member_concurrency(&self) -> usize {
-        self.client.api.http().max_concurrency().saturating_sub(2).max(1)
+        self.client
+            .api
+            .http()
+            .max_concurrency()
+            .saturating_sub(2)
+            .max(1)
     }
 }
 

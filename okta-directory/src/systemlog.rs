@@ -100,7 +100,11 @@ impl OktaDirectory {
         let listing = self.log_url(Some(since), PAGE)?;
         let mut pages = self.client.pages(vec![listing], what, |resp| {
             let events = decode_page(what, &resp.body, |e: LogEvent| e)?;
-            let next = if events.len() < PAGE { None } else { next(resp) };
+            let next = if events.len() < PAGE {
+                None
+            } else {
+                next(resp)
+            };
             Ok(Page::new(events, next))
         });
         let mut found = Deletions::default();
