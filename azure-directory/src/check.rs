@@ -48,7 +48,7 @@ pub(crate) async fn run(inner: &Inner) -> CheckReport {
             certificate(inner),
         );
     }
-    let token = match inner.client.tokens.get().await {
+    let token = match inner.client.api.tokens().get().await {
         Ok(t) => t,
         Err(e) => {
             report.push(TOKEN_PROBE, Err(e));
@@ -176,7 +176,8 @@ async fn service_principal(inner: &Inner, sp: &str) -> Result<()> {
     ))?;
     let resp = inner
         .client
-        .get_any("read the SSO app's service principal", &url)
+        .api
+        .get("read the SSO app's service principal", &url)
         .await?;
     if resp.is_success() {
         return Ok(());
@@ -237,7 +238,8 @@ async fn by_app_id(inner: &Inner, id: &str) -> Option<WireServicePrincipal> {
         .ok()?;
     let resp = inner
         .client
-        .get_any("look the id up as an application id", &url)
+        .api
+        .get("look the id up as an application id", &url)
         .await
         .ok()?;
     if !resp.is_success() {

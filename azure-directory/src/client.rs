@@ -1,32 +1,50 @@
-//! Requests to Microsoft Graph: bearer token from the cache, one refresh on
-//! a 401, the shared retry loop, and Graph error bodies turned into typed
-//! errors that keep the Graph code and request id.
+//! Graph's side of directory-core's authorized request path
+//! ([`AuthorizedClient`]): a bearer token paced by the resource-unit
+//! budget, Graph error bodies turned into typed errors that keep the Graph
+//! code and request id, and Graph's cursor function (`@odata.nextLink`)
+//! for directory-core's one paginator.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use directory_core::http::reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use directory_core::http::url::Url;
 use directory_core::http::{
-    parse_retry_after, AccessToken, HttpClient, HttpResponse, OriginGuard, ResponseFailure,
-    RetryAfter, TokenCache,
+    parse_retry_after, Authorize, AuthorizedClient, HttpResponse, Listing, ResponseFailure,
+    RetryAfter,
 };
-use directory_core::{Error, ErrorKind, Result};
+use directory_core::{Error, ErrorKind, Page, Pages, Result};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::auth::AadTokenSource;
+use crate::throttle::{resource_units, Budget};
 
 /// The Graph permission a request needs, named in a 403's message.
 pub(crate) type Permission = &'static str;
 
 /// Everything needed to talk to Graph for one tenant.
 pub(crate) struct GraphClient {
-    pub http: HttpClient,
-    pub tokens: TokenCache<AadTokenSource>,
+    pub api: AuthorizedClient<AadTokenSource, GraphAuth>,
     pub graph: Url,
-    pub guard: OriginGuard,
-    pub provider: String,
-    pub budget: Option<crate::throttle::Budget>,
+}
+
+/// How Graph requests are authorized and paced: `Bearer` (directory-core's
+/// default) and, when configured, the resource-unit budget.
+pub(crate) struct GraphAuth {
+    pub budget: Option<Budget>,
+}
+
+impl Authorize for GraphAuth {
+    type Hint = RetryAfter;
+
+    fn pace(&self, url: &Url) -> impl std::future::Future<Output = ()> + Send {
+        let cost = resource_units(url.path(), url.query().unwrap_or_default());
+        async move {
+            if let Some(b) = &self.budget {
+                b.pace(cost).await;
+            }
+        }
+    }
 }
 
 /// One page of a Graph collection.
@@ -64,14 +82,6 @@ impl GraphClient {
             .map_err(|e| Error::config("graph_endpoint", format!("cannot build a Graph URL ({e})")))
     }
 
-    /// Checks a next link of the listing that started at `listing`: the
-    /// same origin and the same path.
-    pub fn follow_listing(&self, link: &str, listing: &Url) -> Result<Url> {
-        self.guard
-            .check_listing(link, listing)
-            .map_err(|e| e.with_provider(&self.provider))
-    }
-
     /// GET `url` and decode one page; non-2xx answers are typed errors.
     pub async fn page<T: DeserializeOwned>(
         &self,
@@ -80,63 +90,18 @@ impl GraphClient {
         need: Permission,
     ) -> Result<GraphPage<T>> {
         let resp = self.get(what, url, need).await?;
-        resp.json(what).map_err(|e| e.with_provider(&self.provider))
+        resp.json(what)
+            .map_err(|e| e.with_provider(self.api.provider()))
     }
 
     /// GET `url`; a non-2xx answer is turned into a typed error.
     pub async fn get(&self, what: &str, url: &Url, need: Permission) -> Result<HttpResponse> {
-        let resp = self.get_any(what, url).await?;
+        let resp = self.api.get(what, url).await?;
         if resp.is_success() {
             Ok(resp)
         } else {
             Err(self.graph_error(what, &resp, need))
         }
-    }
-
-    /// GET `url` with a bearer token, refreshing the token once if Graph
-    /// answers 401; returns the final response whatever its status.
-    pub async fn get_any(&self, what: &str, url: &Url) -> Result<HttpResponse> {
-        let cost = crate::throttle::resource_units(url.path(), url.query().unwrap_or_default());
-        let mut refreshed = false;
-        loop {
-            if let Some(b) = &self.budget {
-                b.pace(cost).await;
-            }
-            let token = self.tokens.get().await?;
-            let auth = self.bearer(&token)?;
-            let make = || {
-                self.http
-                    .reqwest()
-                    .get(url.clone())
-                    .header(AUTHORIZATION, auth.clone())
-                    .header(ACCEPT, "application/json")
-            };
-            let resp = self
-                .http
-                .execute(what, make, &RetryAfter)
-                .await
-                .map_err(|e| e.with_provider(&self.provider))?;
-            if resp.status == 401 && !refreshed {
-                tracing::info!(what, "Graph rejected the access token; refreshing it once");
-                self.tokens.invalidate(&token).await;
-                refreshed = true;
-                continue;
-            }
-            return Ok(resp);
-        }
-    }
-
-    /// The `Authorization` header, marked sensitive so it is never printed.
-    fn bearer(&self, token: &AccessToken) -> Result<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", token.secret.expose_secret()))
-            .map_err(|_| {
-                Error::invalid_response(
-                    "the token endpoint returned an access token that cannot be sent in a header",
-                )
-                .with_provider(&self.provider)
-            })?;
-        value.set_sensitive(true);
-        Ok(value)
     }
 
     /// Turns a Graph error response into an error that says what to fix.
@@ -155,8 +120,31 @@ impl GraphClient {
                 .and_then(|v| parse_retry_after(v, SystemTime::now())),
             ..ResponseFailure::new(resp.status)
         };
-        failure.error(kind, message, &self.provider, "Graph")
+        failure.error(kind, message, self.api.provider(), "Graph")
     }
+}
+
+/// The pages of `listing` read from `start` (the listing itself, or a
+/// delta link of it) by directory-core's paginator; `page` turns one Graph
+/// page into items and the next link (Graph's cursor function:
+/// `@odata.nextLink`, and for delta rounds the `@odata.deltaLink`).
+pub(crate) fn pages<W, T>(
+    client: Arc<GraphClient>,
+    listing: Listing,
+    start: Url,
+    what: String,
+    need: Permission,
+    page: impl Fn(GraphPage<W>) -> Result<Page<T, String>> + Send + Sync + 'static,
+) -> Pages<T>
+where
+    W: DeserializeOwned + Send + 'static,
+    T: Clone + PartialEq + Send + 'static,
+{
+    let page = Arc::new(page);
+    listing.pages_from(vec![start], move |url| {
+        let (client, what, page) = (client.clone(), what.clone(), page.clone());
+        async move { page(client.page::<W>(&what, &url, need).await?) }
+    })
 }
 
 fn explain(what: &str, status: u16, code: Option<&str>, need: Permission) -> (ErrorKind, String) {

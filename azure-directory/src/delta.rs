@@ -14,15 +14,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use directory_core::http::url::Url;
+use directory_core::http::Listing;
 use directory_core::{
-    expand_grants, paginate, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser,
-    Error, ErrorKind, Page, Pages, Result, Snapshot,
+    expand_grants, AppAssignment, AppGrant, AssignedVia, DirectoryGroup, DirectoryUser, Error,
+    ErrorKind, Page, Result, Snapshot,
 };
 use futures::TryStreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{is_delta_reset, Permission};
+use crate::client::{is_delta_reset, pages, GraphPage, Permission};
 use crate::decode::{MemberKind, WireAssignment, WireGroup, GROUP_SELECT};
 use crate::provider::{list, AzureDirectory, Inner, PERM_APPS, PERM_GROUPS, PERM_USERS};
 use crate::user::WireUser;
@@ -216,24 +217,25 @@ struct Round {
     first: Url,
     /// The listing (`users/delta`, `groups/delta`): every next link and the
     /// delta link must keep its origin and path.
-    listing: Arc<Url>,
+    listing: Listing,
 }
 
 /// The users and groups rounds: from the previous delta links (which must be
 /// links of those listings), or from the start.
 fn rounds(inner: &Inner, prev: Option<&DeltaState>) -> Result<(Round, Round)> {
     let (users, groups) = initial_urls(inner)?;
+    let (users, groups) = (
+        inner.client.api.listing(users),
+        inner.client.api.listing(groups),
+    );
     let (users_first, groups_first) = match prev {
         Some(p) => (
-            inner.client.follow_listing(&p.users_delta_link, &users)?,
-            inner.client.follow_listing(&p.groups_delta_link, &groups)?,
+            users.link(&p.users_delta_link)?,
+            groups.link(&p.groups_delta_link)?,
         ),
-        None => (users.clone(), groups.clone()),
+        None => (users.url().clone(), groups.url().clone()),
     };
-    let round = |first, listing| Round {
-        first,
-        listing: Arc::new(listing),
-    };
+    let round = |first, listing| Round { first, listing };
     Ok((round(users_first, users), round(groups_first, groups)))
 }
 
@@ -301,10 +303,11 @@ enum Entry<T> {
     DeltaLink(String),
 }
 
-/// One delta round through the one paginator ([`paginate`]): next links
-/// and the delta link stay on the round's listing (origin and path), a
-/// repeated link, endless empty pages and the same page over and over under
-/// fresh links end the round with an error, like every other listing.
+/// One delta round through directory-core's one paginator
+/// ([`Listing::pages_from`]): next links and the delta link stay on the
+/// round's listing (origin and path), a repeated link, endless empty pages
+/// and the same page over and over under fresh links end the round with an
+/// error, like every other listing.
 async fn round<W, T>(
     inner: &Arc<Inner>,
     start: Round,
@@ -316,7 +319,31 @@ where
     W: DeserializeOwned + Send + 'static,
     T: Clone + PartialEq + Send + 'static,
 {
-    let pages = delta_pages(inner.clone(), start, what, need, map);
+    let listing = start.listing.clone();
+    let provider = inner.name.clone();
+    // Graph's cursor function for a round: the next link, or on the last
+    // page the delta link (checked on the listing too), handed on as the
+    // page's last entry.
+    let pages = pages(
+        inner.client.clone(),
+        start.listing,
+        start.first,
+        what.into(),
+        need,
+        move |page: GraphPage<W>| {
+            let mut items: Vec<Entry<T>> =
+                page.value.into_iter().map(map).map(Entry::Item).collect();
+            match (page.next_link, page.delta_link) {
+                (Some(next), _) => Ok(Page::new(items, Some(next))),
+                (None, Some(delta)) => {
+                    listing.link(&delta)?;
+                    items.push(Entry::DeltaLink(delta));
+                    Ok(Page::new(items, None))
+                }
+                (None, None) => Err(no_link(what, &provider)),
+            }
+        },
+    );
     let (items, link) = pages
         .try_fold(
             (Vec::new(), None),
@@ -333,39 +360,6 @@ where
         .await?;
     let link = link.ok_or_else(|| no_link(what, &inner.name))?;
     Ok((items, link))
-}
-
-/// The pages of one round; the last carries the delta link as its last entry.
-fn delta_pages<W, T>(
-    inner: Arc<Inner>,
-    start: Round,
-    what: &'static str,
-    need: Permission,
-    map: fn(W) -> T,
-) -> Pages<Entry<T>>
-where
-    W: DeserializeOwned + Send + 'static,
-    T: Clone + PartialEq + Send + 'static,
-{
-    let listing = start.listing;
-    paginate(start.first.to_string(), move |cursor: String| {
-        let (inner, listing) = (inner.clone(), listing.clone());
-        async move {
-            let url = inner.client.follow_listing(&cursor, &listing)?;
-            let page = inner.client.page::<W>(what, &url, need).await?;
-            let mut items: Vec<Entry<T>> =
-                page.value.into_iter().map(map).map(Entry::Item).collect();
-            match (page.next_link, page.delta_link) {
-                (Some(next), _) => Ok(Page::new(items, Some(next))),
-                (None, Some(delta)) => {
-                    inner.client.follow_listing(&delta, &listing)?;
-                    items.push(Entry::DeltaLink(delta));
-                    Ok(Page::new(items, None))
-                }
-                (None, None) => Err(no_link(what, &inner.name)),
-            }
-        }
-    })
 }
 
 fn no_link(what: &str, provider: &str) -> Error {

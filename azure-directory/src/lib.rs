@@ -75,8 +75,11 @@
 //! * **Certificates** sign an RS256 client assertion with both `x5t` (SHA-1)
 //!   and `x5t#S256` thumbprints, fresh for every token request.
 //! * **Pages and links.** Users and groups use `$select` and `$top=999`;
-//!   `@odata.nextLink` is followed verbatim, only on the Graph origin, and a
-//!   link that repeats is an error, not a loop.
+//!   `@odata.nextLink` is followed verbatim by directory-core's paginator
+//!   (`http::Listing`), only on the Graph origin and the listing's path, and
+//!   a link that repeats is an error, not a loop. Requests take
+//!   directory-core's one authorized path (`http::AuthorizedClient`): a
+//!   bearer token from the cache, refreshed once on a 401.
 //! * **Nesting** is walked over `/members` breadth first, each group once, so
 //!   cycles end; devices and service principals are skipped. App assignment
 //!   to a group covers its direct members only, as in Entra.

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use directory_core::http::url::Url;
-use directory_core::http::{run_ahead, HttpClient, OriginGuard, TokenCache};
+use directory_core::http::{run_ahead, AuthorizedClient, HttpClient, TokenCache};
 use directory_core::{
-    paginate, AppAssignment, AppGrant, CheckReport, CollectOptions, DirectoryGroup,
-    DirectoryProvider, DirectoryUser, Error, Membership, Page, Pages, PreviousRound, ProviderRound,
-    Result,
+    AppAssignment, AppGrant, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
+    DirectoryUser, Error, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
@@ -18,7 +17,7 @@ use serde::Deserialize;
 
 use crate::auth::AadTokenSource;
 use crate::builder::{AzureDirectoryBuilder, Config};
-use crate::client::{GraphClient, Permission};
+use crate::client::{pages, GraphAuth, GraphClient, Permission};
 use crate::cloud::default_scope;
 use crate::credential::{ClientCertificate, ClientCredential};
 use crate::decode::{WireGroup, GROUP_SELECT, MEMBER_SELECT, USER_SELECT};
@@ -41,7 +40,7 @@ pub struct AzureDirectory {
 }
 
 pub(crate) struct Inner {
-    pub client: GraphClient,
+    pub client: Arc<GraphClient>,
     pub tenant_id: String,
     pub client_id: String,
     pub service_principal_id: Option<String>,
@@ -93,7 +92,7 @@ impl AzureDirectory {
         };
         let mut select: Vec<String> = USER_SELECT.iter().map(|s| s.to_string()).collect();
         select.extend(c.extension_attributes.iter().cloned());
-        let client = graph_client(&c, http, &name)?;
+        let client = Arc::new(graph_client(&c, http, &name)?);
         let inner = Inner {
             client,
             tenant_id: c.tenant_id,
@@ -117,7 +116,7 @@ impl AzureDirectory {
 
     /// How many access tokens this provider fetched so far.
     pub fn token_fetches(&self) -> u64 {
-        self.inner.client.tokens.fetches()
+        self.inner.client.api.tokens().fetches()
     }
 }
 
@@ -156,7 +155,8 @@ impl Inner {
 }
 
 /// A collection, page by page, following `@odata.nextLink` verbatim and only
-/// on the Graph origin; `map` turns each wire item into zero or one item.
+/// on the listing (directory-core's paginator); `map` turns each wire item
+/// into zero or one item.
 pub(crate) fn list<W, T>(
     inner: Arc<Inner>,
     first: Result<Url>,
@@ -168,22 +168,22 @@ where
     W: DeserializeOwned + Send + 'static,
     T: Clone + PartialEq + Send + 'static,
 {
-    let listing = match first {
-        Ok(u) => Arc::new(u),
+    let first = match first {
+        Ok(u) => u,
         Err(e) => return stream::once(async move { Err(e) }).boxed(),
     };
-    paginate(listing.to_string(), move |cursor: String| {
-        let inner = inner.clone();
-        let what = what.clone();
-        let listing = listing.clone();
-        async move {
-            // Next links stay on this listing: same origin and same path.
-            let url = inner.client.follow_listing(&cursor, &listing)?;
-            let page = inner.client.page::<W>(&what, &url, need).await?;
+    let listing = inner.client.api.listing(first.clone());
+    pages(
+        inner.client.clone(),
+        listing,
+        first,
+        what,
+        need,
+        move |page| {
             let items = page.value.into_iter().filter_map(map).collect();
             Ok(Page::new(items, page.next_link))
-        }
-    })
+        },
+    )
 }
 
 #[async_trait]
@@ -284,15 +284,15 @@ fn graph_client(c: &Config, http: HttpClient, name: &str) -> Result<GraphClient>
         credential: Arc::new(c.credential.clone()),
         provider: name.to_string(),
     };
-    Ok(GraphClient {
-        http,
-        tokens: TokenCache::new(source, Duration::from_secs(300)),
-        guard: OriginGuard::new(&c.graph),
-        graph: with_trailing_slash(c.graph.clone()),
-        provider: name.to_string(),
+    let auth = GraphAuth {
         budget: c
             .budget
             .map(|(units, window)| crate::throttle::Budget::new(units, window)),
+    };
+    let tokens = TokenCache::new(source, Duration::from_secs(300));
+    Ok(GraphClient {
+        api: AuthorizedClient::new(http, tokens, auth, &c.graph, name),
+        graph: with_trailing_slash(c.graph.clone()),
     })
 }
 
@@ -331,7 +331,7 @@ async fn delta_round(
         ),
         None => (None, None),
     };
-    let http = &dir.inner.client.http;
+    let http = dir.inner.client.api.http();
     let before = http.requests_sent();
     let (snapshot, outcome) = dir
         .delta_snapshot(pair.as_ref().map(|(snap, st)| (*snap, st)))

@@ -201,19 +201,11 @@ impl WireUser {
             .mail
             .take()
             .into_iter()
-            .map(|m| Email {
-                value: m,
-                kind: Some("work".into()),
-                primary: true,
-            })
+            .map(|m| Email::new(m, "work", true))
             .collect();
         for other in self.other_mails.take().into_iter().flatten().flatten() {
             if !out.iter().any(|e| e.value.eq_ignore_ascii_case(&other)) {
-                out.push(Email {
-                    value: other,
-                    kind: Some("other".into()),
-                    primary: false,
-                });
+                out.push(Email::new(other, "other", false));
             }
         }
         // Pushing grew the list to room for four; it lives as long as the
@@ -223,11 +215,7 @@ impl WireUser {
     }
 
     fn phones(&mut self) -> Vec<PhoneNumber> {
-        let phone = |value: String, kind: &str| PhoneNumber {
-            value,
-            kind: Some(kind.into()),
-            primary: false,
-        };
+        let phone = |value: String, kind: &str| PhoneNumber::new(value, kind, false);
         let mut out: Vec<PhoneNumber> = self
             .business_phones
             .take()
@@ -245,16 +233,7 @@ impl WireUser {
     }
 
     fn address(&mut self) -> Option<Address> {
-        let any = [
-            &self.street_address,
-            &self.city,
-            &self.state,
-            &self.postal_code,
-            &self.country,
-        ]
-        .iter()
-        .any(|f| f.is_some());
-        any.then(|| Address {
+        let a = Address {
             kind: Some("work".into()),
             street_address: self.street_address.take(),
             locality: self.city.take(),
@@ -263,7 +242,8 @@ impl WireUser {
             country: self.country.take(),
             primary: true,
             ..Address::default()
-        })
+        };
+        (!a.is_empty()).then_some(a)
     }
 
     fn custom(self) -> Attributes {

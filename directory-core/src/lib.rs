@@ -78,11 +78,75 @@
 //!   [`http::ClientAssertionClaims`] are the RFC 7523 claims every
 //!   `private_key_jwt` assertion signs, and [`http::ResponseFailure`] turns
 //!   a provider's error answer into an [`Error`] (status, code, request id,
-//!   a bounded excerpt). The token flow itself stays hand-written in each
-//!   provider rather than `oauth2`: that crate has no DPoP and hides the
-//!   `DPoP-Nonce` header of an error answer, which Okta's nonce dance needs.
+//!   a bounded excerpt).
+//! * **One path for a request, a page and a token.** With `http`:
+//!   - *A token* comes from the provider's [`http::TokenSource`] (its
+//!     client-credentials flow, decoded by
+//!     [`http::AccessToken::from_token_response`]) through one
+//!     [`http::TokenCache`]: read without a lock while fresh, one shared
+//!     refresh when stale, dropped when a server answers 401.
+//!   - *A request* goes through [`http::AuthorizedClient::get`]: the URL
+//!     must be on the configured origin; the provider's budget is waited
+//!     for ([`http::Authorize::pace`]); the token is taken from the cache;
+//!     [`http::HttpClient::try_execute`] sends it with bounded concurrency,
+//!     no redirects and the one retry loop, each attempt authorized afresh
+//!     by the provider's scheme ([`http::Authorize::authorize`]: `Bearer`
+//!     by default, or DPoP with a proof per attempt) with the `Authorization`
+//!     header marked sensitive ([`http::authorization`]); a refused answer
+//!     may ask for one retry at once (a DPoP nonce,
+//!     [`http::Authorize::retry_at_once`]), and a 401 drops the token and
+//!     starts over once. Every error names the provider. The final answer
+//!     comes back whatever its status, and the provider turns an error body
+//!     into a typed [`Error`] (with [`http::ResponseFailure`]).
+//!   - *A page* is read by [`http::Listing::pages_from`]: the provider's
+//!     fetch reads one page and says where the next one is (its cursor
+//!     function: Okta's `Link rel="next"` header, Graph's `@odata.nextLink`
+//!     or, ending a delta round, `@odata.deltaLink`); every link is checked
+//!     to stay on the listing's origin and path ([`http::Listing::link`]),
+//!     and [`paginate`] ends a stream whose cursor repeats, whose empty
+//!     pages never end or whose page repeats under fresh cursors. Listings
+//!     and delta rounds alike: no provider loops over pages by itself.
+//! * **Why the token flow is hand-written.** The crate family's brief named
+//!   the `oauth2` crate. It is not used: it has no DPoP (RFC 9449), and its
+//!   error type hides the headers of an error answer, so the `DPoP-Nonce`
+//!   that Okta sends with a `use_dpop_nonce` error (and expects back in the
+//!   next proof) cannot be read. A client-credentials request is one form
+//!   POST; directory-core supplies the rest once (the token decoder, the
+//!   RFC 7523 assertion claims, the cache, the error constructor).
 //! * **No HTTP unless asked.** Without the `http` feature this crate compiles
 //!   no reqwest or tokio, so a host that only reconciles stays small.
+//!
+//! ## Adding a provider
+//!
+//! A new provider (Google Workspace, JumpCloud, a SCIM client) is a folder
+//! of its own code on top of this crate. It writes exactly:
+//!
+//! 1. **credential**: its secret or key types (kept in [`SecretString`]),
+//!    and, for `private_key_jwt`, signing [`http::ClientAssertionClaims`].
+//! 2. **auth**: an [`http::TokenSource`], the token request (a form POST
+//!    through [`http::HttpClient::try_execute`], the answer decoded by
+//!    [`http::AccessToken::from_token_response`]) and its token error codes
+//!    mapped to [`ErrorKind`]s that say what to fix.
+//! 3. **client**: an [`http::Authorize`] (often only `type Hint =
+//!    `[`http::RetryAfter`]: `Bearer` is the default; override
+//!    `authorize` for another scheme or a proof, `retry_at_once` for a
+//!    nonce, `pace`/`observe` for a client-side budget), an
+//!    [`http::AuthorizedClient`] built from it, and the function that
+//!    turns an error answer into an [`Error`] with
+//!    [`http::ResponseFailure`].
+//! 4. **cursor**: where a page says the next one is, returned as the
+//!    [`Page::next`] of the fetch it gives [`http::Listing::pages_from`].
+//! 5. **decode**: its wire types to [`DirectoryUser`], [`DirectoryGroup`],
+//!    [`Membership`] and [`AppAssignment`].
+//! 6. **check**: [`DirectoryProvider::check`], one probe per permission,
+//!    each error naming the permission to grant.
+//! 7. **builder**: its settings, validated with [`http::in_range`] and
+//!    [`http::parse_endpoint`], building the [`http::HttpClient`].
+//!
+//! Nesting ([`resolve_nested`]), app-grant expansion ([`expand_grants`]),
+//! retries, the token cache, the origin guard, pagination bounds and
+//! snapshot collection are not written again; the conformance suite
+//! ([`testing`], feature `testing`) checks the result.
 //!
 //! ## Feature flags
 //!

@@ -115,11 +115,8 @@ impl DirectoryUser {
     /// Adds an email (builder style). The first email added with `primary`
     /// set becomes the primary one.
     pub fn with_email(mut self, value: impl Into<String>, primary: bool) -> Self {
-        self.emails.push(Email {
-            value: value.into(),
-            kind: Some(if primary { "work" } else { "other" }.into()),
-            primary,
-        });
+        let kind = if primary { "work" } else { "other" };
+        self.emails.push(Email::new(value, kind, primary));
         self
     }
 }
@@ -202,6 +199,45 @@ pub struct Address {
     /// Whether this is the primary address.
     #[serde(default)]
     pub primary: bool,
+}
+
+impl Email {
+    /// An address of `kind` (`work`, `other`...).
+    pub fn new(value: impl Into<String>, kind: &str, primary: bool) -> Self {
+        Self {
+            value: value.into(),
+            kind: Some(kind.into()),
+            primary,
+        }
+    }
+}
+
+impl PhoneNumber {
+    /// A number of `kind` (`work`, `mobile`...).
+    pub fn new(value: impl Into<String>, kind: &str, primary: bool) -> Self {
+        Self {
+            value: value.into(),
+            kind: Some(kind.into()),
+            primary,
+        }
+    }
+}
+
+impl Address {
+    /// Whether no part of the address is given (its kind and primary flag
+    /// aside): a provider's flat address attributes, all missing.
+    pub fn is_empty(&self) -> bool {
+        [
+            &self.formatted,
+            &self.street_address,
+            &self.locality,
+            &self.region,
+            &self.postal_code,
+            &self.country,
+        ]
+        .iter()
+        .all(|part| part.is_none())
+    }
 }
 
 /// A user's manager (SCIM enterprise `manager`).

@@ -1,15 +1,20 @@
-//! The request path shared by every stream and probe: a token from the
-//! cache, a DPoP proof per request, the rate-limit budget, one refresh on a
-//! 401, and Okta's error bodies turned into typed errors.
+//! Okta's side of directory-core's authorized request path
+//! ([`AuthorizedClient`]): Bearer or DPoP (a proof per attempt and the
+//! resource server's nonce), the rate-limit budget, Okta's clock, Okta's
+//! error bodies turned into typed errors, and its cursor function (the
+//! `Link rel="next"` header) for directory-core's one paginator.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use directory_core::http::reqwest::header::{HeaderValue, AUTHORIZATION};
-use directory_core::http::reqwest::RequestBuilder;
+use directory_core::http::reqwest::header::AUTHORIZATION;
+use directory_core::http::reqwest::{Method, RequestBuilder};
 use directory_core::http::url::Url;
-use directory_core::http::{AccessToken, HttpClient, HttpResponse, OriginGuard, TokenCache};
-use directory_core::{Error, Result};
+use directory_core::http::{
+    authorization, next_link, AccessToken, Authorize, AuthorizedClient, HttpClient, HttpResponse,
+    TokenCache,
+};
+use directory_core::{Error, Page, Pages, Result};
 
 use crate::auth::{Dpop, OktaTokenSource};
 use crate::builder::Config;
@@ -25,15 +30,66 @@ const OMIT_CREDENTIALS: &str =
 
 /// Everything a request needs; shared by all streams through an `Arc`.
 pub(crate) struct Client {
-    pub(crate) http: HttpClient,
-    pub(crate) base: Url,
-    pub(crate) guard: OriginGuard,
-    pub(crate) name: String,
-    pub(crate) tokens: TokenCache<OktaTokenSource>,
-    pub(crate) dpop: Arc<Dpop>,
+    pub(crate) api: AuthorizedClient<OktaTokenSource, OktaAuth>,
+    base: Url,
+}
+
+/// How Okta requests are authorized and paced.
+pub(crate) struct OktaAuth {
+    dpop: Arc<Dpop>,
+    budget: Budget,
     /// Okta's clock, from the `Date` of its answers (incremental rounds).
     pub(crate) clock: ServerClock,
-    budget: Budget,
+}
+
+impl Authorize for OktaAuth {
+    type Hint = OktaWaitHint;
+
+    /// `Authorization: Bearer|DPoP <token>` and, for DPoP tokens, a fresh
+    /// proof with `ath` and the resource server's nonce.
+    fn authorize(
+        &self,
+        req: RequestBuilder,
+        method: &Method,
+        url: &Url,
+        token: &AccessToken,
+    ) -> Result<RequestBuilder> {
+        let req = req.header("content-type", OMIT_CREDENTIALS);
+        if !token.token_type.eq_ignore_ascii_case("dpop") {
+            return Ok(req.header(AUTHORIZATION, authorization("Bearer", token)?));
+        }
+        let nonce = self.dpop.nonce(true);
+        let proof =
+            self.dpop
+                .key
+                .proof(method.as_str(), url, nonce.as_deref(), Some(&token.secret))?;
+        Ok(req
+            .header(AUTHORIZATION, authorization("DPoP", token)?)
+            .header("dpop", proof))
+    }
+
+    /// A 400 or 401 with a `DPoP-Nonce`: the nonce is kept for the retry.
+    fn retry_at_once(&self, resp: &HttpResponse) -> bool {
+        let nonce = resp.header("dpop-nonce");
+        match nonce.filter(|_| matches!(resp.status, 400 | 401)) {
+            Some(nonce) => {
+                self.dpop.set_nonce(true, nonce);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn pace(&self, url: &Url) -> impl std::future::Future<Output = ()> + Send {
+        self.budget.acquire(bucket_of(url.path()))
+    }
+
+    fn observe(&self, url: &Url, resp: &HttpResponse) {
+        self.budget.observe(bucket_of(url.path()), resp);
+        if resp.is_success() {
+            self.clock.observe(resp);
+        }
+    }
 }
 
 /// The earliest `Date` Okta sent since [`ServerClock::begin`]: when an
@@ -91,16 +147,26 @@ impl Client {
             dpop: dpop.clone(),
             provider: name.clone(),
         };
-        Ok(Self {
-            guard: OriginGuard::new(&config.base),
-            http,
-            base: config.base.clone(),
-            name,
-            tokens: TokenCache::new(source, TOKEN_MARGIN),
+        let auth = OktaAuth {
             dpop,
-            clock: ServerClock::default(),
             budget: Budget::new(config.reserve_share),
+            clock: ServerClock::default(),
+        };
+        let tokens = TokenCache::new(source, TOKEN_MARGIN);
+        Ok(Self {
+            api: AuthorizedClient::new(http, tokens, auth, &config.base, name),
+            base: config.base.clone(),
         })
+    }
+
+    /// The org's name in errors and `Display`: `okta(<domain>)`.
+    pub(crate) fn name(&self) -> &str {
+        self.api.provider()
+    }
+
+    /// Okta's clock, read from its answers.
+    pub(crate) fn clock(&self) -> &ServerClock {
+        &self.api.auth().clock
     }
 
     /// `base` joined with `path`.
@@ -111,78 +177,45 @@ impl Client {
     /// GETs `url` (on the configured origin) and returns a 2xx response, or
     /// the typed error Okta's answer means. `what` names the call in errors.
     pub(crate) async fn get(&self, what: &str, url: &Url) -> Result<HttpResponse> {
-        let bucket = bucket_of(url.path());
-        let mut refreshed = false;
-        let mut nonce_retried = false;
-        loop {
-            self.budget.acquire(bucket).await;
-            let token = self.tokens.get().await?;
-            let resp = self.send(what, url, &token).await?;
-            self.budget.observe(bucket, &resp);
-            if resp.is_success() {
-                self.clock.observe(&resp);
-                return Ok(resp);
-            }
-            if matches!(resp.status, 400 | 401) && !nonce_retried {
-                if let Some(nonce) = resp.header("dpop-nonce") {
-                    tracing::debug!(what, "Okta sent a new DPoP nonce; retrying with it");
-                    self.dpop.set_nonce(true, nonce);
-                    nonce_retried = true;
-                    continue;
-                }
-            }
-            if resp.status == 401 && !refreshed {
-                tracing::debug!(what, "401 from Okta; refreshing the access token once");
-                refreshed = true;
-                self.tokens.invalidate(&token).await;
-                continue;
-            }
-            return Err(resource_error(&resp, &self.name, what));
+        let resp = self.api.get(what, url).await?;
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(resource_error(&resp, self.name(), what))
         }
     }
 
-    async fn send(&self, what: &str, url: &Url, token: &AccessToken) -> Result<HttpResponse> {
-        let hint = OktaWaitHint::default();
-        let make = || {
-            let req = self.request(url, token)?;
-            Ok(match hint.retry_headers() {
-                Some((count, id)) => req
-                    .header("x-okta-retry-for", id)
-                    .header("x-okta-retry-count", count.to_string()),
-                None => req,
-            })
+    /// The pages read from each of `starts` in turn (URLs of one listing,
+    /// the first being the listing) by directory-core's paginator; `decode`
+    /// reads a page's items and [`next`] is Okta's cursor function.
+    pub(crate) fn pages<T>(
+        self: &Arc<Self>,
+        starts: Vec<Url>,
+        what: &'static str,
+        decode: impl Fn(&HttpResponse) -> Result<Page<T, String>> + Send + Sync + 'static,
+    ) -> Pages<T>
+    where
+        T: Clone + PartialEq + Send + 'static,
+    {
+        let Some(listing) = starts.first() else {
+            return Box::pin(futures::stream::empty());
         };
-        self.http
-            .try_execute(what, make, &hint)
-            .await
-            .map_err(|e| e.with_provider(&self.name))
+        let (client, decode) = (self.clone(), Arc::new(decode));
+        self.api
+            .listing(listing.clone())
+            .pages_from(starts, move |url| {
+                let (client, decode) = (client.clone(), decode.clone());
+                async move {
+                    let resp = client.get(what, &url).await?;
+                    decode(&resp).map_err(|e| e.with_provider(client.name()))
+                }
+            })
     }
+}
 
-    /// One GET with `Authorization: Bearer|DPoP <token>` (marked sensitive)
-    /// and, for DPoP tokens, a fresh proof with `ath`.
-    fn request(&self, url: &Url, token: &AccessToken) -> Result<RequestBuilder> {
-        let is_dpop = token.token_type.eq_ignore_ascii_case("dpop");
-        let scheme = if is_dpop { "DPoP" } else { "Bearer" };
-        let mut auth = HeaderValue::from_str(&format!("{scheme} {}", token.secret.expose_secret()))
-            .map_err(|_| Error::invalid_response("the access token is not a valid header value"))?;
-        auth.set_sensitive(true);
-        let mut req = self
-            .http
-            .reqwest()
-            .get(url.clone())
-            .header("accept", "application/json")
-            .header("content-type", OMIT_CREDENTIALS)
-            .header(AUTHORIZATION, auth);
-        if is_dpop {
-            let nonce = self.dpop.nonce(true);
-            let proof = self
-                .dpop
-                .key
-                .proof("GET", url, nonce.as_deref(), Some(&token.secret))?;
-            req = req.header("dpop", proof);
-        }
-        Ok(req)
-    }
+/// Okta's cursor function: the `Link rel="next"` header, if any.
+pub(crate) fn next(resp: &HttpResponse) -> Option<String> {
+    next_link(resp.header_all("link"))
 }
 
 fn endpoint(base: &Url, path: &str) -> Result<Url> {

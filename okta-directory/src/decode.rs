@@ -147,14 +147,14 @@ impl UserProfile {
     /// An empty string is no address (Okta's own examples send
     /// `"secondEmail": ""`).
     fn emails(&mut self) -> Vec<Email> {
-        let primary = given(self.email.take()).map(|e| email(e, "work", true));
-        let second = given(self.second_email.take()).map(|e| email(e, "other", false));
+        let primary = given(self.email.take()).map(|e| Email::new(e, "work", true));
+        let second = given(self.second_email.take()).map(|e| Email::new(e, "other", false));
         primary.into_iter().chain(second).collect()
     }
 
     fn phones(&mut self) -> Vec<PhoneNumber> {
-        let primary = given(self.primary_phone.take()).map(|n| phone(n, "work", true));
-        let mobile = given(self.mobile_phone.take()).map(|n| phone(n, "mobile", false));
+        let primary = given(self.primary_phone.take()).map(|n| PhoneNumber::new(n, "work", true));
+        let mobile = given(self.mobile_phone.take()).map(|n| PhoneNumber::new(n, "mobile", false));
         primary.into_iter().chain(mobile).collect()
     }
 
@@ -170,13 +170,7 @@ impl UserProfile {
             country: self.country_code.take(),
             primary: true,
         };
-        let empty = a.formatted.is_none()
-            && a.street_address.is_none()
-            && a.locality.is_none()
-            && a.region.is_none()
-            && a.postal_code.is_none()
-            && a.country.is_none();
-        (!empty).then_some(a)
+        (!a.is_empty()).then_some(a)
     }
 
     fn manager(&mut self) -> Option<Manager> {
@@ -193,22 +187,6 @@ impl UserProfile {
 /// A value that says something: not missing, not empty.
 fn given(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
-}
-
-fn email(value: String, kind: &str, primary: bool) -> Email {
-    Email {
-        value,
-        kind: Some(kind.into()),
-        primary,
-    }
-}
-
-fn phone(value: String, kind: &str, primary: bool) -> PhoneNumber {
-    PhoneNumber {
-        value,
-        kind: Some(kind.into()),
-        primary,
-    }
 }
 
 /// A group member: a full Okta `User` on the wire, of which only the id is

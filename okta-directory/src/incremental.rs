@@ -63,12 +63,12 @@ impl OktaDirectory {
         options: &CollectOptions,
     ) -> Result<ProviderRound> {
         let _one_at_a_time = self.rounds.lock().await;
-        self.client.clock.begin();
-        let before = self.client.http.requests_sent();
+        self.client.clock().begin();
+        let before = self.client.api.http().requests_sent();
         let log = self.log_mode().await?;
         let (snapshot, incremental, full_reason) = self.read(previous, options, log).await?;
         let cursor = Cursor {
-            began: self.client.clock.earliest().map(server_start),
+            began: self.client.clock().earliest().map(server_start),
             deprovisioned: self.include_deprovisioned,
             app_id: self.app_id.clone(),
             system_log: log,
@@ -80,7 +80,7 @@ impl OktaDirectory {
             cursor,
             incremental,
             full_reason,
-            requests: Some(self.client.http.requests_since(before)),
+            requests: Some(self.client.api.http().requests_since(before)),
         })
     }
 
@@ -175,7 +175,7 @@ impl OktaDirectory {
             .map_err(|e| format!("the System Log cannot be read: {e}"))?;
         let now = self
             .client
-            .clock
+            .clock()
             .earliest()
             .map(DateTime::<Utc>::from)
             .ok_or_else(|| "Okta sent no Date header with the System Log".to_string())?;

@@ -76,10 +76,12 @@
 //!   endpoint and resource server apart), and each request gets a new proof
 //!   (`htm`, `htu` without query, `ath`, unique `jti`) with
 //!   `Authorization: DPoP`. The token is cached by directory-core's
-//!   `TokenCache`, refreshed five minutes before expiry and once on a 401.
+//!   `TokenCache`, refreshed five minutes before expiry and once on a 401
+//!   (directory-core's one authorized path, `http::AuthorizedClient`).
 //! * **Paging.** The largest page sizes each endpoint allows (users 200,
 //!   groups 10,000, members 1,000, app users 500); `Link rel="next"` is
-//!   followed verbatim and only on the configured origin; a next link that
+//!   followed verbatim by directory-core's paginator (`http::Listing`), only
+//!   on the configured origin and the listing's path; a next link that
 //!   repeats a page is an error, not a loop. Okta's plain user list omits
 //!   `DEPROVISIONED` users, so `users()` follows it with a filtered listing.
 //! * **Rate limits.** A 429 waits until `X-Rate-Limit-Reset` by the server's

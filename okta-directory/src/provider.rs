@@ -1,21 +1,20 @@
 //! `OktaDirectory`: the streams, the incremental hints and `check()`.
 
-use std::collections::VecDeque;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
+use directory_core::http::run_ahead;
 use directory_core::http::url::Url;
-use directory_core::http::{next_link, run_ahead};
 use directory_core::{
-    paginate, AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
-    DirectoryUser, Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
+    AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider, DirectoryUser,
+    Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use serde::de::DeserializeOwned;
 
 use crate::builder::{Config, OktaDirectoryBuilder, PageLimits};
-use crate::client::Client;
+use crate::client::{next, Client};
 use crate::decode::{decode_page, OktaAppUser, OktaGroup, OktaMember, OktaUser};
 
 /// Scopes for users and groups; `okta.apps.read` is added with an app id.
@@ -81,7 +80,7 @@ impl OktaDirectory {
 
     /// How many access tokens were fetched so far.
     pub fn token_fetches(&self) -> u64 {
-        self.client.tokens.fetches()
+        self.client.api.tokens().fetches()
     }
 
     /// Users whose `lastUpdated` is after `since`, deprovisioned ones
@@ -104,10 +103,8 @@ impl OktaDirectory {
     /// Okta filter time.
     pub(crate) fn users_changed(&self, op: &str, t: &str) -> Pages<DirectoryUser> {
         let filter = format!("lastUpdated {op} \"{t}\"");
-        match self.users_url(Some(&filter)) {
-            Ok(url) => self.list(vec![url], "Okta users (changed since)", OktaUser::into_user),
-            Err(e) => failed(e),
-        }
+        let url = self.users_url(Some(&filter));
+        self.list(vec![url], "Okta users (changed since)", OktaUser::into_user)
     }
 
     /// Groups whose `lastUpdated` or `lastMembershipUpdated` compares with
@@ -120,14 +117,11 @@ impl OktaDirectory {
                 .append_pair("filter", &filter);
             u
         });
-        match url {
-            Ok(url) => self.list(
-                vec![url],
-                "Okta groups (changed since)",
-                OktaGroup::into_group,
-            ),
-            Err(e) => failed(e),
-        }
+        self.list(
+            vec![url],
+            "Okta groups (changed since)",
+            OktaGroup::into_group,
+        )
     }
 
     fn users_url(&self, filter: Option<&str>) -> Result<Url> {
@@ -152,18 +146,11 @@ impl OktaDirectory {
     }
 
     /// One stream over several listings in turn, each followed through its
-    /// `Link rel="next"` headers verbatim (on the configured origin only).
-    fn list<W, T>(&self, firsts: Vec<Url>, what: &'static str, map: fn(W) -> T) -> Pages<T>
-    where
-        W: DeserializeOwned + Send + 'static,
-        T: Clone + PartialEq + Send + 'static,
-    {
-        self.list_with(firsts, what, map)
-    }
-
-    fn list_with<W, T>(
+    /// `Link rel="next"` headers verbatim on the listing's path (users and
+    /// the deprovisioned search both read /api/v1/users).
+    fn list<W, T>(
         &self,
-        firsts: Vec<Url>,
+        firsts: Vec<Result<Url>>,
         what: &'static str,
         map: impl Fn(W) -> T + Send + Sync + 'static,
     ) -> Pages<T>
@@ -171,43 +158,13 @@ impl OktaDirectory {
         W: DeserializeOwned + Send + 'static,
         T: Clone + PartialEq + Send + 'static,
     {
-        let mut queue: VecDeque<String> = firsts.into_iter().map(String::from).collect();
-        let Some(first) = queue.pop_front() else {
-            return Box::pin(futures::stream::empty());
+        let firsts = match firsts.into_iter().collect() {
+            Ok(firsts) => firsts,
+            Err(e) => return Box::pin(futures::stream::once(async move { Err(e) })),
         };
-        let queue = Arc::new(Mutex::new(queue));
-        let client = self.client.clone();
-        let map = Arc::new(map);
-        // Every listing of one stream has the same path (users and the
-        // deprovisioned search both read /api/v1/users); next links must
-        // stay on it.
-        let listing = match Url::parse(&first) {
-            Ok(u) => Arc::new(u),
-            Err(e) => {
-                let err = Error::invalid_response(format!("bad listing URL: {e}"));
-                return Box::pin(futures::stream::once(async move { Err(err) }));
-            }
-        };
-        paginate(first, move |cursor: String| {
-            let (client, queue, map) = (client.clone(), queue.clone(), map.clone());
-            let listing = listing.clone();
-            async move {
-                let url = client.guard.check(&cursor)?;
-                let resp = client.get(what, &url).await?;
-                let items = decode_page(what, &resp.body, |w| map(w))
-                    .map_err(|e| e.with_provider(&client.name))?;
-                let next = match next_link(resp.header_all("link")) {
-                    Some(link) => Some(
-                        client
-                            .guard
-                            .check_listing(&link, &listing)
-                            .map_err(|e| e.with_provider(&client.name))?
-                            .to_string(),
-                    ),
-                    None => queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front(),
-                };
-                Ok(Page::new(items, next))
-            }
+        self.client.pages(firsts, what, move |resp| {
+            let items = decode_page(what, &resp.body, &map)?;
+            Ok(Page::new(items, next(resp)))
         })
     }
 
@@ -228,7 +185,7 @@ impl OktaDirectory {
                          Services app's 'Okta API Scopes' tab"
                     ),
                 )
-                .with_provider(&self.client.name)
+                .with_provider(self.client.name())
                 .with_code("insufficient_scope");
                 report.push(format!("scope {scope} granted"), Err(e));
             }
@@ -251,49 +208,34 @@ impl DirectoryProvider for OktaDirectory {
         if self.include_deprovisioned {
             urls.push(self.users_url(Some("status eq \"DEPROVISIONED\"")));
         }
-        match urls.into_iter().collect::<Result<Vec<_>>>() {
-            Ok(urls) => run_ahead(self.list(urls, "Okta users page", OktaUser::into_user), 1),
-            Err(e) => failed(e),
-        }
+        run_ahead(self.list(urls, "Okta users page", OktaUser::into_user), 1)
     }
 
     fn groups(&self) -> Pages<DirectoryGroup> {
-        match self.limited(&["groups"], self.limits.groups) {
-            Ok(url) => run_ahead(
-                self.list(vec![url], "Okta groups page", OktaGroup::into_group),
-                1,
-            ),
-            Err(e) => failed(e),
-        }
+        let url = self.limited(&["groups"], self.limits.groups);
+        run_ahead(
+            self.list(vec![url], "Okta groups page", OktaGroup::into_group),
+            1,
+        )
     }
 
     fn group_members(&self, group_id: &str) -> Pages<Membership> {
         let gid = group_id.to_string();
-        match self.limited(&["groups", group_id, "users"], self.limits.group_members) {
-            Ok(url) => self.list_with(
-                vec![url],
-                "Okta group members page",
-                move |u: OktaMember| Membership::direct(gid.clone(), u.id),
-            ),
-            Err(e) => failed(e),
-        }
+        let url = self.limited(&["groups", group_id, "users"], self.limits.group_members);
+        self.list(
+            vec![url],
+            "Okta group members page",
+            move |u: OktaMember| Membership::direct(gid.clone(), u.id),
+        )
     }
 
     fn app_assignments(&self) -> Pages<AppAssignment> {
         let Some(app) = &self.app_id else {
             return Box::pin(futures::stream::empty());
         };
-        match self.limited(&["apps", app, "users"], self.limits.app_users) {
-            Ok(url) => run_ahead(
-                self.list(
-                    vec![url],
-                    "Okta SAML app users page",
-                    OktaAppUser::into_assignment,
-                ),
-                1,
-            ),
-            Err(e) => failed(e),
-        }
+        let url = self.limited(&["apps", app, "users"], self.limits.app_users);
+        let what = "Okta SAML app users page";
+        run_ahead(self.list(vec![url], what, OktaAppUser::into_assignment), 1)
     }
 
     /// Incremental rounds on Okta's `lastUpdated` and `lastMembershipUpdated`
@@ -308,7 +250,7 @@ impl DirectoryProvider for OktaDirectory {
 
     async fn check(&self) -> CheckReport {
         let mut report = CheckReport::default();
-        let token = match self.client.tokens.get().await {
+        let token = match self.client.api.tokens().get().await {
             Ok(t) => t,
             Err(e) => {
                 report.push("access token (client credentials, private_key_jwt)", Err(e));
@@ -349,20 +291,25 @@ impl DirectoryProvider for OktaDirectory {
     /// pages that must follow one another) always find a free slot while
     /// members are fetched.
     fn member_concurrency(&self) -> usize {
-        self.client.http.max_concurrency().saturating_sub(2).max(1)
+        self.client
+            .api
+            .http()
+            .max_concurrency()
+            .saturating_sub(2)
+            .max(1)
     }
 }
 
 impl fmt::Display for OktaDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.client.name)
+        f.write_str(self.client.name())
     }
 }
 
 impl fmt::Debug for OktaDirectory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OktaDirectory")
-            .field("org", &self.client.name)
+            .field("org", &self.client.name())
             .field("app_id", &self.app_id)
             .field("scopes", &self.scopes)
             .finish_non_exhaustive()
@@ -380,8 +327,4 @@ fn display_name(base: &Url) -> String {
 /// Okta's filter date format: `2024-03-11T09:14:02.000Z`.
 pub(crate) fn okta_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn failed<T: Send + 'static>(e: Error) -> Pages<T> {
-    Box::pin(futures::stream::once(async move { Err(e) }))
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
+use directory_core::http::reqwest::RequestBuilder;
 use directory_core::http::{server_now, HttpResponse, RateLimitHeaders, WaitHint};
 
 /// The most a budget wait may last before looking again.
@@ -52,15 +53,19 @@ pub(crate) struct OktaWaitHint {
     retry: Mutex<(u32, Option<String>)>,
 }
 
-impl OktaWaitHint {
-    /// The headers a retry after a 429 carries: `(count, request id)`.
-    pub(crate) fn retry_headers(&self) -> Option<(u32, String)> {
-        let r = self.retry.lock().unwrap_or_else(|p| p.into_inner());
-        r.1.clone().map(|id| (r.0, id))
-    }
-}
-
 impl WaitHint for OktaWaitHint {
+    /// A retry after a 429 names it: `X-Okta-Retry-For` (its request id)
+    /// and `X-Okta-Retry-Count`.
+    fn mark_retry(&self, req: RequestBuilder) -> RequestBuilder {
+        let r = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+        match &r.1 {
+            Some(id) => req
+                .header("x-okta-retry-for", id.as_str())
+                .header("x-okta-retry-count", r.0.to_string()),
+            None => req,
+        }
+    }
+
     fn wait(&self, resp: &HttpResponse) -> Option<Duration> {
         if resp.status == 429 {
             let mut r = self.retry.lock().unwrap_or_else(|p| p.into_inner());

@@ -13,11 +13,12 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
-use directory_core::http::next_link;
 use directory_core::http::url::Url;
-use directory_core::{Error, Result};
+use directory_core::{Error, Page, Result};
+use futures::TryStreamExt;
 use serde::Deserialize;
 
+use crate::client::next;
 use crate::decode::decode_page;
 use crate::provider::{okta_time, OktaDirectory, LOGS_SCOPE};
 
@@ -44,7 +45,7 @@ pub(crate) struct Deletions {
     pub(crate) groups: HashSet<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 struct LogEvent {
     #[serde(rename = "eventType")]
     event_type: String,
@@ -52,7 +53,7 @@ struct LogEvent {
     target: Vec<Target>,
 }
 
-#[derive(Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 struct Target {
     id: String,
     #[serde(rename = "type", default)]
@@ -88,34 +89,37 @@ impl OktaDirectory {
         if !self.system_log {
             return Ok(false);
         }
-        Ok(log_granted(&self.client.tokens.get().await?.granted))
+        Ok(log_granted(&self.client.api.tokens().get().await?.granted))
     }
 
     /// The users and groups deleted since `since`, every page of the log.
+    /// A short page is the last (a polling request always carries a next
+    /// link).
     pub(crate) async fn deletions(&self, since: DateTime<Utc>) -> Result<Deletions> {
         let what = "Okta System Log page";
         let listing = self.log_url(Some(since), PAGE)?;
-        let mut next = Some(listing.clone());
-        let mut found = Deletions::default();
-        for _ in 0..MAX_PAGES {
-            let Some(url) = next.take() else {
-                return Ok(found);
+        let mut pages = self.client.pages(vec![listing], what, |resp| {
+            let events = decode_page(what, &resp.body, |e: LogEvent| e)?;
+            let next = if events.len() < PAGE {
+                None
+            } else {
+                next(resp)
             };
-            let resp = self.client.get(what, &url).await?;
-            let events = decode_page(what, &resp.body, |e: LogEvent| e)
-                .map_err(|e| e.with_provider(&self.client.name))?;
-            if events.len() < PAGE {
-                events.into_iter().for_each(|e| found.add(e));
-                return Ok(found);
+            Ok(Page::new(events, next))
+        });
+        let mut found = Deletions::default();
+        let mut read = 0;
+        while let Some(events) = pages.try_next().await? {
+            read += 1;
+            if read > MAX_PAGES {
+                return Err(Error::invalid_response(format!(
+                    "the Okta System Log sent more than {MAX_PAGES} pages of deletions in one round"
+                ))
+                .with_provider(self.client.name()));
             }
             events.into_iter().for_each(|e| found.add(e));
-            next = next_link(resp.header_all("link"))
-                .map(|l| self.client.guard.check_listing(&l, &listing))
-                .transpose()?;
         }
-        Err(Error::invalid_response(format!(
-            "the Okta System Log sent more than {MAX_PAGES} pages of deletions in one round"
-        )))
+        Ok(found)
     }
 
     /// `GET /api/v1/logs` for the deletion events, oldest first.

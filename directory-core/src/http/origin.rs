@@ -91,6 +91,24 @@ impl OriginGuard {
 }
 
 impl OriginGuard {
+    /// Refuses a URL off the allowed origin before a request goes there
+    /// (an [`ErrorKind::InvalidConfig`] error: the URL was built from the
+    /// configuration, not sent by the server).
+    pub fn check_url(&self, url: &Url) -> Result<()> {
+        if url.origin() == self.origin {
+            return Ok(());
+        }
+        Err(Error::new(
+            ErrorKind::InvalidConfig,
+            format!(
+                "refused to send a request to {} because it is outside the configured origin \
+                 {}; no request was sent there",
+                url.origin().ascii_serialization(),
+                self.origin()
+            ),
+        ))
+    }
+
     /// Like [`OriginGuard::check`], and the link must also stay on the
     /// listing it continues (the same path as `listing`, only the query may
     /// change): a next link from one group's members to another group's

@@ -120,6 +120,14 @@ pub trait WaitHint: Send + Sync {
         resp.header("retry-after")
             .and_then(|v| parse_retry_after(v, SystemTime::now()))
     }
+
+    /// Headers an attempt carries after what this hint saw of the earlier
+    /// attempts of the same request (Okta's `X-Okta-Retry-For`); the
+    /// authorized path ([`super::AuthorizedClient`]) adds them to every
+    /// attempt. The default adds none.
+    fn mark_retry(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        req
+    }
 }
 
 /// The default [`WaitHint`]: standard `Retry-After`.
