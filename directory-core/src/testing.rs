@@ -477,7 +477,10 @@ pub fn example_binary(example: &str) -> Result<std::path::PathBuf, String> {
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["target"]["name"] == example)
-        .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+        .filter(|m| m.pointer("/target/name").and_then(|n| n.as_str()) == Some(example))
+        .find_map(|m| {
+            let exe = m.get("executable")?.as_str()?;
+            Some(std::path::PathBuf::from(exe))
+        })
         .ok_or_else(|| format!("cargo named no executable for example {example}"))
 }
