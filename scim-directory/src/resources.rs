@@ -126,7 +126,7 @@ impl Ctx<'_> {
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
         let body = model::normalize(rt, parse_json(body)?)?;
-        let _guard = self.service.write_guard().await;
+        let _guard = self.service.write_guard(self.tenant).await;
         let now = self.service.now();
         let mut r = StoredResource {
             resource_type: rt,
@@ -162,7 +162,7 @@ impl Ctx<'_> {
         body: &[u8],
     ) -> Result<Response<Bytes>, ScimError> {
         let body = model::normalize(rt, parse_json(body)?)?;
-        let _guard = self.service.write_guard().await;
+        let _guard = self.service.write_guard(self.tenant).await;
         let new = retry_stale(|| self.replace_once(rt, id, body.clone())).await?;
         self.respond(StatusCode::OK, &new).await
     }
@@ -192,7 +192,7 @@ impl Ctx<'_> {
         let q = Query::parse(query, self.service.config())?;
         let limits = self.service.config().filter_limits;
         let ops = patch::parse_patch(&parse_json(body)?, limits)?;
-        let _guard = self.service.write_guard().await;
+        let _guard = self.service.write_guard(self.tenant).await;
         let new = retry_stale(|| self.patch_once(rt, id, ops.clone())).await?;
         if q.asks_for_attributes() {
             let body = q.project(render::resource(self, &new).await?);
@@ -250,7 +250,7 @@ impl Ctx<'_> {
         rt: ResourceType,
         id: &str,
     ) -> Result<Response<Bytes>, ScimError> {
-        let _guard = self.service.write_guard().await;
+        let _guard = self.service.write_guard(self.tenant).await;
         retry_stale(|| self.delete_once(rt, id)).await
     }
 

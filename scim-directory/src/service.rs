@@ -68,8 +68,16 @@ impl Default for ServiceConfig {
 struct Inner {
     store: Arc<dyn Store>,
     config: ServiceConfig,
-    write_lock: Mutex<()>,
+    /// Writes of one tenant take turns in this process (a create's
+    /// uniqueness check and its commit, a PATCH's read and its write);
+    /// tenants hash onto [`WRITE_STRIPES`] locks so one tenant's writes never
+    /// wait for another's. Across processes the store decides (unique
+    /// indexes, versions).
+    write_locks: Box<[Mutex<()>]>,
 }
+
+/// How many locks tenants' writes are spread over in one service.
+const WRITE_STRIPES: usize = 64;
 
 /// A multi-tenant SCIM 2.0 service provider over a [`Store`].
 ///
@@ -106,7 +114,7 @@ impl ScimService {
         let inner = Inner {
             store,
             config,
-            write_lock: Mutex::new(()),
+            write_locks: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
         };
         Self {
             inner: Arc::new(inner),
@@ -154,8 +162,12 @@ impl ScimService {
         Ok(EventPage { events, next })
     }
 
-    pub(crate) async fn write_guard(&self) -> MutexGuard<'_, ()> {
-        self.inner.write_lock.lock().await
+    /// The turn of `tenant_id`'s writes in this process (see `Inner`).
+    pub(crate) async fn write_guard(&self, tenant_id: &str) -> Option<MutexGuard<'_, ()>> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(tenant_id);
+        let stripe = usize::try_from(hash % WRITE_STRIPES as u64).unwrap_or(0);
+        Some(self.inner.write_locks.get(stripe)?.lock().await)
     }
 
     /// Answers one SCIM request. Never panics on bad input: every problem is
