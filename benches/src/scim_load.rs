@@ -39,10 +39,11 @@ pub struct LoadConfig {
     pub groups_per_client: usize,
     /// userNames per tenant created on both servers at once.
     pub contended_per_tenant: usize,
-    /// Users of one more tenant, loaded straight into the store and read
-    /// back through a server in 200-user import pages after the load: the
-    /// server's memory must not grow with a tenant's size.
-    pub big_tenant_users: usize,
+    /// Sizes of more tenants, loaded straight into the store and imported
+    /// through the first server in 200-user pages after the load, smallest
+    /// first: the server's peak memory after each must not grow with the
+    /// tenant's size.
+    pub import_sizes: Vec<usize>,
 }
 
 impl LoadConfig {
@@ -55,7 +56,7 @@ impl LoadConfig {
             users_per_client: 20,
             groups_per_client: 2,
             contended_per_tenant: 5,
-            big_tenant_users: 100_000,
+            import_sizes: vec![1_000, 100_000],
         }
     }
 
@@ -67,7 +68,7 @@ impl LoadConfig {
             users_per_client: 4,
             groups_per_client: 1,
             contended_per_tenant: 3,
-            big_tenant_users: 2_000,
+            import_sizes: vec![200, 2_000],
         }
     }
 }
@@ -85,6 +86,19 @@ pub struct TenantFigures {
     pub p50: Duration,
     /// 99th percentile latency.
     pub p99: Duration,
+}
+
+/// One tenant's import through a server after the load.
+#[derive(Debug, Clone)]
+pub struct ImportFigures {
+    /// The tenant's users.
+    pub users: usize,
+    /// Users the import read.
+    pub read: usize,
+    /// The whole import, every 200-user page.
+    pub took: Duration,
+    /// The server's peak resident memory after it (bytes; Linux only).
+    pub peak_rss: Option<u64>,
 }
 
 /// What a run measured and found.
@@ -109,11 +123,10 @@ pub struct LoadReport {
     /// Peak resident memory of the first server after the load (bytes;
     /// Linux, else `None`).
     pub peak_rss_after_load: Option<u64>,
-    /// The same after it served the big tenant's import, every page.
-    pub peak_rss_after_import: Option<u64>,
-    /// The big tenant's users read back through the import, and how long
-    /// the whole import took.
-    pub big_import: (usize, Duration),
+    /// Per tenant of [`LoadConfig::import_sizes`]: its size, the users its
+    /// import read, how long the import took, and the first server's peak
+    /// resident memory after it.
+    pub imports: Vec<ImportFigures>,
     /// Every finding: unexpected status (5xx included), transport failure,
     /// lost, duplicated or unexpected user, group or membership.
     pub problems: Vec<String>,
@@ -153,8 +166,13 @@ async fn run_in(
         let created = service.create_tenant(&id, &id).await?;
         tokens.push((id, created.token.expose_secret().to_string()));
     }
-    let big = service.create_tenant("big", "big").await?;
-    load_users(store, "big", config.big_tenant_users).await?;
+    let mut sized = Vec::new();
+    for &n in &config.import_sizes {
+        let id = format!("size{n}");
+        let created = service.create_tenant(&id, &id).await?;
+        load_users(store, &id, n).await?;
+        sized.push((id, n, created.token.expose_secret().to_string()));
+    }
     let bin = server::build()?;
     let url = &config.database_url;
     let a = server::Server::start(&bin, url, schema, dir).await?;
@@ -187,24 +205,31 @@ async fn run_in(
         verify(tenant, &log.model, &mut report).await;
     }
     report.peak_rss_after_load = a.peak_rss();
-    let big = Tenant {
-        http,
-        servers: [a.prefix.clone(), a.prefix.clone()],
-        id: "big".into(),
-        token: big.token.expose_secret().to_string(),
-    };
-    let started = Instant::now();
-    let read = read_all(&big, "/Users", 200, &mut report.problems).await;
-    report.big_import = (read.len(), started.elapsed());
-    report.peak_rss_after_import = a.peak_rss();
-    let ids: BTreeSet<&str> = read.iter().filter_map(|u| u["id"].as_str()).collect();
-    if ids.len() != config.big_tenant_users || read.len() != config.big_tenant_users {
-        report.problems.push(format!(
-            "big: the import read {} users ({} distinct), not {}",
-            read.len(),
-            ids.len(),
-            config.big_tenant_users
-        ));
+    for (id, n, token) in sized {
+        let tenant = Tenant {
+            http: http.clone(),
+            servers: [a.prefix.clone(), a.prefix.clone()],
+            id,
+            token,
+        };
+        let started = Instant::now();
+        let read = read_all(&tenant, "/Users", 200, &mut report.problems).await;
+        let took = started.elapsed();
+        let ids: BTreeSet<&str> = read.iter().filter_map(|u| u["id"].as_str()).collect();
+        if ids.len() != n || read.len() != n {
+            report.problems.push(format!(
+                "{}: the import read {} users ({} distinct), not {n}",
+                tenant.id,
+                read.len(),
+                ids.len(),
+            ));
+        }
+        report.imports.push(ImportFigures {
+            users: n,
+            read: read.len(),
+            took,
+            peak_rss: a.peak_rss(),
+        });
     }
     drop((a, b));
     Ok(report)
@@ -223,11 +248,11 @@ async fn load_users(store: &PgStore, tenant: &str, n: usize) -> Result<(), Failu
                     resource_type: ResourceType::User,
                     id: uuid::Uuid::new_v4().to_string(),
                     body: serde_json::json!({
-                        "userName": format!("user{k}@big.test"),
+                        "userName": format!("user{k}@{tenant}.test"),
                         "externalId": format!("ext-{k}"),
                         "active": true,
                         "name": {"givenName": "User", "familyName": format!("Number {k}")},
-                        "emails": [{"value": format!("user{k}@big.test"), "type": "work", "primary": true}],
+                        "emails": [{"value": format!("user{k}@{tenant}.test"), "type": "work", "primary": true}],
                     }),
                     created: now,
                     last_modified: now,
@@ -308,8 +333,7 @@ fn report<'a>(
         contended: 0,
         contended_failures,
         peak_rss_after_load: None,
-        peak_rss_after_import: None,
-        big_import: (0, Duration::ZERO),
+        imports: Vec::new(),
         problems,
     }
 }
