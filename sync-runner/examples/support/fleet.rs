@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use directory_core::SecretString;
-use recipient_reconcile::{HostData, Plan};
+use recipient_reconcile::{HostData, HostLocation, Location, Plan, Recipient};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use sync_runner::{
@@ -29,6 +29,17 @@ CREATE TABLE IF NOT EXISTS host_apply_log (seq bigserial PRIMARY KEY, tenant_id 
     plan_hash text NOT NULL, worker_id text NOT NULL, outcome text NOT NULL,
     at timestamptz NOT NULL DEFAULT clock_timestamp());
 ";
+
+/// A tenant's records: one location and these records in it.
+pub fn one_location(id: &str, name: &str, records: Vec<Recipient>) -> HostData {
+    HostData {
+        locations: vec![HostLocation {
+            location: Location::new(id, name),
+            records,
+        }],
+        users: vec![],
+    }
+}
 
 /// The host's records in PostgreSQL: `apply` writes the records, the hash
 /// and a log row in one transaction, once per tenant and plan hash.
