@@ -41,13 +41,13 @@ use directory_core::Snapshot;
 use okta_directory::testkit::OktaOrg;
 use recipient_reconcile::Policy;
 use sqlx::PgPool;
-use sync_runner::{Connection, PgStore, RunnerConfig, RunnerStore, Schedule};
+use sync_runner::{Connection, PgStore, RunnerStore, Schedule};
 
 use crate::fetch::FetchFloor;
 use crate::incremental::{
     azure_floor, change_one_percent_azure, change_one_percent_okta, okta_floor, Floor,
 };
-use crate::runner_support::fleet::{one_location, run_worker, PgHost, HOST_TABLES};
+use crate::runner_support::fleet::{one_location, run_worker, worker_config, PgHost, HOST_TABLES};
 use crate::runner_support::observe::{average_snapshot_bytes, progress, runner_bytes};
 use crate::runner_support::orgs::{self, SimulatedOrg};
 use crate::table::process_cpu;
@@ -399,14 +399,7 @@ pub async fn worker_main(worker_id: &str) -> Result<()> {
     let store = PgStore::connect_in_schema(&database_url(), &schema).await?;
     println!("ready");
     std::io::stdout().flush()?;
-    let config = RunnerConfig {
-        concurrency,
-        lease: Duration::from_secs(60),
-        heartbeat_every: Duration::from_secs(10),
-        poll_every: Duration::from_millis(200),
-        ..RunnerConfig::default()
-    };
-    run_worker(store, worker_id, secrets, config).await;
+    run_worker(store, worker_id, secrets, worker_config(concurrency)).await;
     Ok(())
 }
 

@@ -30,10 +30,10 @@ use chrono::Utc;
 use okta_directory::testkit::{Misconfig, OktaOrg};
 use recipient_reconcile::{Policy, Recipient, Source};
 use sqlx::PgPool;
-use support::fleet::{one_location, run_worker, PgHost, HOST_TABLES};
+use support::fleet::{one_location, run_worker, worker_config, PgHost, HOST_TABLES};
 use support::observe::{average_snapshot_bytes, progress, runner_bytes, Progress};
 use support::orgs::{self, SimulatedOrg};
-use sync_runner::{Connection, PgStore, RunnerConfig, RunnerStore, Schedule};
+use sync_runner::{Connection, PgStore, RunnerStore, Schedule};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -76,14 +76,7 @@ async fn worker(worker_id: &str) -> Result<()> {
     let schema = std::env::var(SCHEMA_ENV)?;
     let secrets: BTreeMap<String, String> = serde_json::from_str(&std::env::var(SECRETS_ENV)?)?;
     let store = PgStore::connect_in_schema(&database_url(), &schema).await?;
-    let config = RunnerConfig {
-        concurrency: 4,
-        lease: Duration::from_secs(30),
-        heartbeat_every: Duration::from_secs(5),
-        poll_every: Duration::from_millis(250),
-        ..RunnerConfig::default()
-    };
-    run_worker(store, worker_id, secrets, config).await;
+    run_worker(store, worker_id, secrets, worker_config(4)).await;
     Ok(())
 }
 

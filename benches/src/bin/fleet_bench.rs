@@ -50,20 +50,10 @@ fn load_average() -> String {
         .unwrap_or_default()
 }
 
-fn main() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("fleet-bench: no tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
     if let Ok(id) = std::env::var(WORKER_ENV) {
-        return match runtime.block_on(fleet::worker_main(&id)) {
+        return match fleet::worker_main(&id).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("fleet-bench worker {id}: {e}");
@@ -84,7 +74,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(fleet::run(size, &exe)) {
+    match fleet::run(size, &exe).await {
         Ok(figures) => {
             println!(
                 "simulated orgs started in {}; load average at the end: {}",

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use directory_core::SecretString;
@@ -155,6 +156,19 @@ impl SecretResolver for NamedSecrets {
                     "not handed to this worker: give it to the worker's environment",
                 )
             })
+    }
+}
+
+/// The workers' settings in the fleet runs (the `sync_fleet` example and
+/// the fleet bench): `concurrency` syncs at once, a 30 s lease renewed
+/// every 5 s, a claim every 250 ms while nothing is due.
+pub fn worker_config(concurrency: usize) -> RunnerConfig {
+    RunnerConfig {
+        concurrency,
+        lease: Duration::from_secs(30),
+        heartbeat_every: Duration::from_secs(5),
+        poll_every: Duration::from_millis(250),
+        ..RunnerConfig::default()
     }
 }
 
