@@ -39,7 +39,7 @@ use azure_directory::testkit::{SimulatedTenant, TenantHandle};
 use chrono::Utc;
 use directory_core::Snapshot;
 use okta_directory::testkit::OktaOrg;
-use recipient_reconcile::Policy;
+use recipient_reconcile::{Attribute, Mapping, Policy};
 use sqlx::PgPool;
 use sync_runner::{Connection, PgStore, RunnerStore, Schedule};
 
@@ -278,7 +278,9 @@ pub struct PassFigures {
     pub orgs_cpu: Duration,
     /// The pass's floor: the tenants' floors over the fleet's slots.
     pub floor: Duration,
-    /// The fewest requests (token requests aside).
+    /// The fewest requests (token requests aside). For the first pass,
+    /// those of a collection (`Snapshot::collect`); a full round through
+    /// Graph's delta queries reads group members inline and may make fewer.
     pub floor_requests: u64,
 }
 
@@ -427,73 +429,48 @@ async fn run_in(
     sqlx::raw_sql(HOST_TABLES).execute(pool).await?;
     let started = Instant::now();
     let mut secrets = BTreeMap::new();
-    let mut orgs = Vec::with_capacity(size.orgs);
-    for k in 0..size.orgs.clamp(1, size.tenants.max(1)) {
-        orgs.push(start_org(&size, k, &mut secrets).await?);
-    }
+    let orgs = start_orgs(&size, &mut secrets).await?;
     let setup = started.elapsed();
-    eprintln!(
-        "fleet: {} orgs started in {:.1}s",
-        orgs.len(),
-        setup.as_secs_f64()
-    );
     let largest = orgs.iter().max_by_key(|o| o.users).ok_or("no org")?;
     let largest_snapshot_json = serde_json::to_vec(&largest.server.truth())?.len();
-    let largest_users = largest.users;
     register(store, &size, &orgs).await?;
-
     let handed = serde_json::to_string(&secrets)?;
     let mut workers = (1..=size.workers)
         .map(|w| spawn_worker(exe, &format!("worker-{w}"), schema, &size, &handed))
         .collect::<Result<Vec<_>>>()?;
-    let idle_rss = workers
-        .iter()
-        .map(|w| proc_status_bytes(w.pid, "VmRSS"))
-        .collect();
+    let idle_rss = memory(&workers, "VmRSS");
 
-    let tenant_orgs: Vec<&Org> = (0..size.tenants)
-        .map(|i| &orgs[size.org_of(i) % orgs.len()])
-        .collect();
-    let slots = size.slots() as u32;
-    let mut first = pass(pool, &size, &orgs, &mut workers, 0).await?;
-    first.floor = tenant_orgs
+    let fetch: Vec<_> = orgs
         .iter()
-        .map(|o| o.fetch.wall(size.latency, o.in_flight))
-        .sum::<Duration>()
-        / slots;
-    first.floor_requests = tenant_orgs.iter().map(|o| o.fetch.requests).sum();
-    let peak_after_first = workers
-        .iter()
-        .map(|w| proc_status_bytes(w.pid, "VmHWM"))
+        .map(|o| (o.fetch.wall(size.latency, o.in_flight), o.fetch.requests))
         .collect();
+    let first = pass(pool, &size, &orgs, &mut workers, fleet_floor(&size, &fetch)).await?;
+    let peak_after_first = memory(&workers, "VmHWM");
     let db_bytes_first = runner_bytes(pool).await?;
     let snapshot_gz = average_snapshot_bytes(pool).await?;
 
     eprintln!("fleet: changing about 1% of every org's users");
-    let floors: Vec<Floor> = orgs.iter().map(|o| o.server.change_one_percent()).collect();
-    let tenant_floors: Vec<&Floor> = (0..size.tenants)
-        .map(|i| &floors[size.org_of(i) % floors.len()])
-        .collect();
-    let last_seq: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM runner_runs")
-        .fetch_one(pool)
-        .await?;
-    let mut second = pass(pool, &size, &orgs, &mut workers, last_seq).await?;
-    second.floor = tenant_floors
+    let second_floors: Vec<_> = orgs
         .iter()
-        .zip(&tenant_orgs)
-        .map(|(f, o)| f.wall(size.latency, o.in_flight))
-        .sum::<Duration>()
-        / slots;
-    second.floor_requests = tenant_floors.iter().map(|f| f.requests()).sum();
-    let peak = workers
-        .iter()
-        .map(|w| proc_status_bytes(w.pid, "VmHWM"))
+        .map(|o| {
+            let f = o.server.change_one_percent();
+            (f.wall(size.latency, o.in_flight), f.requests())
+        })
         .collect();
+    let second = pass(
+        pool,
+        &size,
+        &orgs,
+        &mut workers,
+        fleet_floor(&size, &second_floors),
+    )
+    .await?;
+    let peak = memory(&workers, "VmHWM");
     stop(workers)?;
     Ok(FleetFigures {
         size,
         users: size.total_users(),
-        largest_users,
+        largest_users: largest.users,
         largest_snapshot_json,
         first,
         second,
@@ -505,6 +482,46 @@ async fn run_in(
         snapshot_gz,
         setup,
     })
+}
+
+async fn start_orgs(size: &FleetSize, secrets: &mut BTreeMap<String, String>) -> Result<Vec<Org>> {
+    let started = Instant::now();
+    let mut orgs = Vec::with_capacity(size.orgs);
+    for k in 0..size.orgs.clamp(1, size.tenants.max(1)) {
+        orgs.push(start_org(size, k, secrets).await?);
+    }
+    eprintln!(
+        "fleet: {} orgs started in {:.1}s",
+        orgs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(orgs)
+}
+
+/// A pass's floor from each org's (wall-time floor, requests): summed over
+/// the tenants, the time over the fleet's slots.
+fn fleet_floor(size: &FleetSize, per_org: &[(Duration, u64)]) -> (Duration, u64) {
+    let tenants =
+        (0..size.tenants).filter_map(|i| per_org.get(size.org_of(i) % per_org.len().max(1)));
+    let (wall, requests) = tenants.fold((Duration::ZERO, 0), |(w, r), (fw, fr)| (w + *fw, r + fr));
+    (wall / size.slots() as u32, requests)
+}
+
+/// Each worker's `VmRSS` or `VmHWM`.
+fn memory(workers: &[Worker], field: &str) -> Vec<u64> {
+    workers
+        .iter()
+        .map(|w| proc_status_bytes(w.pid, field))
+        .collect()
+}
+
+/// The tenants' policy: the default, with the users' titles kept too (so
+/// the second pass's title changes are applied).
+fn policy() -> Policy {
+    Policy {
+        mapping: Mapping::default().field("title", Attribute::Title),
+        ..Policy::default()
+    }
 }
 
 /// Registers every tenant, due tomorrow (a pass makes them due).
@@ -524,7 +541,7 @@ async fn register(store: &PgStore, size: &FleetSize, orgs: &[Org]) -> Result<()>
             tenant_id,
             provider: org.org.provider.clone(),
             idp_org_key: format!("{}#{i}", org.org.key),
-            policy: Policy::default(),
+            policy: policy(),
             schedule: Schedule::every(Duration::from_secs(86_400)),
             enabled: true,
         };
@@ -533,15 +550,18 @@ async fn register(store: &PgStore, size: &FleetSize, orgs: &[Org]) -> Result<()>
     Ok(())
 }
 
-/// Makes every connection due, waits until each has a run numbered above
-/// `after_seq`, and reads what the pass did.
+/// Makes every connection due, waits until each has a run written, and
+/// reads what the pass did; `floor` is its (wall time, requests) floor.
 async fn pass(
     pool: &PgPool,
     size: &FleetSize,
     orgs: &[Org],
     workers: &mut [Worker],
-    after_seq: i64,
+    floor: (Duration, u64),
 ) -> Result<PassFigures> {
+    let after_seq: i64 = sqlx::query_scalar("SELECT coalesce(max(seq), 0) FROM runner_runs")
+        .fetch_one(pool)
+        .await?;
     let served = orgs.iter().map(|o| o.server.served()).sum::<u64>();
     let cpu = workers.iter().map(|w| proc_cpu(w.pid)).sum::<Duration>();
     let own_cpu = process_cpu();
@@ -549,13 +569,39 @@ async fn pass(
         .execute(pool)
         .await?;
     let started = Instant::now();
-    let total = i64::try_from(size.tenants)?;
-    let mut shown = Instant::now();
+    wait_for_runs(pool, i64::try_from(size.tenants)?, workers, after_seq).await?;
+    let wall = started.elapsed();
+    Ok(PassFigures {
+        wall,
+        served: orgs.iter().map(|o| o.server.served()).sum::<u64>() - served,
+        worker_cpu: workers
+            .iter()
+            .map(|w| proc_cpu(w.pid))
+            .sum::<Duration>()
+            .saturating_sub(cpu),
+        orgs_cpu: process_cpu()
+            .zip(own_cpu)
+            .map_or(Duration::ZERO, |(a, b)| a.saturating_sub(b)),
+        floor: floor.0,
+        floor_requests: floor.1,
+        ..history(pool, after_seq).await?
+    })
+}
+
+/// Polls until `total` tenants have a run numbered above `after_seq`,
+/// showing progress every 10 s; fails if a worker exits.
+async fn wait_for_runs(
+    pool: &PgPool,
+    total: i64,
+    workers: &mut [Worker],
+    after_seq: i64,
+) -> Result<()> {
+    let (started, mut shown) = (Instant::now(), Instant::now());
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
         let now = progress(pool, after_seq).await?;
         if now.done >= total {
-            break;
+            return Ok(());
         }
         if shown.elapsed() >= Duration::from_secs(10) {
             shown = Instant::now();
@@ -575,11 +621,15 @@ async fn pass(
             return Err(format!("a worker exited during the pass ({code})").into());
         }
     }
-    let wall = started.elapsed();
+}
+
+/// What the runs numbered above `after_seq` say.
+async fn history(pool: &PgPool, after_seq: i64) -> Result<PassFigures> {
     let row: (i64, i64, i64, i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT count(*), count(DISTINCT connection_id), \
            count(*) FILTER (WHERE outcome ? 'failed'), count(*) FILTER (WHERE outcome ? 'held'), \
-           count(*) FILTER (WHERE kind ? 'full'), count(*) FILTER (WHERE kind = '\"incremental\"'::jsonb), \
+           count(*) FILTER (WHERE kind ? 'full'), \
+           count(*) FILTER (WHERE kind = '\"incremental\"'::jsonb), \
            coalesce(sum(requests), 0)::bigint, \
            coalesce(sum(creates + updates + reactivations + deactivations) \
              FILTER (WHERE outcome ? 'applied'), 0)::bigint \
@@ -589,7 +639,6 @@ async fn pass(
     .fetch_one(pool)
     .await?;
     Ok(PassFigures {
-        wall,
         runs: row.0,
         tenants: row.1,
         failed: row.2,
@@ -597,18 +646,8 @@ async fn pass(
         full: row.4,
         incremental: row.5,
         requests: row.6,
-        served: orgs.iter().map(|o| o.server.served()).sum::<u64>() - served,
         applied_ops: row.7,
-        worker_cpu: workers
-            .iter()
-            .map(|w| proc_cpu(w.pid))
-            .sum::<Duration>()
-            .saturating_sub(cpu),
-        orgs_cpu: process_cpu()
-            .zip(own_cpu)
-            .map_or(Duration::ZERO, |(a, b)| a.saturating_sub(b)),
-        floor: Duration::ZERO,
-        floor_requests: 0,
+        ..PassFigures::default()
     })
 }
 

@@ -47,10 +47,10 @@ async fn three_worker_processes_sync_30_tenants_twice() {
     }
     assert_eq!((f.first.full, f.first.incremental), (30, 0));
     assert_eq!((f.second.full, f.second.incremental), (0, 30));
-    // The first pass creates a record per user the policy syncs; the
-    // second applies the ~1% changed.
-    assert!(f.first.applied_ops > 0 && f.second.applied_ops > 0, "{f:?}");
-    assert!(f.first.requests as u64 >= f.first.floor_requests, "{f:?}");
+    // The first pass creates a record per present user; the second
+    // applies the ~1% changed (at least one new title per org).
+    assert!(f.first.applied_ops as usize >= f.users / 2, "{f:?}");
+    assert!(f.second.applied_ops >= 10, "{f:?}");
     assert!(
         f.second.requests as u64 <= 2 * f.second.floor_requests,
         "{f:?}"
