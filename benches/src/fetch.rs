@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use azure_directory::testkit::SimulatedTenant;
+use azure_directory::testkit::{SimulatedTenant, TenantData};
 use directory_core::{CollectOptions, Snapshot, UserStatus};
 use okta_directory::testkit::OktaOrg;
 use peak_alloc::PeakAlloc;
@@ -79,10 +79,60 @@ pub struct FetchFigures {
     pub by_endpoint: BTreeMap<String, u64>,
 }
 
-impl FetchFigures {
-    fn floor_for(latency: Duration, chain: u64, min_requests: u64, concurrency: usize) -> Duration {
-        let spread = min_requests.div_ceil(concurrency.max(1) as u64);
-        latency * chain.max(spread) as u32
+/// The fewest requests a full fetch takes (token requests aside) and the
+/// longest chain of them that must follow one another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchFloor {
+    /// Longest chain of dependent requests.
+    pub chain: u64,
+    /// The fewest requests.
+    pub requests: u64,
+}
+
+impl FetchFloor {
+    /// Latency x the larger of the chain and the requests spread over
+    /// `concurrency` in flight.
+    pub fn wall(&self, latency: Duration, concurrency: usize) -> Duration {
+        let spread = self.requests.div_ceil(concurrency.max(1) as u64);
+        latency * self.chain.max(spread) as u32
+    }
+
+    /// Okta's, for an org whose directory is `truth`.
+    pub fn okta(truth: &Snapshot) -> Self {
+        let deprovisioned = truth
+            .users
+            .iter()
+            .filter(|u| u.status == UserStatus::Deprovisioned)
+            .count();
+        let listed = truth.users.len() - deprovisioned;
+        let mut per_group: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in &truth.memberships {
+            *per_group.entry(m.group_id.as_str()).or_default() += 1;
+        }
+        let member_pages: u64 = truth
+            .groups
+            .iter()
+            .map(|g| pages(per_group.get(g.id.as_str()).copied().unwrap_or(0), 1000))
+            .sum();
+        let chain = pages(listed, 200) + pages(deprovisioned, 200);
+        let requests =
+            chain + pages(truth.groups.len(), 10_000) + member_pages + okta_app_pages(truth);
+        FetchFloor { chain, requests }
+    }
+
+    /// Microsoft Graph's, for a tenant holding `data`.
+    pub fn azure(data: &TenantData) -> Self {
+        let member_pages: u64 = data
+            .groups
+            .iter()
+            .map(|g| pages(data.members.get(&g.id).map_or(0, Vec::len), 999))
+            .sum();
+        let chain = pages(data.users.len(), 999);
+        let requests = chain
+            + pages(data.groups.len(), 999)
+            + member_pages
+            + pages(data.assignments.len(), 999);
+        FetchFloor { chain, requests }
     }
 }
 
@@ -135,25 +185,7 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
         Ok(p) => p,
         Err(e) => panic!("building the Okta provider: {e}"),
     };
-    let deprovisioned = truth
-        .users
-        .iter()
-        .filter(|u| u.status == UserStatus::Deprovisioned)
-        .count();
-    let listed = truth.users.len() - deprovisioned;
-    let mut per_group: BTreeMap<&str, usize> = BTreeMap::new();
-    for m in &truth.memberships {
-        *per_group.entry(m.group_id.as_str()).or_default() += 1;
-    }
-    let member_pages: u64 = truth
-        .groups
-        .iter()
-        .map(|g| pages(per_group.get(g.id.as_str()).copied().unwrap_or(0), 1000))
-        .sum();
-    let chain = pages(listed, 200) + pages(deprovisioned, 200);
-    let min_requests =
-        chain + pages(truth.groups.len(), 10_000) + member_pages + okta_app_pages(&truth);
-
+    let floor = FetchFloor::okta(&truth);
     let before = org.total_requests() - org.requests("token");
     let (snapshot, wall, peak_bytes, retained_bytes) = measured_collect(&provider, peak).await;
     assert!(
@@ -166,11 +198,11 @@ pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchF
     FetchFigures {
         provider: "okta".into(),
         requests,
-        min_requests,
+        min_requests: floor.requests,
         wall,
-        floor: FetchFigures::floor_for(size.latency, chain, min_requests, concurrency),
+        floor: floor.wall(size.latency, concurrency),
         concurrency,
-        chain,
+        chain: floor.chain,
         peak_bytes,
         retained_bytes,
         json_bytes: json_len(&snapshot),
@@ -224,14 +256,7 @@ pub async fn azure(
         Ok(p) => p,
         Err(e) => panic!("building the Azure provider: {e}"),
     };
-    let member_pages: u64 = data
-        .groups
-        .iter()
-        .map(|g| pages(data.members.get(&g.id).map_or(0, Vec::len), 999))
-        .sum();
-    let chain = pages(data.users.len(), 999);
-    let min_requests =
-        chain + pages(data.groups.len(), 999) + member_pages + pages(data.assignments.len(), 999);
+    let floor = FetchFloor::azure(&data);
 
     tenant.reset_requests();
     let (snapshot, wall, peak_bytes, retained_bytes) = measured_collect(&provider, peak).await;
@@ -243,11 +268,11 @@ pub async fn azure(
     let figures = FetchFigures {
         provider: "azure".into(),
         requests: stats.graph(),
-        min_requests,
+        min_requests: floor.requests,
         wall,
-        floor: FetchFigures::floor_for(size.latency, chain, min_requests, concurrency),
+        floor: floor.wall(size.latency, concurrency),
         concurrency,
-        chain,
+        chain: floor.chain,
         peak_bytes,
         retained_bytes,
         json_bytes: json_len(&snapshot),

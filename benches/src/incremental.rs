@@ -23,7 +23,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use azure_directory::testkit::{MemberType, SimMember, TenantData, TenantHandle};
+use azure_directory::testkit::{MemberType, SimMember, TenantData, TenantHandle, TenantMut};
 use azure_directory::AzureDirectory;
 use directory_core::{
     DirectoryProviderExt, Membership, Snapshot, SnapshotChanges, SyncOptions, SyncRound, SyncState,
@@ -288,7 +288,7 @@ pub async fn okta(size: OrgSize, concurrency: usize) -> Vec<RoundFigures> {
 /// reactivated), one is replaced by a newly created user, and one joins or
 /// leaves a group. No deletions: without the System Log those wait for the
 /// scheduled full round.
-fn change_one_percent_okta(d: &mut directory_core::DirectoryData) {
+pub(crate) fn change_one_percent_okta(d: &mut directory_core::DirectoryData) {
     let groups: Vec<String> = d.groups.iter().map(|g| g.id.clone()).collect();
     let picked: Vec<usize> = (0..d.users.len()).step_by(100).collect();
     for (k, i) in picked.into_iter().enumerate() {
@@ -350,7 +350,7 @@ fn members_by_group(s: &Snapshot) -> BTreeMap<&str, BTreeSet<&str>> {
 }
 
 /// Okta's floor for going from `before` to `after`.
-fn okta_floor(before: &Snapshot, after: &Snapshot, log: bool) -> Floor {
+pub(crate) fn okta_floor(before: &Snapshot, after: &Snapshot, log: bool) -> Floor {
     let changed_users = after
         .users
         .iter()
@@ -420,40 +420,7 @@ pub(crate) async fn azure(
         size,
         concurrency,
     )];
-    tenant.mutate(|m| {
-        let picked: Vec<String> = m
-            .data()
-            .users
-            .iter()
-            .step_by(100)
-            .map(|u| u.id.clone())
-            .collect();
-        let groups: Vec<String> = m.data().groups.iter().map(|g| g.id.clone()).collect();
-        for (k, id) in picked.iter().enumerate() {
-            match k % 10 {
-                0..=6 => {
-                    m.update_user(id, |u| u.job_title = Some(format!("Bench title {k}")));
-                }
-                7 => {
-                    m.update_user(id, |u| u.account_enabled = !u.account_enabled);
-                }
-                8 => {
-                    let u = m.new_user(&format!("bench{k}"));
-                    m.add_user(u);
-                }
-                _ => {
-                    let member = SimMember {
-                        id: id.clone(),
-                        kind: MemberType::User,
-                    };
-                    // Joins the first group (from a spread start) it is not in.
-                    let _joined = (0..groups.len())
-                        .filter_map(|j| groups.get((k * 7 + j) % groups.len()))
-                        .any(|g| m.add_member(g, member.clone()));
-                }
-            }
-        }
-    });
+    tenant.mutate(change_one_percent_azure);
     let (after, truth) = (tenant.data(), tenant.ground_truth());
     let (changed, requests, timing) = timed_round(provider, &unchanged, served).await;
     out.push(figures(
@@ -471,9 +438,47 @@ pub(crate) async fn azure(
     out
 }
 
+/// Changes every 100th user of an Entra tenant: seven in ten get a new
+/// title, one is disabled (or enabled), one is replaced by a newly created
+/// user, one joins a group.
+pub(crate) fn change_one_percent_azure(m: &mut TenantMut<'_>) {
+    let picked: Vec<String> = m
+        .data()
+        .users
+        .iter()
+        .step_by(100)
+        .map(|u| u.id.clone())
+        .collect();
+    let groups: Vec<String> = m.data().groups.iter().map(|g| g.id.clone()).collect();
+    for (k, id) in picked.iter().enumerate() {
+        match k % 10 {
+            0..=6 => {
+                m.update_user(id, |u| u.job_title = Some(format!("Bench title {k}")));
+            }
+            7 => {
+                m.update_user(id, |u| u.account_enabled = !u.account_enabled);
+            }
+            8 => {
+                let u = m.new_user(&format!("bench{k}"));
+                m.add_user(u);
+            }
+            _ => {
+                let member = SimMember {
+                    id: id.clone(),
+                    kind: MemberType::User,
+                };
+                // Joins the first group (from a spread start) it is not in.
+                let _joined = (0..groups.len())
+                    .filter_map(|j| groups.get((k * 7 + j) % groups.len()))
+                    .any(|g| m.add_member(g, member.clone()));
+            }
+        }
+    }
+}
+
 /// Entra's floor for going from `before` to `after`: the changed users and
 /// the groups whose profile or direct members changed, in delta pages.
-fn azure_floor(before: &TenantData, after: &TenantData) -> Floor {
+pub(crate) fn azure_floor(before: &TenantData, after: &TenantData) -> Floor {
     let old_users: BTreeMap<&str, _> = before.users.iter().map(|u| (u.id.as_str(), u)).collect();
     let changed_users = after
         .users

@@ -28,10 +28,12 @@ use std::time::{Duration, Instant};
 use azure_directory::testkit::{SimulatedTenant, TenantHandle};
 use chrono::Utc;
 use okta_directory::testkit::{Misconfig, OktaOrg};
-use recipient_reconcile::{HostData, HostLocation, Location, Policy, Recipient, Source};
+use recipient_reconcile::{Policy, Recipient, Source};
 use sqlx::PgPool;
-use support::fleet::{run_worker, PgHost, HOST_TABLES};
-use sync_runner::{Connection, PgStore, ProviderSettings, RunnerConfig, RunnerStore, Schedule};
+use support::fleet::{one_location, run_worker, worker_config, PgHost, HOST_TABLES};
+use support::observe::{average_snapshot_bytes, progress, runner_bytes, Progress};
+use support::orgs::{self, SimulatedOrg};
+use sync_runner::{Connection, PgStore, RunnerStore, Schedule};
 
 type Result<T, E = Box<dyn Error + Send + Sync>> = std::result::Result<T, E>;
 
@@ -74,14 +76,7 @@ async fn worker(worker_id: &str) -> Result<()> {
     let schema = std::env::var(SCHEMA_ENV)?;
     let secrets: BTreeMap<String, String> = serde_json::from_str(&std::env::var(SECRETS_ENV)?)?;
     let store = PgStore::connect_in_schema(&database_url(), &schema).await?;
-    let config = RunnerConfig {
-        concurrency: 4,
-        lease: Duration::from_secs(30),
-        heartbeat_every: Duration::from_secs(5),
-        poll_every: Duration::from_millis(250),
-        ..RunnerConfig::default()
-    };
-    run_worker(store, worker_id, secrets, config).await;
+    run_worker(store, worker_id, secrets, worker_config(4)).await;
     Ok(())
 }
 
@@ -121,8 +116,7 @@ fn args() -> Result<Args> {
 /// A simulated org the tenants connect to.
 struct Org {
     name: String,
-    provider: ProviderSettings,
-    key: String,
+    org: SimulatedOrg,
 }
 
 /// Keeps the simulated servers running while held.
@@ -144,19 +138,12 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> Result<(Vec<Org>,
         if broken {
             org.misconfigure(Misconfig::NoAdminRole);
         }
-        let secret = format!("okta-key-{j}");
-        secrets.insert(secret.clone(), org.private_jwk().to_string());
         orgs.push(Org {
             name: format!(
                 "okta {users} users{}",
                 if broken { " (no admin role)" } else { "" }
             ),
-            provider: ProviderSettings {
-                kind: "okta".into(),
-                settings: serde_json::json!({ "domain": org.base_url(), "clientId": org.client_id(), "appId": org.app_id() }),
-                secrets: BTreeMap::from([("private_jwk".to_string(), secret.into())]),
-            },
-            key: org.base_url().to_string(),
+            org: orgs::okta(&org, &format!("okta-key-{j}"), secrets),
         });
         okta.push(org);
     }
@@ -168,22 +155,9 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> Result<(Vec<Org>,
             .latency(latency)
             .start()
             .await?;
-        let secret = format!("graph-secret-{j}");
-        secrets.insert(
-            secret.clone(),
-            tenant.client_secret().expose_secret().to_string(),
-        );
         orgs.push(Org {
             name: format!("entra {users} users"),
-            provider: ProviderSettings {
-                kind: "entra".into(),
-                settings: serde_json::json!({
-                    "endpoint": tenant.base_url(), "tenantId": tenant.tenant_id(),
-                    "clientId": tenant.client_id(), "servicePrincipalId": tenant.service_principal_id(),
-                }),
-                secrets: BTreeMap::from([("client_secret".to_string(), secret.into())]),
-            },
-            key: tenant.base_url().to_string(),
+            org: orgs::entra(&tenant, &format!("graph-secret-{j}"), secrets),
         });
         entra.push(tenant);
     }
@@ -218,23 +192,21 @@ async fn register(store: &PgStore, pool: &PgPool, orgs: &[Org], tenants: usize) 
         } else {
             vec![]
         };
-        let data = HostData {
-            locations: vec![HostLocation {
-                location: Location::new("hq", "Headquarters"),
-                records,
-            }],
-            users: vec![],
-        };
-        PgHost::set(pool, &tenant_id, &data).await?;
+        PgHost::set(
+            pool,
+            &tenant_id,
+            &one_location("hq", "Headquarters", records),
+        )
+        .await?;
         store
             .put_connection(
                 Connection {
                     id: format!("c{i:04}"),
                     tenant_id,
-                    provider: org.provider.clone(),
+                    provider: org.org.provider.clone(),
                     // Tenants share simulated orgs, each with its own key
                     // (as if its own org); the first two on an org share one.
-                    idp_org_key: format!("{}#{}", org.key, i.max(orgs.len()) - orgs.len()),
+                    idp_org_key: format!("{}#{}", org.org.key, i.max(orgs.len()) - orgs.len()),
                     policy: Policy::default(),
                     schedule: Schedule::every(Duration::from_secs(86_400))
                         .jitter(Duration::from_secs(3_600)),
@@ -245,40 +217,6 @@ async fn register(store: &PgStore, pool: &PgPool, orgs: &[Org], tenants: usize) 
             .await?;
     }
     Ok(())
-}
-
-/// What the fleet has done so far, from the database.
-#[derive(Debug, Default, PartialEq)]
-struct Progress {
-    done: i64,
-    running: i64,
-    failed: i64,
-    held: i64,
-    requests: i64,
-    applied_ops: i64,
-}
-
-async fn progress(pool: &PgPool) -> Result<Progress> {
-    let row: (i64, i64, i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT \
-           (SELECT count(DISTINCT connection_id) FROM runner_runs), \
-           (SELECT count(*) FROM runner_connections WHERE lease_expires_at > now()), \
-           (SELECT count(DISTINCT connection_id) FROM runner_runs WHERE outcome ? 'failed'), \
-           (SELECT count(*) FROM runner_held_plans), \
-           (SELECT coalesce(sum(requests), 0)::bigint FROM runner_runs), \
-           (SELECT coalesce(sum(creates + updates + reactivations + deactivations), 0)::bigint \
-              FROM runner_runs WHERE outcome ? 'applied')",
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok(Progress {
-        done: row.0,
-        running: row.1,
-        failed: row.2,
-        held: row.3,
-        requests: row.4,
-        applied_ops: row.5,
-    })
 }
 
 fn spawn_worker(id: &str, schema: &str, secrets: &str) -> Result<Child> {
@@ -330,7 +268,7 @@ async fn run_fleet(args: &Args, store: &PgStore, pool: &PgPool, schema: &str) ->
     let mut last = Progress::default();
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = progress(pool).await?;
+        let now = progress(pool, 0).await?;
         if now != last {
             println!(
                 "[{:>6.1}s] done {:>4}/{total}  running {:>2}  failed {:>3}  held {:>3}  requests {:>6}  operations applied {:>7}",
@@ -394,18 +332,8 @@ async fn summary(pool: &PgPool, tenants: usize, elapsed: Duration, last: &Progre
     if let Some((n, safety)) = held {
         println!("  {n} plans held for review; e.g.: {safety}");
     }
-    let bytes: i64 = sqlx::query_scalar(
-        "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname LIKE 'runner_%'",
-    )
-    .fetch_one(pool)
-    .await?;
-    let snapshot: i64 = sqlx::query_scalar(
-        "SELECT coalesce(avg(octet_length(snapshot)), 0)::bigint FROM runner_saved_syncs",
-    )
-    .fetch_one(pool)
-    .await?;
+    let bytes = runner_bytes(pool).await?;
+    let snapshot = average_snapshot_bytes(pool).await?;
     println!(
         "  the runner's tables: {} KiB with indexes, {} bytes per tenant; \
          a snapshot averages {snapshot} bytes (gzip)",

@@ -55,9 +55,15 @@ impl SavedSync {
         let cannot = |e: std::io::Error| {
             DirectoryError::config("snapshot", format!("cannot be compressed: {e}"))
         };
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        // Buffered: serde_json writes a token at a time, and each write
+        // straight into the encoder zeroes its 32 KiB output buffer.
+        let mut gz = std::io::BufWriter::with_capacity(
+            64 * 1024,
+            GzEncoder::new(Vec::new(), Compression::default()),
+        );
         serde_json::to_writer(&mut gz, snapshot)
             .map_err(|e| DirectoryError::config("snapshot", format!("cannot be written: {e}")))?;
+        let gz = gz.into_inner().map_err(|e| cannot(e.into_error()))?;
         Ok(SavedSync {
             snapshot: gz.finish().map_err(cannot)?,
             state: state.to_json()?,

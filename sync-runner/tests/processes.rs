@@ -23,15 +23,14 @@ use std::time::Duration;
 use azure_directory::testkit::SimulatedTenant;
 use chrono::{DateTime, Utc};
 use common::fleet::{run_worker, HOST_TABLES};
+use common::orgs::SimulatedOrg;
 use common::pg::{fresh_database, TestDb};
 use okta_directory::testkit::OktaOrg;
 use recipient_reconcile::{HostData, Policy};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::types::Json;
 use sqlx::PgPool;
-use sync_runner::{
-    Connection, PgStore, ProviderSettings, RunOutcome, RunnerConfig, RunnerStore, Schedule,
-};
+use sync_runner::{Connection, PgStore, RunOutcome, RunnerConfig, RunnerStore, Schedule};
 
 const TEST: &str = "three_worker_processes_one_killed_sync_300_tenants_exactly_once";
 const WORKER_ENV: &str = "SYNC_RUNNER_TEST_WORKER";
@@ -106,13 +105,9 @@ fn worker_main(worker_id: &str) -> ExitCode {
 
 // --------------------------------------------------------------- the test
 
-/// One simulated org: its provider settings, secrets and size.
-struct Org {
-    provider: ProviderSettings,
-    base_key: String,
-}
-
-async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> (Vec<Org>, Vec<Box<dyn Send>>) {
+async fn start_orgs(
+    secrets: &mut BTreeMap<String, String>,
+) -> (Vec<SimulatedOrg>, Vec<Box<dyn Send>>) {
     let mut orgs = Vec::new();
     let mut servers: Vec<Box<dyn Send>> = Vec::new();
     for (j, users) in [5usize, 12, 20, 33, 50, 8].into_iter().enumerate() {
@@ -125,16 +120,7 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> (Vec<Org>, Vec<Bo
             .start()
             .await
             .unwrap();
-        let name = format!("okta-key-{j}");
-        secrets.insert(name.clone(), org.private_jwk().to_string());
-        orgs.push(Org {
-            provider: ProviderSettings {
-                kind: "okta".into(),
-                settings: serde_json::json!({ "domain": org.base_url(), "clientId": org.client_id(), "appId": org.app_id() }),
-                secrets: BTreeMap::from([("private_jwk".to_string(), name.into())]),
-            },
-            base_key: org.base_url().to_string(),
-        });
+        orgs.push(common::orgs::okta(&org, &format!("okta-key-{j}"), secrets));
         servers.push(Box::new(org));
     }
     for (j, users) in [7usize, 25, 45, 15].into_iter().enumerate() {
@@ -146,30 +132,18 @@ async fn start_orgs(secrets: &mut BTreeMap<String, String>) -> (Vec<Org>, Vec<Bo
             .start()
             .await
             .unwrap();
-        let name = format!("graph-secret-{j}");
-        secrets.insert(
-            name.clone(),
-            tenant.client_secret().expose_secret().to_string(),
-        );
-        orgs.push(Org {
-            provider: ProviderSettings {
-                kind: "entra".into(),
-                settings: serde_json::json!({
-                    "endpoint": tenant.base_url(), "tenantId": tenant.tenant_id(),
-                    "clientId": tenant.client_id(), "servicePrincipalId": tenant.service_principal_id(),
-                }),
-                secrets: BTreeMap::from([("client_secret".to_string(), name.into())]),
-            },
-            // Every simulated tenant has the same tenant id: key by address.
-            base_key: tenant.base_url().to_string(),
-        });
+        orgs.push(common::orgs::entra(
+            &tenant,
+            &format!("graph-secret-{j}"),
+            secrets,
+        ));
         servers.push(Box::new(tenant));
     }
     (orgs, servers)
 }
 
 /// Tenant `i`: its connection (on org `i % orgs`) and org key.
-fn tenant_connection(i: usize, orgs: &[Org]) -> Connection {
+fn tenant_connection(i: usize, orgs: &[SimulatedOrg]) -> Connection {
     let org = &orgs[i % orgs.len()];
     // Distinct keys per tenant (many customers on one simulated org), but
     // a few pairs share one, as two connections to one Okta org would.
@@ -182,7 +156,7 @@ fn tenant_connection(i: usize, orgs: &[Org]) -> Connection {
         id: format!("t{i:03}"),
         tenant_id: format!("tenant-{i:03}"),
         provider: org.provider.clone(),
-        idp_org_key: format!("{}#{key_of}", org.base_key),
+        idp_org_key: format!("{}#{key_of}", org.key),
         policy: Policy::default(),
         schedule: Schedule::every(Duration::from_secs(86_400)).jitter(Duration::ZERO),
         enabled: true,

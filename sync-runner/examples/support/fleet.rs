@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use directory_core::SecretString;
-use recipient_reconcile::{HostData, Plan};
+use recipient_reconcile::{HostData, HostLocation, Location, Plan, Recipient};
 use sqlx::types::Json;
 use sqlx::PgPool;
 use sync_runner::{
@@ -29,6 +30,17 @@ CREATE TABLE IF NOT EXISTS host_apply_log (seq bigserial PRIMARY KEY, tenant_id 
     plan_hash text NOT NULL, worker_id text NOT NULL, outcome text NOT NULL,
     at timestamptz NOT NULL DEFAULT clock_timestamp());
 ";
+
+/// A tenant's records: one location and these records in it.
+pub fn one_location(id: &str, name: &str, records: Vec<Recipient>) -> HostData {
+    HostData {
+        locations: vec![HostLocation {
+            location: Location::new(id, name),
+            records,
+        }],
+        users: vec![],
+    }
+}
 
 /// The host's records in PostgreSQL: `apply` writes the records, the hash
 /// and a log row in one transaction, once per tenant and plan hash.
@@ -144,6 +156,19 @@ impl SecretResolver for NamedSecrets {
                     "not handed to this worker: give it to the worker's environment",
                 )
             })
+    }
+}
+
+/// The workers' settings in the fleet runs (the `sync_fleet` example and
+/// the fleet bench): `concurrency` syncs at once, a 30 s lease renewed
+/// every 5 s, a claim every 250 ms while nothing is due.
+pub fn worker_config(concurrency: usize) -> RunnerConfig {
+    RunnerConfig {
+        concurrency,
+        lease: Duration::from_secs(30),
+        heartbeat_every: Duration::from_secs(5),
+        poll_every: Duration::from_millis(250),
+        ..RunnerConfig::default()
     }
 }
 

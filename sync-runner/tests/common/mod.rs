@@ -7,6 +7,8 @@
 #[cfg(feature = "postgres")]
 #[path = "../../examples/support/fleet.rs"]
 pub mod fleet;
+#[path = "../../examples/support/orgs.rs"]
+pub mod orgs;
 #[cfg(feature = "postgres")]
 pub mod pg;
 #[path = "../../examples/support/providers.rs"]
