@@ -188,6 +188,14 @@ impl RunnerStore for MemoryStore {
         })
     }
 
+    async fn connection_ids(&self) -> Result<Vec<String>> {
+        Ok(self.lock().keys().cloned().collect())
+    }
+
+    async fn remove_connection(&self, id: &str) -> Result<bool> {
+        Ok(self.lock().remove(id).is_some())
+    }
+
     async fn claim_due(
         &self,
         worker_id: &str,

@@ -464,6 +464,23 @@ impl RunnerStore for PgStore {
         }))
     }
 
+    async fn connection_ids(&self) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT id FROM runner_connections ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn remove_connection(&self, id: &str) -> Result<bool> {
+        // The saved sync, held plan and runs go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM runner_connections WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn claim_due(
         &self,
         worker_id: &str,

@@ -263,6 +263,16 @@ pub trait RunnerStore: Send + Sync + 'static {
     /// Its state.
     async fn status(&self, id: &str, now: DateTime<Utc>) -> Result<Option<ConnectionStatus>>;
 
+    /// Every connection's id, sorted: an admin's list, each read with
+    /// [`RunnerStore::connection`], [`RunnerStore::status`] and
+    /// [`RunnerStore::runs`].
+    async fn connection_ids(&self) -> Result<Vec<String>>;
+
+    /// Removes a connection with its saved sync, held plan and run history
+    /// (the customer disconnected); `false` if there was none. A worker
+    /// still running it finds its lease lost at the end and writes nothing.
+    async fn remove_connection(&self, id: &str) -> Result<bool>;
+
     /// Claims up to `limit` enabled connections due at `now`, none leased
     /// and none on an IdP org key leased by anyone, at most one per org key,
     /// earliest due first.

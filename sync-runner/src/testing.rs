@@ -37,6 +37,7 @@ where
     claim_one(&make().await).await;
     complete_writes_everything_at_once(&make().await).await;
     replacing_a_connection_keeps_its_state(&make().await).await;
+    removing_a_connection_takes_its_state_and_fences_its_lease(&make().await).await;
     racing_claimers_never_share(&make().await).await;
     racing_claims_lease_an_org_key_once(&make().await).await;
 }
@@ -341,6 +342,57 @@ async fn complete_writes_everything_at_once(store: &impl RunnerStore) {
     );
     let runs = must(store.runs("c").await, "runs");
     check(runs.len() == 1, "the run is in the history", &runs);
+}
+
+async fn removing_a_connection_takes_its_state_and_fences_its_lease(store: &impl RunnerStore) {
+    for id in ["b", "a", "c"] {
+        put(store, connection(id, id), at(0)).await;
+    }
+    let listed = must(store.connection_ids().await, "connection_ids");
+    check(listed == ["a", "b", "c"], "every id, sorted", &listed);
+    let claims = claim_due(store, "w", 0, 3).await;
+    let lease_of = |id: &str| {
+        claims
+            .iter()
+            .find(|c| c.connection.id == id)
+            .map(|c| c.lease.clone())
+    };
+    let (Some(a), Some(b)) = (lease_of("a"), lease_of("b")) else {
+        fail("leases on a and b", &claims)
+    };
+    must(store.complete(&a, done("a", "w", 1)).await, "complete a");
+    check(
+        must(store.remove_connection("a").await, "remove a"),
+        "a was there",
+        &"false",
+    );
+    check(
+        must(store.remove_connection("b").await, "remove b"),
+        "b was there",
+        &"false",
+    );
+    check(
+        !must(store.remove_connection("a").await, "remove a again"),
+        "a is gone",
+        &"true",
+    );
+    let listed = must(store.connection_ids().await, "connection_ids");
+    check(listed == ["c"], "a and b are no longer listed", &listed);
+    let runs = must(store.runs("a").await, "runs");
+    check(runs.is_empty(), "a's run history went with it", &runs);
+    let status = must(store.status("a", at(1)).await, "status");
+    check(status.is_none(), "a has no status", &status);
+    let late = store.complete(&b, done("b", "w", 2)).await;
+    check(
+        matches!(late, Err(crate::Error::LeaseLost(_))),
+        "a run finishing after its connection was removed writes nothing",
+        &late,
+    );
+    check(
+        must(store.connection("b").await, "connection").is_none(),
+        "b stays removed",
+        &"found",
+    );
 }
 
 async fn replacing_a_connection_keeps_its_state(store: &impl RunnerStore) {
