@@ -217,16 +217,23 @@ impl OktaDirectoryBuilder {
     /// and optionally `OKTA_APP_ID`. Missing variables are reported by
     /// [`OktaDirectoryBuilder::build`]; an unreadable key file here.
     pub fn from_env() -> Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let private_jwk = match (var(env::PRIVATE_JWK), var(env::PRIVATE_JWK_FILE)) {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the same variables as [`OktaDirectoryBuilder::from_env`]
+    /// through `var`, e.g. from a map in tests or a host's secret store.
+    /// Empty values count as unset.
+    pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let private_jwk = match (get(env::PRIVATE_JWK), get(env::PRIVATE_JWK_FILE)) {
             (Some(jwk), _) => Some(jwk),
             (None, Some(path)) => Some(read_key_file(Path::new(&path))?),
             (None, None) => None,
         };
         Ok(Self {
-            domain: var(env::DOMAIN),
-            client_id: var(env::CLIENT_ID),
-            app_id: var(env::APP_ID),
+            domain: get(env::DOMAIN),
+            client_id: get(env::CLIENT_ID),
+            app_id: get(env::APP_ID),
             private_jwk,
             ..Self::default()
         })

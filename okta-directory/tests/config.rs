@@ -166,29 +166,65 @@ async fn scopes_follow_the_app_id() {
     assert_eq!(no_app.scopes(), ["okta.users.read", "okta.groups.read"]);
 }
 
-/// One test touches the environment, so no other test races it.
+/// `from_env_with` reads the documented variables through a closure, so no
+/// test sets process environment.
 #[tokio::test]
 async fn from_env_reads_the_documented_variables() {
     let jwk = key().await;
     let dir = std::env::temp_dir().join(format!("okta-jwk-{}", std::process::id()));
     std::fs::write(&dir, &jwk).unwrap();
-    std::env::set_var("OKTA_DOMAIN", "acme.okta.com");
-    std::env::set_var("OKTA_CLIENT_ID", "0oa1");
-    std::env::remove_var("OKTA_PRIVATE_JWK");
-    std::env::set_var("OKTA_PRIVATE_JWK_FILE", &dir);
-    std::env::set_var("OKTA_APP_ID", "0oa2");
-    let okta = OktaDirectory::from_env().unwrap();
+    let file = dir.display().to_string();
+    let missing = dir.with_extension("missing").display().to_string();
+    let from = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        OktaDirectoryBuilder::from_env_with(move |n| {
+            vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+        })
+    };
+    let okta = from(&[
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_CLIENT_ID", "0oa1"),
+        ("OKTA_PRIVATE_JWK_FILE", &file),
+        ("OKTA_APP_ID", "0oa2"),
+    ])
+    .unwrap()
+    .build()
+    .unwrap();
     assert_eq!(okta.to_string(), "okta(acme.okta.com)");
     assert_eq!(okta.scopes().len(), 3);
-    std::env::set_var("OKTA_PRIVATE_JWK_FILE", dir.with_extension("missing"));
-    let err = OktaDirectory::from_env().unwrap_err();
+
+    let err = from(&[
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_PRIVATE_JWK_FILE", &missing),
+    ])
+    .unwrap_err();
     assert!(err.message().contains("OKTA_PRIVATE_JWK_FILE"), "{err}");
-    std::env::remove_var("OKTA_DOMAIN");
-    std::env::set_var("OKTA_PRIVATE_JWK", &jwk);
-    let err = OktaDirectory::from_env().unwrap_err();
+
+    // The inline JWK wins over the file; a blank domain counts as unset.
+    let err = from(&[
+        ("OKTA_DOMAIN", "  "),
+        ("OKTA_CLIENT_ID", "0oa1"),
+        ("OKTA_PRIVATE_JWK", &jwk),
+        ("OKTA_PRIVATE_JWK_FILE", &missing),
+    ])
+    .unwrap()
+    .build()
+    .unwrap_err();
     assert!(
         err.message().starts_with("domain:") && err.message().contains("OKTA_DOMAIN"),
         "{err}"
     );
+    let no_app = from(&[
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_CLIENT_ID", "0oa1"),
+        ("OKTA_PRIVATE_JWK", &jwk),
+    ])
+    .unwrap()
+    .build()
+    .unwrap();
+    assert_eq!(no_app.scopes().len(), 2);
     let _ = std::fs::remove_file(dir);
 }
