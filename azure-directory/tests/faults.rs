@@ -29,7 +29,7 @@ async fn setup(users: usize, page: u32) -> (TenantHandle, AzureDirectory) {
     let azure = t
         .provider_builder()
         .page_size(page)
-        .retry(quick_retry())
+        .retry_policy(quick_retry())
         .timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
@@ -99,7 +99,7 @@ async fn resource_unit_throttling_is_survived() {
         max_attempts: 10,
         ..quick_retry()
     };
-    let azure = t.provider_builder().retry(retry).build().unwrap();
+    let azure = t.provider_builder().retry_policy(retry).build().unwrap();
     let snap = azure.snapshot().await.unwrap();
     assert!(snap.same_directory(&t.ground_truth()));
     assert!(
@@ -343,7 +343,7 @@ async fn redirects_are_not_followed_with_credentials() {
         ))
         .on(azure_directory::testkit::FaultTarget::TokenEndpoint),
     );
-    let fresh = t.provider_builder().retry(quick_retry()).build().unwrap();
+    let fresh = t.provider_builder().retry_policy(quick_retry()).build().unwrap();
     let e = fresh.all_users().await.unwrap_err();
     assert!(e.message().contains("login.evil.example"), "{e}");
 }

@@ -16,7 +16,10 @@
 //!   [`OktaDirectory::groups_changed_since`]).
 //! * [`OktaDirectoryBuilder`]: the configuration, validated field by field
 //!   in `build()`; [`OktaDirectoryBuilder::from_env`] reads it from the
-//!   environment.
+//!   environment ([`OktaDirectoryBuilder::from_env_with`] through a
+//!   closure). Its settings are named and mean as `azure-directory`'s:
+//!   `max_concurrency` (requests in flight), `member_concurrency`,
+//!   `page_size`, `retry_policy`, `timeout`, `credential`.
 //! * [`PrivateJwk`]: the app's private key (RSA or EC P-256, with `kid`);
 //!   never printed.
 //! * [`testkit`] (feature `testkit`): a simulated Okta org on 127.0.0.1.

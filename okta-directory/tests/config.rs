@@ -100,6 +100,10 @@ async fn every_number_out_of_range_is_refused_naming_it() {
         (base(&jwk).concurrency_limit(10_001), "concurrency_limit"),
         (base(&jwk).max_concurrency(usize::MAX), "max_concurrency"),
         (base(&jwk).max_concurrency(0), "max_concurrency"),
+        (base(&jwk).member_concurrency(0), "member_concurrency"),
+        (base(&jwk).member_concurrency(1025), "member_concurrency"),
+        (base(&jwk).page_size(0), "page_size"),
+        (base(&jwk).page_size(10_001), "page_size"),
         (base(&jwk).timeout(Duration::ZERO), "timeout"),
         (base(&jwk).timeout(long), "timeout"),
         (base(&jwk).reserve_share(f64::NAN), "reserve_share"),
@@ -132,6 +136,64 @@ async fn every_number_out_of_range_is_refused_naming_it() {
         .timeout(Duration::from_secs(3600));
     assert!(edge.build().is_ok());
     assert!(base(&jwk).concurrency_limit(10_000).build().is_ok());
+}
+
+/// `max_concurrency` is the requests in flight in both providers: by default
+/// Okta's is the org's concurrency limit less the reserved share, and a
+/// value above that is refused naming what to change, not silently lowered.
+/// `member_concurrency` defaults to two below it.
+#[tokio::test]
+async fn max_concurrency_is_the_value_and_member_concurrency_follows_it() {
+    use directory_core::DirectoryProvider;
+    let jwk = key().await;
+    let default = base(&jwk).build().unwrap();
+    assert_eq!(default.member_concurrency(), 58, "75 less 20% is 60, less two");
+    let eight = base(&jwk).max_concurrency(8).build().unwrap();
+    assert_eq!(eight.member_concurrency(), 6);
+    let set = base(&jwk)
+        .max_concurrency(8)
+        .member_concurrency(3)
+        .build()
+        .unwrap();
+    assert_eq!(set.member_concurrency(), 3);
+    assert_eq!(
+        base(&jwk).max_concurrency(1).build().unwrap().member_concurrency(),
+        1
+    );
+    let msg = field_error(base(&jwk).concurrency_limit(35).max_concurrency(29));
+    assert!(msg.starts_with("max_concurrency: 29 is more than"), "{msg}");
+    assert!(msg.contains("(28)") && msg.contains("concurrency_limit"), "{msg}");
+    assert!(base(&jwk).concurrency_limit(35).max_concurrency(28).build().is_ok());
+    assert!(base(&jwk)
+        .concurrency_limit(35)
+        .reserve_share(0.0)
+        .max_concurrency(34)
+        .build()
+        .is_ok());
+}
+
+/// A key parsed once can be given as a `PrivateJwk`; the last key setter
+/// wins, and `Debug` of the builder shows neither key.
+#[tokio::test]
+async fn a_parsed_key_is_accepted_and_never_printed() {
+    let jwk = key().await;
+    let parsed = okta_directory::PrivateJwk::from_json(&jwk).unwrap();
+    let b = OktaDirectory::builder()
+        .domain("acme.okta.com")
+        .client_id("0oa1")
+        .credential(parsed.clone());
+    let shown = format!("{b:?}");
+    assert!(shown.contains(parsed.kid()), "{shown}");
+    let d = serde_json::from_str::<serde_json::Value>(&jwk).unwrap()["d"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!shown.contains(&d), "{shown}");
+    assert!(b.clone().build().is_ok());
+    let replaced = b.clone().private_jwk("not json");
+    assert!(!format!("{replaced:?}").contains("not json"));
+    assert!(field_error(replaced).starts_with("private_jwk:"));
+    assert!(b.private_jwk("").credential(parsed).build().is_ok());
 }
 
 #[tokio::test]
