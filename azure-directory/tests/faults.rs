@@ -343,7 +343,11 @@ async fn redirects_are_not_followed_with_credentials() {
         ))
         .on(azure_directory::testkit::FaultTarget::TokenEndpoint),
     );
-    let fresh = t.provider_builder().retry_policy(quick_retry()).build().unwrap();
+    let fresh = t
+        .provider_builder()
+        .retry_policy(quick_retry())
+        .build()
+        .unwrap();
     let e = fresh.all_users().await.unwrap_err();
     assert!(e.message().contains("login.evil.example"), "{e}");
 }

@@ -308,7 +308,9 @@ impl OktaDirectoryBuilder {
         let key = self.checked_key()?;
         let app_id = self.checked_app_id()?;
         self.check_tuning()?;
-        let concurrency = self.max_concurrency.unwrap_or_else(|| self.derived_concurrency());
+        let concurrency = self
+            .max_concurrency
+            .unwrap_or_else(|| self.derived_concurrency());
         Ok(Config {
             base,
             client_id,

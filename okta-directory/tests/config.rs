@@ -147,7 +147,11 @@ async fn max_concurrency_is_the_value_and_member_concurrency_follows_it() {
     use directory_core::DirectoryProvider;
     let jwk = key().await;
     let default = base(&jwk).build().unwrap();
-    assert_eq!(default.member_concurrency(), 58, "75 less 20% is 60, less two");
+    assert_eq!(
+        default.member_concurrency(),
+        58,
+        "75 less 20% is 60, less two"
+    );
     let eight = base(&jwk).max_concurrency(8).build().unwrap();
     assert_eq!(eight.member_concurrency(), 6);
     let set = base(&jwk)
@@ -157,13 +161,24 @@ async fn max_concurrency_is_the_value_and_member_concurrency_follows_it() {
         .unwrap();
     assert_eq!(set.member_concurrency(), 3);
     assert_eq!(
-        base(&jwk).max_concurrency(1).build().unwrap().member_concurrency(),
+        base(&jwk)
+            .max_concurrency(1)
+            .build()
+            .unwrap()
+            .member_concurrency(),
         1
     );
     let msg = field_error(base(&jwk).concurrency_limit(35).max_concurrency(29));
     assert!(msg.starts_with("max_concurrency: 29 is more than"), "{msg}");
-    assert!(msg.contains("(28)") && msg.contains("concurrency_limit"), "{msg}");
-    assert!(base(&jwk).concurrency_limit(35).max_concurrency(28).build().is_ok());
+    assert!(
+        msg.contains("(28)") && msg.contains("concurrency_limit"),
+        "{msg}"
+    );
+    assert!(base(&jwk)
+        .concurrency_limit(35)
+        .max_concurrency(28)
+        .build()
+        .is_ok());
     assert!(base(&jwk)
         .concurrency_limit(35)
         .reserve_share(0.0)
