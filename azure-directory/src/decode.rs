@@ -146,6 +146,7 @@ pub(crate) struct WireServicePrincipal {
 /// Decodes one Graph users page (`/users` or `/users/delta`) into model
 /// users and the page's next link. Removed entries of a delta page are left
 /// out. Errors name the JSON path; no input makes it panic.
+#[cfg(any(test, feature = "testkit"))]
 pub fn decode_users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<String>)> {
     let page: GraphPage<WireUser> = Error::decode_json("Graph users page", body)?;
     let users = page
@@ -158,6 +159,7 @@ pub fn decode_users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<Stri
 }
 
 /// Decodes one Graph groups page into model groups and the next link.
+#[cfg(any(test, feature = "testkit"))]
 pub fn decode_groups_page(body: &[u8]) -> Result<(Vec<DirectoryGroup>, Option<String>)> {
     let page: GraphPage<WireGroup> = Error::decode_json("Graph groups page", body)?;
     Ok((
@@ -173,6 +175,7 @@ pub fn decode_groups_page(body: &[u8]) -> Result<(Vec<DirectoryGroup>, Option<St
 /// Decodes one Graph members page into the ids of its user members and of
 /// its nested groups (devices and service principals are skipped), and the
 /// next link.
+#[cfg(any(test, feature = "testkit"))]
 pub fn decode_members_page(body: &[u8]) -> Result<(Vec<String>, Vec<String>, Option<String>)> {
     let page: GraphPage<WireMember> = Error::decode_json("Graph members page", body)?;
     let (mut users, mut groups) = (Vec::new(), Vec::new());
@@ -207,7 +210,7 @@ impl WireGroup {
 }
 
 /// The group's kind from `groupTypes`, `mailEnabled` and `securityEnabled`.
-pub fn group_kind(
+pub(crate) fn group_kind(
     group_types: &[&str],
     mail_enabled: Option<bool>,
     security_enabled: Option<bool>,

@@ -53,7 +53,7 @@ async fn users_come_in_pages_and_each_next_link_is_followed_verbatim() {
     );
     let log = user_requests(&t);
     assert_eq!(log.len(), 3, "{log:?}");
-    let select = azure_directory::USER_SELECT.join(",");
+    let select = azure_directory::wire::USER_SELECT.join(",");
     assert!(
         log[0].starts_with(&format!("/v1.0/users?$select={select}")),
         "{}",

@@ -118,7 +118,9 @@
 //!
 //! * `testkit`: [`testkit::OktaOrg`], a simulated Okta org (axum on tokio)
 //!   that verifies client assertions and DPoP proofs for real, with fault
-//!   injection, for tests, examples and benchmarks.
+//!   injection, for tests, examples and benchmarks; and [`wire`], the page
+//!   decoders and rate-limit buckets those measure. Without it the crate
+//!   exports only the provider, its builder and its key type.
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
@@ -136,7 +138,7 @@ mod auth;
 mod builder;
 mod client;
 mod credential;
-pub mod decode;
+mod decode;
 mod errors;
 mod incremental;
 mod provider;
@@ -146,7 +148,15 @@ mod systemlog;
 pub use builder::{env, DpopMode, OktaDirectoryBuilder, PageLimits};
 pub use credential::PrivateJwk;
 pub use provider::OktaDirectory;
-pub use ratelimit::bucket_of;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+/// Wire-level pieces for benchmarks and fault tests (feature `testkit`):
+/// the page decoders the provider uses, and the rate-limit bucket of a path.
+/// Named as `azure_directory::wire`'s.
+#[cfg(feature = "testkit")]
+pub mod wire {
+    pub use crate::decode::{app_users_page, groups_page, members_page, users_page};
+    pub use crate::ratelimit::bucket_of;
+}

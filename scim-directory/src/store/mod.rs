@@ -13,10 +13,7 @@ mod memory;
 mod postgres;
 // The SQL half of `query` (conditions, page statements) serves the SQL
 // stores only; without either, the memory store uses the rest.
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres")),
-    allow(dead_code)
-)]
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) mod query;
 #[cfg(feature = "sqlite")]
 mod sqlite;
