@@ -3,12 +3,17 @@
 //! properties kept as custom attributes. A body that does not fit at all is
 //! an error naming the JSON path (`Error::decode_json`).
 
-use directory_core::{DirectoryGroup, DirectoryUser, Error, GroupKind, Result};
+use directory_core::{DirectoryGroup, GroupKind};
 use serde::Deserialize;
 use serde_json::Value;
 
+// The whole-page decoders are for tests and benchmarks (`wire`).
+#[cfg(any(test, feature = "testkit"))]
 use crate::client::GraphPage;
+#[cfg(any(test, feature = "testkit"))]
 use crate::user::WireUser;
+#[cfg(any(test, feature = "testkit"))]
+use directory_core::{DirectoryUser, Error, Result};
 
 /// The user properties requested with `$select` (default properties omit
 /// `accountEnabled`, `employeeId`, `userType`...; `$select` also lowers the
