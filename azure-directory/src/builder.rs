@@ -23,7 +23,9 @@ pub struct AzureDirectoryBuilder {
     pub(crate) tenant_id: Option<String>,
     pub(crate) client_id: Option<String>,
     client_secret: Option<SecretString>,
-    certificate_pem: Option<String>,
+    /// May hold the private key too (a combined PEM).
+    certificate_pem: Option<SecretString>,
+    credential: Option<ClientCredential>,
     certificate_key: Option<SecretString>,
     certificate_pss: bool,
     pub(crate) service_principal_id: Option<String>,
@@ -47,6 +49,7 @@ impl Default for AzureDirectoryBuilder {
             client_id: None,
             client_secret: None,
             certificate_pem: None,
+            credential: None,
             certificate_key: None,
             certificate_pss: false,
             service_principal_id: None,
@@ -82,12 +85,17 @@ impl fmt::Debug for AzureDirectoryBuilder {
                 "certificate_key",
                 &self.certificate_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("credential", &self.credential)
             .field("service_principal_id", &self.service_principal_id)
             .field("cloud", &self.cloud)
             .field("authority_host", &self.authority_host)
             .field("graph_endpoint", &self.graph_endpoint)
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("page_size", &self.page_size)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("member_concurrency", &self.member_concurrency)
+            .field("retry_policy", &self.retry)
+            .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -106,17 +114,37 @@ impl AzureDirectoryBuilder {
     }
 
     /// Authenticate with a client secret (its *Value*, not its Secret ID).
+    /// Setting both a secret and a certificate is refused by `build()`.
     pub fn client_secret(mut self, v: impl Into<SecretString>) -> Self {
         self.client_secret = Some(v.into());
+        self.credential = None;
         self
     }
 
-    /// Authenticate with a certificate: its PEM and its PEM private key. Pass
-    /// the same combined PEM twice, or `key` as `None`, when the key sits in
-    /// the certificate file.
-    pub fn client_certificate(mut self, pem: impl Into<String>, key: Option<SecretString>) -> Self {
+    /// Authenticate with a certificate: its PEM and its PEM private key, read
+    /// in `build()`. Pass `key` as `None` when the key sits in the
+    /// certificate file (a combined PEM, kept as a secret for that reason).
+    pub fn client_certificate(
+        mut self,
+        pem: impl Into<SecretString>,
+        key: Option<SecretString>,
+    ) -> Self {
         self.certificate_pem = Some(pem.into());
         self.certificate_key = key;
+        self.credential = None;
+        self
+    }
+
+    /// Authenticate with a credential built already (a secret, or a
+    /// [`ClientCertificate`] read once for many providers). Replaces a
+    /// secret or certificate set before; it is used as given
+    /// ([`certificate_pss`](Self::certificate_pss) applies only to a PEM
+    /// given to [`client_certificate`](Self::client_certificate)).
+    pub fn credential(mut self, credential: ClientCredential) -> Self {
+        self.credential = Some(credential);
+        self.client_secret = None;
+        self.certificate_pem = None;
+        self.certificate_key = None;
         self
     }
 
@@ -161,20 +189,23 @@ impl AzureDirectoryBuilder {
         self
     }
 
-    /// `$top` for users, groups and members: 1 to 999 (default 999).
+    /// Items per page for every listing (`$top` for users, groups and
+    /// members): 1 to 999 (default 999, the most Graph serves).
     pub fn page_size(mut self, n: u32) -> Self {
         self.page_size = n;
         self
     }
 
-    /// Groups whose members are fetched at once during a snapshot: 1 to
-    /// 1,024 (default 4).
+    /// Groups whose members are read at once during a snapshot, 1 to 1,024
+    /// (default 4): the same setting as
+    /// `OktaDirectoryBuilder::member_concurrency`.
     pub fn member_concurrency(mut self, n: usize) -> Self {
         self.member_concurrency = n;
         self
     }
 
-    /// Requests in flight at once across all streams: 1 to 1,024 (default 8).
+    /// Requests in flight at once across all streams, 1 to 1,024 (default
+    /// 8): the same setting as `OktaDirectoryBuilder::max_concurrency`.
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = n;
         self
@@ -182,9 +213,15 @@ impl AzureDirectoryBuilder {
 
     /// The retry policy for throttling and transient failures (checked by
     /// [`RetryPolicy::validate`]).
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
+    }
+
+    /// The old name of [`retry_policy`](Self::retry_policy).
+    #[deprecated(note = "use `retry_policy`, the name both providers share")]
+    pub fn retry(self, policy: RetryPolicy) -> Self {
+        self.retry_policy(policy)
     }
 
     /// The time one request attempt may take: 1 ms to 1 h (default 60 s).
@@ -244,7 +281,8 @@ impl AzureDirectoryBuilder {
             certificate_pem: pem_or_file(
                 "AZURE_CLIENT_CERTIFICATE_PEM",
                 "AZURE_CLIENT_CERTIFICATE_FILE",
-            )?,
+            )?
+            .map(SecretString::new),
             certificate_key: pem_or_file(
                 "AZURE_CLIENT_CERTIFICATE_KEY_PEM",
                 "AZURE_CLIENT_CERTIFICATE_KEY_FILE",
@@ -273,7 +311,7 @@ impl AzureDirectoryBuilder {
             "the Application (client) ID on the app registration's Overview page",
         )?;
         let service_principal_id = self.validated_sp(&client_id)?;
-        let credential = self.credential()?;
+        let credential = self.checked_credential()?;
         let authority = parse_endpoint(
             "authority_host",
             self.authority_host
@@ -321,7 +359,7 @@ impl AzureDirectoryBuilder {
         in_range("member_concurrency", self.member_concurrency, 1, most)?;
         in_range("max_concurrency", self.max_concurrency, 1, most)?;
         timeout_in_range("timeout", self.timeout)?;
-        self.retry.validate("retry")?;
+        self.retry.validate("retry_policy")?;
         if let Some((units, window)) = self.budget {
             if units == 0 {
                 return Err(Error::config(
@@ -353,7 +391,15 @@ impl AzureDirectoryBuilder {
         Ok(Some(sp))
     }
 
-    fn credential(&self) -> Result<ClientCredential> {
+    fn checked_credential(&self) -> Result<ClientCredential> {
+        if let Some(credential) = &self.credential {
+            return match credential {
+                ClientCredential::Secret(s) if s.is_blank() => {
+                    Err(Error::config("client_secret", "is empty"))
+                }
+                c => Ok(c.clone()),
+            };
+        }
         match (&self.client_secret, &self.certificate_pem) {
             (Some(_), Some(_)) => Err(Error::config(
                 "client_secret",
@@ -362,7 +408,10 @@ impl AzureDirectoryBuilder {
             (Some(s), None) if s.is_blank() => Err(Error::config("client_secret", "is empty")),
             (Some(s), None) => Ok(ClientCredential::Secret(s.clone())),
             (None, Some(pem)) => {
-                let cert = ClientCertificate::from_pem(pem, self.certificate_key.as_ref())?;
+                let cert = ClientCertificate::from_pem(
+                    pem.expose_secret(),
+                    self.certificate_key.as_ref(),
+                )?;
                 Ok(ClientCredential::Certificate(
                     cert.with_pss(self.certificate_pss),
                 ))
@@ -527,18 +576,18 @@ mod tests {
                 "resource_unit_budget",
             ),
             (
-                base().retry(RetryPolicy {
+                base().retry_policy(RetryPolicy {
                     deadline: long,
                     ..RetryPolicy::default()
                 }),
-                "retry",
+                "retry_policy",
             ),
             (
-                base().retry(RetryPolicy {
+                base().retry_policy(RetryPolicy {
                     max_attempts: 0,
                     ..RetryPolicy::default()
                 }),
-                "retry",
+                "retry_policy",
             ),
         ];
         for (b, field) in cases {
@@ -556,6 +605,35 @@ mod tests {
             .timeout(Duration::from_secs(3600))
             .resource_unit_budget(1, Duration::from_millis(1));
         assert!(edge.build().is_ok());
+    }
+
+    /// A credential built once is accepted as given; the last credential
+    /// setter wins, and a blank secret is refused either way.
+    #[test]
+    fn a_built_credential_is_accepted_and_replaces_the_others() {
+        const CERT: &str = include_str!("testkit/keys/client.cert.pem");
+        const KEY: &str = include_str!("testkit/keys/client.key.pem");
+        let key = SecretString::new(KEY);
+        let cert = ClientCertificate::from_pem(CERT, Some(&key)).unwrap();
+        let thumbprint = cert.thumbprint();
+        let b = base().credential(ClientCredential::Certificate(cert));
+        assert!(!format!("{b:?}").contains("MII"), "{b:?}");
+        let c = b.clone().validate().unwrap();
+        assert_eq!(
+            c.credential.describe(),
+            format!("certificate with thumbprint {thumbprint}")
+        );
+        let secret = b.clone().client_secret("s3cr3t").validate().unwrap();
+        assert_eq!(secret.credential.describe(), "client secret");
+        let blank = base().credential(ClientCredential::Secret(SecretString::new(" ")));
+        assert_eq!(field_of(blank), "client_secret");
+        // A combined PEM given as the certificate is a secret: never printed.
+        let combined = AzureDirectory::builder()
+            .tenant_id(T)
+            .client_id(C)
+            .client_certificate(format!("{CERT}\n{KEY}"), None);
+        assert!(!format!("{combined:?}").contains("PRIVATE KEY"));
+        assert!(combined.validate().is_ok());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use x509_cert::der::Decode;
 
 /// How the application proves who it is to the token endpoint.
 #[derive(Clone)]
+#[non_exhaustive]
 pub enum ClientCredential {
     /// A client secret (the secret's *Value* from "Certificates & secrets").
     Secret(SecretString),
@@ -56,6 +57,7 @@ impl ClientCredential {
 /// header, `x5t` (SHA-1) and `x5t#S256` (SHA-256), because Microsoft's own
 /// documents and field reports disagree on which one Entra matches.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct ClientCertificate {
     der: Vec<u8>,
     sha1: [u8; 20],

@@ -3,12 +3,17 @@
 //! properties kept as custom attributes. A body that does not fit at all is
 //! an error naming the JSON path (`Error::decode_json`).
 
-use directory_core::{DirectoryGroup, DirectoryUser, Error, GroupKind, Result};
+use directory_core::{DirectoryGroup, GroupKind};
 use serde::Deserialize;
 use serde_json::Value;
 
+// The whole-page decoders are for tests and benchmarks (`wire`).
+#[cfg(any(test, feature = "testkit"))]
 use crate::client::GraphPage;
+#[cfg(any(test, feature = "testkit"))]
 use crate::user::WireUser;
+#[cfg(any(test, feature = "testkit"))]
+use directory_core::{DirectoryUser, Error, Result};
 
 /// The user properties requested with `$select` (default properties omit
 /// `accountEnabled`, `employeeId`, `userType`...; `$select` also lowers the
@@ -146,6 +151,7 @@ pub(crate) struct WireServicePrincipal {
 /// Decodes one Graph users page (`/users` or `/users/delta`) into model
 /// users and the page's next link. Removed entries of a delta page are left
 /// out. Errors name the JSON path; no input makes it panic.
+#[cfg(any(test, feature = "testkit"))]
 pub fn decode_users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<String>)> {
     let page: GraphPage<WireUser> = Error::decode_json("Graph users page", body)?;
     let users = page
@@ -158,6 +164,7 @@ pub fn decode_users_page(body: &[u8]) -> Result<(Vec<DirectoryUser>, Option<Stri
 }
 
 /// Decodes one Graph groups page into model groups and the next link.
+#[cfg(any(test, feature = "testkit"))]
 pub fn decode_groups_page(body: &[u8]) -> Result<(Vec<DirectoryGroup>, Option<String>)> {
     let page: GraphPage<WireGroup> = Error::decode_json("Graph groups page", body)?;
     Ok((
@@ -173,6 +180,7 @@ pub fn decode_groups_page(body: &[u8]) -> Result<(Vec<DirectoryGroup>, Option<St
 /// Decodes one Graph members page into the ids of its user members and of
 /// its nested groups (devices and service principals are skipped), and the
 /// next link.
+#[cfg(any(test, feature = "testkit"))]
 pub fn decode_members_page(body: &[u8]) -> Result<(Vec<String>, Vec<String>, Option<String>)> {
     let page: GraphPage<WireMember> = Error::decode_json("Graph members page", body)?;
     let (mut users, mut groups) = (Vec::new(), Vec::new());
@@ -207,7 +215,7 @@ impl WireGroup {
 }
 
 /// The group's kind from `groupTypes`, `mailEnabled` and `securityEnabled`.
-pub fn group_kind(
+pub(crate) fn group_kind(
     group_types: &[&str],
     mail_enabled: Option<bool>,
     security_enabled: Option<bool>,

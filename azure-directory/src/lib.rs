@@ -86,7 +86,7 @@
 //! * **Throttling** (429/503 with `Retry-After`) goes through the one retry
 //!   loop of `directory-core`; concurrency is bounded. With
 //!   [`AzureDirectoryBuilder::resource_unit_budget`] the client also paces
-//!   itself by Graph's resource-unit costs ([`resource_units`]) so it stays
+//!   itself by Graph's resource-unit costs (`wire::resource_units`) so it stays
 //!   under the tenant's limit instead of recovering from 429s.
 //! * **Delta** keeps the nested-group edges in the state, so applying a delta
 //!   recomputes transitive memberships without fetching every group. A first
@@ -96,12 +96,16 @@
 //!   next and delta links stay on the round's listing, and a repeated link,
 //!   endless empty pages or the same page under fresh links end the round
 //!   with an error.
-//! * **Decoding** is public for tests and benchmarks: [`decode_users_page`],
-//!   [`decode_groups_page`], [`decode_members_page`].
+//! * **Decoding** is public for tests and benchmarks, with feature
+//!   `testkit`: `wire::users_page`, `wire::groups_page`,
+//!   `wire::members_page`.
 //!
 //! ## Feature flags
 //!
-//! * `testkit`: [`testkit`], the simulated tenant (axum on tokio).
+//! * `testkit`: [`testkit`], the simulated tenant (axum on tokio), and
+//!   `wire`: the page decoders, `$select` lists and resource-unit costs
+//!   that tests and benchmarks measure. Without it the crate exports only
+//!   the provider, its builder, credentials, cloud and delta types.
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
@@ -135,10 +139,19 @@ pub mod testkit;
 pub use builder::{AzureDirectoryBuilder, MAX_PAGE_SIZE};
 pub use cloud::Cloud;
 pub use credential::{ClientCertificate, ClientCredential};
-pub use decode::{
-    decode_groups_page, decode_members_page, decode_users_page, group_kind, DEFAULT_ACCESS_ROLE,
-    GROUP_SELECT, USER_SELECT,
-};
+pub use decode::DEFAULT_ACCESS_ROLE;
 pub use delta::{AssignedPrincipal, DeltaOutcome, DeltaReset, DeltaState, DirectoryChanges};
 pub use provider::AzureDirectory;
-pub use throttle::resource_units;
+
+/// Wire-level pieces for benchmarks and fault tests (feature `testkit`):
+/// the page decoders (each returns the items and the `@odata.nextLink`),
+/// the `$select` lists and Graph's resource-unit cost of a request. Named
+/// as `okta_directory::wire`'s.
+#[cfg(feature = "testkit")]
+pub mod wire {
+    pub use crate::decode::{
+        decode_groups_page as groups_page, decode_members_page as members_page,
+        decode_users_page as users_page, GROUP_SELECT, USER_SELECT,
+    };
+    pub use crate::throttle::resource_units;
+}

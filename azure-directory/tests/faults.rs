@@ -29,7 +29,7 @@ async fn setup(users: usize, page: u32) -> (TenantHandle, AzureDirectory) {
     let azure = t
         .provider_builder()
         .page_size(page)
-        .retry(quick_retry())
+        .retry_policy(quick_retry())
         .timeout(Duration::from_millis(1500))
         .build()
         .unwrap();
@@ -53,7 +53,7 @@ async fn users_come_in_pages_and_each_next_link_is_followed_verbatim() {
     );
     let log = user_requests(&t);
     assert_eq!(log.len(), 3, "{log:?}");
-    let select = azure_directory::USER_SELECT.join(",");
+    let select = azure_directory::wire::USER_SELECT.join(",");
     assert!(
         log[0].starts_with(&format!("/v1.0/users?$select={select}")),
         "{}",
@@ -99,7 +99,7 @@ async fn resource_unit_throttling_is_survived() {
         max_attempts: 10,
         ..quick_retry()
     };
-    let azure = t.provider_builder().retry(retry).build().unwrap();
+    let azure = t.provider_builder().retry_policy(retry).build().unwrap();
     let snap = azure.snapshot().await.unwrap();
     assert!(snap.same_directory(&t.ground_truth()));
     assert!(
@@ -343,7 +343,11 @@ async fn redirects_are_not_followed_with_credentials() {
         ))
         .on(azure_directory::testkit::FaultTarget::TokenEndpoint),
     );
-    let fresh = t.provider_builder().retry(quick_retry()).build().unwrap();
+    let fresh = t
+        .provider_builder()
+        .retry_policy(quick_retry())
+        .build()
+        .unwrap();
     let e = fresh.all_users().await.unwrap_err();
     assert!(e.message().contains("login.evil.example"), "{e}");
 }

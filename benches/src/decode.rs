@@ -68,7 +68,7 @@ impl Pages {
 pub fn okta_typed(pages: &[Vec<u8>]) -> usize {
     pages
         .iter()
-        .map(|p| match okta_directory::decode::users_page(p) {
+        .map(|p| match okta_directory::wire::users_page(p) {
             Ok(users) => users.len(),
             Err(e) => panic!("Okta page: {e}"),
         })
@@ -79,7 +79,7 @@ pub fn okta_typed(pages: &[Vec<u8>]) -> usize {
 pub fn graph_typed(pages: &[Vec<u8>]) -> usize {
     pages
         .iter()
-        .map(|p| match azure_directory::decode_users_page(p) {
+        .map(|p| match azure_directory::wire::users_page(p) {
             Ok((users, _)) => users.len(),
             Err(e) => panic!("Graph page: {e}"),
         })

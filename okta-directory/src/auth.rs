@@ -13,6 +13,7 @@ use directory_core::http::{
 };
 use directory_core::{Error, ErrorKind, Result};
 
+use crate::builder::DpopMode;
 use crate::credential::{DpopKey, PrivateJwk};
 use crate::errors::{token_error, OktaFailure};
 use crate::ratelimit::OktaWaitHint;
@@ -33,11 +34,11 @@ pub(crate) struct Dpop {
 }
 
 impl Dpop {
-    pub(crate) fn new(configured: Option<bool>) -> Result<Self> {
+    pub(crate) fn new(mode: DpopMode) -> Result<Self> {
         Ok(Self {
             key: DpopKey::generate()?,
-            enabled: AtomicBool::new(configured.unwrap_or(false)),
-            forced: configured.is_some(),
+            enabled: AtomicBool::new(mode.starts_on()),
+            forced: !mode.detects(),
             token_nonce: Mutex::new(None),
             resource_nonce: Mutex::new(None),
         })

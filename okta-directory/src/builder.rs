@@ -8,13 +8,16 @@ use directory_core::http::url::Url;
 use directory_core::http::{
     in_range, parse_endpoint, timeout_in_range, HttpClientBuilder, RetryPolicy,
 };
-use directory_core::{Error, Result};
+use directory_core::{Error, Result, SecretString};
 
 use crate::credential::PrivateJwk;
 use crate::provider::OktaDirectory;
 
 /// The largest org concurrency limit [`OktaDirectoryBuilder::build`] accepts.
 const MAX_CONCURRENCY_LIMIT: usize = 10_000;
+
+/// The largest page any Okta listing serves (groups: 10,000).
+const MAX_PAGE_SIZE: u32 = 10_000;
 
 /// Page sizes per endpoint. The defaults are the largest each endpoint allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,17 +49,20 @@ impl Default for PageLimits {
 pub struct OktaDirectoryBuilder {
     pub(crate) domain: Option<String>,
     pub(crate) client_id: Option<String>,
-    pub(crate) private_jwk: Option<String>,
+    pub(crate) private_jwk: Option<SecretString>,
+    pub(crate) key: Option<PrivateJwk>,
     pub(crate) app_id: Option<String>,
     pub(crate) allow_http: bool,
     pub(crate) include_deprovisioned: bool,
     pub(crate) page_limits: PageLimits,
+    pub(crate) page_size: Option<u32>,
     pub(crate) concurrency_limit: usize,
     pub(crate) max_concurrency: Option<usize>,
+    pub(crate) member_concurrency: Option<usize>,
     pub(crate) reserve_share: f64,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
-    pub(crate) dpop: Option<bool>,
+    pub(crate) dpop: DpopMode,
     pub(crate) system_log: bool,
 }
 
@@ -66,16 +72,19 @@ impl Default for OktaDirectoryBuilder {
             domain: None,
             client_id: None,
             private_jwk: None,
+            key: None,
             app_id: None,
             allow_http: false,
             include_deprovisioned: true,
             page_limits: PageLimits::default(),
+            page_size: None,
             concurrency_limit: 75,
             max_concurrency: None,
+            member_concurrency: None,
             reserve_share: 0.2,
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(60),
-            dpop: None,
+            dpop: DpopMode::Auto,
             system_log: false,
         }
     }
@@ -86,12 +95,19 @@ impl fmt::Debug for OktaDirectoryBuilder {
         f.debug_struct("OktaDirectoryBuilder")
             .field("domain", &self.domain)
             .field("client_id", &self.client_id)
-            .field(
-                "private_jwk",
-                &self.private_jwk.as_ref().map(|_| "[redacted]"),
-            )
+            .field("private_jwk", &self.private_jwk)
+            .field("key", &self.key)
             .field("app_id", &self.app_id)
             .field("allow_http", &self.allow_http)
+            .field("page_limits", &self.page_limits)
+            .field("page_size", &self.page_size)
+            .field("concurrency_limit", &self.concurrency_limit)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("member_concurrency", &self.member_concurrency)
+            .field("reserve_share", &self.reserve_share)
+            .field("retry_policy", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -124,9 +140,21 @@ impl OktaDirectoryBuilder {
         self
     }
 
-    /// The app's private key as a JWK (JSON text, RSA or EC P-256, with `kid`).
-    pub fn private_jwk(mut self, jwk_json: impl Into<String>) -> Self {
+    /// The app's private key as a JWK (JSON text, RSA or EC P-256, with
+    /// `kid`), parsed in [`OktaDirectoryBuilder::build`]. Replaces a key
+    /// given with [`OktaDirectoryBuilder::credential`].
+    pub fn private_jwk(mut self, jwk_json: impl Into<SecretString>) -> Self {
         self.private_jwk = Some(jwk_json.into());
+        self.key = None;
+        self
+    }
+
+    /// The app's private key, already parsed (e.g. once for many
+    /// providers). Replaces a key given with
+    /// [`OktaDirectoryBuilder::private_jwk`].
+    pub fn credential(mut self, key: PrivateJwk) -> Self {
+        self.key = Some(key);
+        self.private_jwk = None;
         self
     }
 
@@ -163,24 +191,50 @@ impl OktaDirectoryBuilder {
         self
     }
 
-    /// Page sizes (default: the largest each endpoint allows).
-    pub fn page_limits(mut self, limits: PageLimits) -> Self {
-        self.page_limits = limits;
+    /// Items per page for every listing, 1 to 10,000: each endpoint gets
+    /// `n` or its own maximum if smaller (users 200, group members 1,000,
+    /// app users 500, groups 10,000). The default is each endpoint's
+    /// maximum. [`OktaDirectoryBuilder::page_limits`] sets them one by one.
+    pub fn page_size(mut self, n: u32) -> Self {
+        self.page_size = Some(n);
         self
     }
 
-    /// The org's concurrency limit (default 75; 35 on Integrator Free orgs),
-    /// 1 to 10,000. Requests in flight stay below it by the reserved share
-    /// (and at most 1,024).
+    /// Page sizes per endpoint (default: the largest each endpoint allows).
+    /// Replaces a [`page_size`](Self::page_size).
+    pub fn page_limits(mut self, limits: PageLimits) -> Self {
+        self.page_limits = limits;
+        self.page_size = None;
+        self
+    }
+
+    /// The org's concurrency limit, a fact about the org rather than a
+    /// setting of this client (default 75; 35 on Integrator Free orgs), 1 to
+    /// 10,000. The default [`max_concurrency`](Self::max_concurrency) stays
+    /// below it by the reserved share.
     pub fn concurrency_limit(mut self, limit: usize) -> Self {
         self.concurrency_limit = limit;
         self
     }
 
-    /// An upper bound on requests in flight (1 to 1,024), below what the
-    /// concurrency limit and reserve would allow.
+    /// Requests in flight at once across all streams, 1 to 1,024: the same
+    /// setting as `AzureDirectoryBuilder::max_concurrency`. Default: the
+    /// org's [`concurrency_limit`](Self::concurrency_limit) less the
+    /// [`reserve_share`](Self::reserve_share) (60 of 75), at most 1,024.
+    /// More than that default is refused by `build()`: raise the
+    /// concurrency limit (if the org's is higher) or lower the reserve.
     pub fn max_concurrency(mut self, n: usize) -> Self {
         self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Groups whose members are read at once during a snapshot, 1 to 1,024:
+    /// the same setting as `AzureDirectoryBuilder::member_concurrency`.
+    /// Default: [`max_concurrency`](Self::max_concurrency) less two, so the
+    /// users and app-users listings (pages that must follow one another)
+    /// always find a free request slot.
+    pub fn member_concurrency(mut self, n: usize) -> Self {
+        self.member_concurrency = Some(n);
         self
     }
 
@@ -208,7 +262,7 @@ impl OktaDirectoryBuilder {
     /// Whether tokens are DPoP-bound: [`DpopMode::Auto`] (the default)
     /// detects it from the token endpoint's answer.
     pub fn dpop(mut self, mode: DpopMode) -> Self {
-        self.dpop = mode.forced();
+        self.dpop = mode;
         self
     }
 
@@ -217,17 +271,24 @@ impl OktaDirectoryBuilder {
     /// and optionally `OKTA_APP_ID`. Missing variables are reported by
     /// [`OktaDirectoryBuilder::build`]; an unreadable key file here.
     pub fn from_env() -> Result<Self> {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let private_jwk = match (var(env::PRIVATE_JWK), var(env::PRIVATE_JWK_FILE)) {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the same variables as [`OktaDirectoryBuilder::from_env`]
+    /// through `var`, e.g. from a map in tests or a host's secret store.
+    /// Empty values count as unset.
+    pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let private_jwk = match (get(env::PRIVATE_JWK), get(env::PRIVATE_JWK_FILE)) {
             (Some(jwk), _) => Some(jwk),
             (None, Some(path)) => Some(read_key_file(Path::new(&path))?),
             (None, None) => None,
         };
         Ok(Self {
-            domain: var(env::DOMAIN),
-            client_id: var(env::CLIENT_ID),
-            app_id: var(env::APP_ID),
-            private_jwk,
+            domain: get(env::DOMAIN),
+            client_id: get(env::CLIENT_ID),
+            app_id: get(env::APP_ID),
+            private_jwk: private_jwk.map(SecretString::new),
             ..Self::default()
         })
     }
@@ -247,14 +308,20 @@ impl OktaDirectoryBuilder {
         let key = self.checked_key()?;
         let app_id = self.checked_app_id()?;
         self.check_tuning()?;
+        let concurrency = self
+            .max_concurrency
+            .unwrap_or_else(|| self.derived_concurrency());
         Ok(Config {
             base,
             client_id,
             key,
             app_id,
             include_deprovisioned: self.include_deprovisioned,
-            page_limits: self.page_limits,
-            concurrency: self.effective_concurrency(),
+            page_limits: self.effective_page_limits(),
+            concurrency,
+            member_concurrency: self
+                .member_concurrency
+                .unwrap_or_else(|| concurrency.saturating_sub(2).max(1)),
             reserve_share: self.reserve_share,
             retry: self.retry,
             timeout: self.timeout,
@@ -264,8 +331,11 @@ impl OktaDirectoryBuilder {
     }
 
     fn checked_key(&self) -> Result<PrivateJwk> {
-        match self.private_jwk.as_deref().filter(|j| !j.trim().is_empty()) {
-            Some(text) => PrivateJwk::from_json(text),
+        if let Some(key) = &self.key {
+            return Ok(key.clone());
+        }
+        match self.private_jwk.as_ref().filter(|j| !j.is_blank()) {
+            Some(text) => PrivateJwk::from_json(text.expose_secret()),
             None => Err(Error::config(
                 "private_jwk",
                 format!(
@@ -289,7 +359,10 @@ impl OktaDirectoryBuilder {
     }
 
     fn check_tuning(&self) -> Result<()> {
-        check_limits(&self.page_limits)?;
+        if let Some(n) = self.page_size {
+            in_range("page_size", n as usize, 1, MAX_PAGE_SIZE as usize)?;
+        }
+        check_limits(&self.effective_page_limits())?;
         if !(0.0..=0.9).contains(&self.reserve_share) {
             return Err(Error::config(
                 "reserve_share",
@@ -302,21 +375,50 @@ impl OktaDirectoryBuilder {
             1,
             MAX_CONCURRENCY_LIMIT,
         )?;
+        let most = HttpClientBuilder::MAX_CONCURRENCY;
         if let Some(n) = self.max_concurrency {
-            in_range("max_concurrency", n, 1, HttpClientBuilder::MAX_CONCURRENCY)?;
+            in_range("max_concurrency", n, 1, most)?;
+            let allowed = self.derived_concurrency();
+            if n > allowed {
+                return Err(Error::config(
+                    "max_concurrency",
+                    format!(
+                        "{n} is more than the org's concurrency limit {} less the reserved \
+                         share {} allows ({allowed}); raise concurrency_limit if the org's \
+                         limit is higher, or lower reserve_share",
+                        self.concurrency_limit, self.reserve_share
+                    ),
+                ));
+            }
+        }
+        if let Some(n) = self.member_concurrency {
+            in_range("member_concurrency", n, 1, most)?;
         }
         timeout_in_range("timeout", self.timeout)?;
         self.retry.validate("retry_policy")
     }
 
-    /// Requests in flight: below the org's limit by the reserved share, at
-    /// most `max_concurrency` and at most what the HTTP client allows.
-    fn effective_concurrency(&self) -> usize {
+    /// [`PageLimits`], or `page_size` capped at each endpoint's maximum.
+    fn effective_page_limits(&self) -> PageLimits {
+        let Some(n) = self.page_size else {
+            return self.page_limits;
+        };
+        let max = PageLimits::default();
+        PageLimits {
+            users: n.min(max.users),
+            groups: n.min(max.groups),
+            group_members: n.min(max.group_members),
+            app_users: n.min(max.app_users),
+        }
+    }
+
+    /// The default requests in flight: below the org's limit by the
+    /// reserved share, and at most what the HTTP client allows.
+    fn derived_concurrency(&self) -> usize {
         let share = 1.0 - self.reserve_share;
         let below = (self.concurrency_limit as f64 * share).floor() as usize;
         let n = below.clamp(1, self.concurrency_limit.saturating_sub(1).max(1));
-        let n = n.min(HttpClientBuilder::MAX_CONCURRENCY);
-        self.max_concurrency.map_or(n, |m| n.min(m.max(1)))
+        n.min(HttpClientBuilder::MAX_CONCURRENCY)
     }
 }
 
@@ -328,11 +430,14 @@ pub(crate) struct Config {
     pub(crate) app_id: Option<String>,
     pub(crate) include_deprovisioned: bool,
     pub(crate) page_limits: PageLimits,
+    /// Requests in flight at most.
     pub(crate) concurrency: usize,
+    /// Group-member listings read at once.
+    pub(crate) member_concurrency: usize,
     pub(crate) reserve_share: f64,
     pub(crate) retry: RetryPolicy,
     pub(crate) timeout: Duration,
-    pub(crate) dpop: Option<bool>,
+    pub(crate) dpop: DpopMode,
     pub(crate) system_log: bool,
 }
 
@@ -413,12 +518,13 @@ pub enum DpopMode {
 }
 
 impl DpopMode {
-    /// `None` to detect, `Some(on)` to force.
-    fn forced(self) -> Option<bool> {
-        match self {
-            DpopMode::Auto => None,
-            DpopMode::Always => Some(true),
-            DpopMode::Never => Some(false),
-        }
+    /// Whether the first token request carries a proof.
+    pub(crate) fn starts_on(self) -> bool {
+        matches!(self, DpopMode::Always)
+    }
+
+    /// Whether the token endpoint's answer may switch DPoP on.
+    pub(crate) fn detects(self) -> bool {
+        matches!(self, DpopMode::Auto)
     }
 }

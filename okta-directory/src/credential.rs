@@ -25,6 +25,7 @@ const ASSERTION_LIFETIME: Duration = Duration::from_secs(300);
 /// `Debug` shows only the key id and algorithm; the key material is never
 /// printed and is kept only in signer form.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct PrivateJwk {
     kid: String,
     alg: Algorithm,

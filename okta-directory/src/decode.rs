@@ -1,6 +1,7 @@
 //! Okta's wire format and its mapping onto the directory model. The page
-//! decoders are public for benchmarks and property tests; the provider uses
-//! the same code.
+//! decoders are public for benchmarks and property tests as
+//! `okta_directory::wire` (feature `testkit`); the provider uses the same
+//! code (`decode_page` with the same mappings).
 //!
 //! Decoding is lenient where Okta is loose: every field but `id` may be
 //! missing or null, an empty email or phone is none, unknown statuses and
@@ -73,7 +74,7 @@ struct UserProfile {
 }
 
 /// Okta's user status names onto the model.
-pub fn user_status(s: &str) -> UserStatus {
+pub(crate) fn user_status(s: &str) -> UserStatus {
     match s {
         "ACTIVE" => UserStatus::Active,
         "STAGED" => UserStatus::Staged,
@@ -88,7 +89,7 @@ pub fn user_status(s: &str) -> UserStatus {
 }
 
 /// Okta's group type names onto the model.
-pub fn group_kind(s: &str) -> GroupKind {
+pub(crate) fn group_kind(s: &str) -> GroupKind {
     match s {
         "OKTA_GROUP" => GroupKind::Directory,
         "APP_GROUP" => GroupKind::Application,
@@ -279,16 +280,19 @@ impl OktaAppUser {
     }
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Decodes one page of `GET /api/v1/users` (a JSON array of Okta users).
 pub fn users_page(body: &[u8]) -> Result<Vec<DirectoryUser>> {
     decode_page("Okta users page", body, OktaUser::into_user)
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Decodes one page of `GET /api/v1/groups`.
 pub fn groups_page(body: &[u8]) -> Result<Vec<DirectoryGroup>> {
     decode_page("Okta groups page", body, OktaGroup::into_group)
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Decodes one page of `GET /api/v1/groups/{group_id}/users` into memberships.
 pub fn members_page(group_id: &str, body: &[u8]) -> Result<Vec<directory_core::Membership>> {
     decode_page("Okta group members page", body, |m: OktaMember| {
@@ -296,6 +300,7 @@ pub fn members_page(group_id: &str, body: &[u8]) -> Result<Vec<directory_core::M
     })
 }
 
+#[cfg(any(test, feature = "testkit"))]
 /// Decodes one page of `GET /api/v1/apps/{app_id}/users` into assignments.
 pub fn app_users_page(body: &[u8]) -> Result<Vec<AppAssignment>> {
     decode_page(

@@ -16,7 +16,10 @@
 //!   [`OktaDirectory::groups_changed_since`]).
 //! * [`OktaDirectoryBuilder`]: the configuration, validated field by field
 //!   in `build()`; [`OktaDirectoryBuilder::from_env`] reads it from the
-//!   environment.
+//!   environment ([`OktaDirectoryBuilder::from_env_with`] through a
+//!   closure). Its settings are named and mean as `azure-directory`'s:
+//!   `max_concurrency` (requests in flight), `member_concurrency`,
+//!   `page_size`, `retry_policy`, `timeout`, `credential`.
 //! * [`PrivateJwk`]: the app's private key (RSA or EC P-256, with `kid`);
 //!   never printed.
 //! * [`testkit`] (feature `testkit`): a simulated Okta org on 127.0.0.1.
@@ -117,7 +120,9 @@
 //!
 //! * `testkit`: [`testkit::OktaOrg`], a simulated Okta org (axum on tokio)
 //!   that verifies client assertions and DPoP proofs for real, with fault
-//!   injection, for tests, examples and benchmarks.
+//!   injection, for tests, examples and benchmarks; and [`wire`], the page
+//!   decoders and rate-limit buckets those measure. Without it the crate
+//!   exports only the provider, its builder and its key type.
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
@@ -135,7 +140,7 @@ mod auth;
 mod builder;
 mod client;
 mod credential;
-pub mod decode;
+mod decode;
 mod errors;
 mod incremental;
 mod provider;
@@ -145,7 +150,15 @@ mod systemlog;
 pub use builder::{env, DpopMode, OktaDirectoryBuilder, PageLimits};
 pub use credential::PrivateJwk;
 pub use provider::OktaDirectory;
-pub use ratelimit::bucket_of;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+/// Wire-level pieces for benchmarks and fault tests (feature `testkit`):
+/// the page decoders the provider uses, and the rate-limit bucket of a path.
+/// Named as `azure_directory::wire`'s.
+#[cfg(feature = "testkit")]
+pub mod wire {
+    pub use crate::decode::{app_users_page, groups_page, members_page, users_page};
+    pub use crate::ratelimit::bucket_of;
+}

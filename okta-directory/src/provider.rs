@@ -33,6 +33,8 @@ pub struct OktaDirectory {
     pub(crate) app_id: Option<String>,
     pub(crate) limits: PageLimits,
     pub(crate) include_deprovisioned: bool,
+    /// Group-member listings read at once.
+    member_concurrency: usize,
     /// Whether rounds ask for and read the System Log.
     pub(crate) system_log: bool,
     scopes: Vec<&'static str>,
@@ -67,6 +69,7 @@ impl OktaDirectory {
             app_id: config.app_id,
             limits: config.page_limits,
             include_deprovisioned: config.include_deprovisioned,
+            member_concurrency: config.member_concurrency,
             system_log: config.system_log,
             scopes,
             rounds: Arc::default(),
@@ -287,16 +290,11 @@ impl DirectoryProvider for OktaDirectory {
         report
     }
 
-    /// The request cap less two, so the users and app-users chains (cursor
-    /// pages that must follow one another) always find a free slot while
-    /// members are fetched.
+    /// `member_concurrency` of the builder: by default the request cap
+    /// less two, so the users and app-users chains (cursor pages that must
+    /// follow one another) always find a free slot while members are fetched.
     fn member_concurrency(&self) -> usize {
-        self.client
-            .api
-            .http()
-            .max_concurrency()
-            .saturating_sub(2)
-            .max(1)
+        self.member_concurrency
     }
 }
 

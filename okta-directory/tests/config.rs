@@ -100,6 +100,10 @@ async fn every_number_out_of_range_is_refused_naming_it() {
         (base(&jwk).concurrency_limit(10_001), "concurrency_limit"),
         (base(&jwk).max_concurrency(usize::MAX), "max_concurrency"),
         (base(&jwk).max_concurrency(0), "max_concurrency"),
+        (base(&jwk).member_concurrency(0), "member_concurrency"),
+        (base(&jwk).member_concurrency(1025), "member_concurrency"),
+        (base(&jwk).page_size(0), "page_size"),
+        (base(&jwk).page_size(10_001), "page_size"),
         (base(&jwk).timeout(Duration::ZERO), "timeout"),
         (base(&jwk).timeout(long), "timeout"),
         (base(&jwk).reserve_share(f64::NAN), "reserve_share"),
@@ -134,6 +138,79 @@ async fn every_number_out_of_range_is_refused_naming_it() {
     assert!(base(&jwk).concurrency_limit(10_000).build().is_ok());
 }
 
+/// `max_concurrency` is the requests in flight in both providers: by default
+/// Okta's is the org's concurrency limit less the reserved share, and a
+/// value above that is refused naming what to change, not silently lowered.
+/// `member_concurrency` defaults to two below it.
+#[tokio::test]
+async fn max_concurrency_is_the_value_and_member_concurrency_follows_it() {
+    use directory_core::DirectoryProvider;
+    let jwk = key().await;
+    let default = base(&jwk).build().unwrap();
+    assert_eq!(
+        default.member_concurrency(),
+        58,
+        "75 less 20% is 60, less two"
+    );
+    let eight = base(&jwk).max_concurrency(8).build().unwrap();
+    assert_eq!(eight.member_concurrency(), 6);
+    let set = base(&jwk)
+        .max_concurrency(8)
+        .member_concurrency(3)
+        .build()
+        .unwrap();
+    assert_eq!(set.member_concurrency(), 3);
+    assert_eq!(
+        base(&jwk)
+            .max_concurrency(1)
+            .build()
+            .unwrap()
+            .member_concurrency(),
+        1
+    );
+    let msg = field_error(base(&jwk).concurrency_limit(35).max_concurrency(29));
+    assert!(msg.starts_with("max_concurrency: 29 is more than"), "{msg}");
+    assert!(
+        msg.contains("(28)") && msg.contains("concurrency_limit"),
+        "{msg}"
+    );
+    assert!(base(&jwk)
+        .concurrency_limit(35)
+        .max_concurrency(28)
+        .build()
+        .is_ok());
+    assert!(base(&jwk)
+        .concurrency_limit(35)
+        .reserve_share(0.0)
+        .max_concurrency(34)
+        .build()
+        .is_ok());
+}
+
+/// A key parsed once can be given as a `PrivateJwk`; the last key setter
+/// wins, and `Debug` of the builder shows neither key.
+#[tokio::test]
+async fn a_parsed_key_is_accepted_and_never_printed() {
+    let jwk = key().await;
+    let parsed = okta_directory::PrivateJwk::from_json(&jwk).unwrap();
+    let b = OktaDirectory::builder()
+        .domain("acme.okta.com")
+        .client_id("0oa1")
+        .credential(parsed.clone());
+    let shown = format!("{b:?}");
+    assert!(shown.contains(parsed.kid()), "{shown}");
+    let d = serde_json::from_str::<serde_json::Value>(&jwk).unwrap()["d"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!shown.contains(&d), "{shown}");
+    assert!(b.clone().build().is_ok());
+    let replaced = b.clone().private_jwk("not json");
+    assert!(!format!("{replaced:?}").contains("not json"));
+    assert!(field_error(replaced).starts_with("private_jwk:"));
+    assert!(b.private_jwk("").credential(parsed).build().is_ok());
+}
+
 #[tokio::test]
 async fn a_public_only_or_kidless_jwk_is_refused() {
     let jwk: serde_json::Value = serde_json::from_str(&key().await).unwrap();
@@ -166,29 +243,65 @@ async fn scopes_follow_the_app_id() {
     assert_eq!(no_app.scopes(), ["okta.users.read", "okta.groups.read"]);
 }
 
-/// One test touches the environment, so no other test races it.
+/// `from_env_with` reads the documented variables through a closure, so no
+/// test sets process environment.
 #[tokio::test]
 async fn from_env_reads_the_documented_variables() {
     let jwk = key().await;
     let dir = std::env::temp_dir().join(format!("okta-jwk-{}", std::process::id()));
     std::fs::write(&dir, &jwk).unwrap();
-    std::env::set_var("OKTA_DOMAIN", "acme.okta.com");
-    std::env::set_var("OKTA_CLIENT_ID", "0oa1");
-    std::env::remove_var("OKTA_PRIVATE_JWK");
-    std::env::set_var("OKTA_PRIVATE_JWK_FILE", &dir);
-    std::env::set_var("OKTA_APP_ID", "0oa2");
-    let okta = OktaDirectory::from_env().unwrap();
+    let file = dir.display().to_string();
+    let missing = dir.with_extension("missing").display().to_string();
+    let from = |vars: &[(&str, &str)]| {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        OktaDirectoryBuilder::from_env_with(move |n| {
+            vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+        })
+    };
+    let okta = from(&[
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_CLIENT_ID", "0oa1"),
+        ("OKTA_PRIVATE_JWK_FILE", &file),
+        ("OKTA_APP_ID", "0oa2"),
+    ])
+    .unwrap()
+    .build()
+    .unwrap();
     assert_eq!(okta.to_string(), "okta(acme.okta.com)");
     assert_eq!(okta.scopes().len(), 3);
-    std::env::set_var("OKTA_PRIVATE_JWK_FILE", dir.with_extension("missing"));
-    let err = OktaDirectory::from_env().unwrap_err();
+
+    let err = from(&[
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_PRIVATE_JWK_FILE", &missing),
+    ])
+    .unwrap_err();
     assert!(err.message().contains("OKTA_PRIVATE_JWK_FILE"), "{err}");
-    std::env::remove_var("OKTA_DOMAIN");
-    std::env::set_var("OKTA_PRIVATE_JWK", &jwk);
-    let err = OktaDirectory::from_env().unwrap_err();
+
+    // The inline JWK wins over the file; a blank domain counts as unset.
+    let err = from(&[
+        ("OKTA_DOMAIN", "  "),
+        ("OKTA_CLIENT_ID", "0oa1"),
+        ("OKTA_PRIVATE_JWK", &jwk),
+        ("OKTA_PRIVATE_JWK_FILE", &missing),
+    ])
+    .unwrap()
+    .build()
+    .unwrap_err();
     assert!(
         err.message().starts_with("domain:") && err.message().contains("OKTA_DOMAIN"),
         "{err}"
     );
+    let no_app = from(&[
+        ("OKTA_DOMAIN", "acme.okta.com"),
+        ("OKTA_CLIENT_ID", "0oa1"),
+        ("OKTA_PRIVATE_JWK", &jwk),
+    ])
+    .unwrap()
+    .build()
+    .unwrap();
+    assert_eq!(no_app.scopes().len(), 2);
     let _ = std::fs::remove_file(dir);
 }

@@ -8,7 +8,7 @@
 use directory_core::{
     AppAssignment, AssignedVia, DirectoryGroup, DirectoryUser, GroupKind, Membership, UserStatus,
 };
-use okta_directory::decode::{app_users_page, groups_page, members_page, users_page};
+use okta_directory::wire::{app_users_page, groups_page, members_page, users_page};
 use serde_json::json;
 
 fn fixture(name: &str) -> Vec<u8> {

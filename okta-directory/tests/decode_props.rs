@@ -1,8 +1,8 @@
 //! The page decoders never panic, whatever a server sends, and the
 //! simulated org's pages decode back to the model exactly.
 
-use okta_directory::decode::{app_users_page, groups_page, members_page, users_page};
 use okta_directory::testkit::{users_page_body, OktaOrg};
+use okta_directory::wire::{app_users_page, groups_page, members_page, users_page};
 use proptest::prelude::*;
 
 proptest! {

@@ -223,6 +223,34 @@ async fn group_members_page_through_the_after_cursor() {
     assert_eq!(org.requests("groups/id"), 3);
 }
 
+/// `page_size(n)` is every listing's page size, capped at each endpoint's
+/// own maximum (users 200): 300 users come in pages of 150 and 150, and with
+/// 500 (above the users maximum) in pages of 200, 100.
+#[tokio::test]
+async fn page_size_sets_every_listing_capped_at_each_endpoints_maximum() {
+    let org = OktaOrg::builder()
+        .users(300)
+        .groups(1)
+        .memberships_per_user(1)
+        .start()
+        .await
+        .unwrap();
+    let gid = org.ground_truth().groups[0].id.clone();
+    let okta = org.provider_builder().page_size(150).build().unwrap();
+    let members: Vec<Vec<_>> = okta.group_members(&gid).try_collect().await.unwrap();
+    assert_eq!(
+        members.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![150, 150]
+    );
+    let users: Vec<Vec<_>> = okta.users().try_collect().await.unwrap();
+    assert_eq!(users[0].len(), 150);
+    let okta = org.provider_builder().page_size(500).build().unwrap();
+    let users: Vec<Vec<_>> = okta.users().try_collect().await.unwrap();
+    assert_eq!(users[0].len(), 200, "capped at the users endpoint's 200");
+    let members: Vec<Vec<_>> = okta.group_members(&gid).try_collect().await.unwrap();
+    assert_eq!(members.len(), 1, "300 members fit one page of 500");
+}
+
 #[tokio::test]
 async fn a_retry_after_429_names_the_refused_request() {
     let server = MockServer::start().await;

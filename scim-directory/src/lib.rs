@@ -18,8 +18,8 @@
 //!   `suspend_tenant` / `resume_tenant`, `delete_tenant` (with all its
 //!   data), `rotate_token` with an overlap window, `revoke_tokens`. The time
 //!   comes from [`ServiceConfig::clock`] ([`Clock`]), which a test moves.
-//! * [`Store`] (async) with [`MemoryStore`], [`SqliteStore`] and, with the
-//!   `postgres` feature, `PgStore`: where users, groups, tenants and the
+//! * [`Store`] (async) with [`MemoryStore`], `SqliteStore` (feature
+//!   `sqlite`, on by default) and, with the `postgres` feature, `PgStore`: where users, groups, tenants and the
 //!   event log live.
 //! * [`ScimDirectory`]: one tenant's directory as a `DirectoryProvider`;
 //!   `DirectoryProviderExt::sync` rounds after the first are incremental,
@@ -117,6 +117,9 @@
 //! * `postgres`: `PgStore`, the store in PostgreSQL for several server
 //!   processes on one database (sqlx, rustls; migrations shipped in the
 //!   crate and applied on connect).
+//! * `sqlite` (default): `SqliteStore`, the store in one SQLite file
+//!   (rusqlite with SQLite bundled). Turn default features off to compile
+//!   no SQLite when the store is in memory or PostgreSQL.
 
 #![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
@@ -159,8 +162,10 @@ pub use schema::{ResourceType, ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 pub use service::{ScimService, ServiceConfig};
 #[cfg(feature = "postgres")]
 pub use store::PgStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use store::{
     unique_attribute, GroupRef, IndexFilter, IndexOp, IndexedAttr, MemoryStore, ResourcePage,
-    ResourceQuery, SqliteStore, Store, StoredResource, Write,
+    ResourceQuery, Store, StoredResource, Write,
 };
 pub use tenant::{NewTenant, TenantInfo, TenantRecord, TenantStatus, TOKEN_PREFIX};

@@ -38,6 +38,7 @@ impl TenantStatus {
     }
 
     /// The status stored as `s`; anything but `suspended` is active.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) fn from_stored(s: &str) -> Self {
         if s == "suspended" {
             Self::Suspended

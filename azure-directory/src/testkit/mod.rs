@@ -551,7 +551,10 @@ impl TenantHandle {
 /// A Graph users page body exactly as the simulated tenant serves it, with
 /// the provider's default `$select`: for decode benchmarks and tests.
 pub fn users_page_body(users: &[SimUser]) -> Vec<u8> {
-    let select: Vec<String> = crate::USER_SELECT.iter().map(|s| s.to_string()).collect();
+    let select: Vec<String> = crate::decode::USER_SELECT
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let page = graph::Page {
         context: "https://graph.microsoft.com/v1.0/$metadata#users".to_string(),
         value: users

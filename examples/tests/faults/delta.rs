@@ -66,7 +66,7 @@ fn entra(t: &TenantHandle) -> AzureDirectory {
     t.provider_builder()
         .page_size(7)
         .timeout(ATTEMPT_TIMEOUT)
-        .retry(quick_retry())
+        .retry_policy(quick_retry())
         .build()
         .expect("azure provider builds")
 }

@@ -210,7 +210,7 @@ async fn azure_credentials_per_host() {
         .authority_host(login.server.uri())
         .graph_endpoint(graph.uri())
         .allow_insecure_http(true)
-        .retry(quick_retry())
+        .retry_policy(quick_retry())
         .build()
         .expect("provider builds");
     let e = first_users_error(&p).await;

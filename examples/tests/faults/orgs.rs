@@ -226,7 +226,7 @@ impl Sim {
                     .provider_builder()
                     .page_size(t.page)
                     .timeout(t.timeout)
-                    .retry(t.retry.clone())
+                    .retry_policy(t.retry.clone())
                     .build()
                     .expect("azure provider builds"),
             ),

@@ -82,7 +82,7 @@ proptest! {
     /// bytes, an error is `InvalidResponse`, never a panic.
     #[test]
     fn okta_page_decoders_never_panic_on_any_body(body in body(Kind::Okta)) {
-        use okta_directory::decode::{app_users_page, groups_page, members_page, users_page};
+        use okta_directory::wire::{app_users_page, groups_page, members_page, users_page};
         let kinds = [
             users_page(&body).err().map(|e| e.kind()),
             groups_page(&body).err().map(|e| e.kind()),
@@ -96,11 +96,11 @@ proptest! {
 
     #[test]
     fn azure_page_decoders_never_panic_on_any_body(body in body(Kind::Azure)) {
-        use azure_directory::{decode_groups_page, decode_members_page, decode_users_page};
+        use azure_directory::wire::{groups_page, members_page, users_page};
         let kinds = [
-            decode_users_page(&body).err().map(|e| e.kind()),
-            decode_groups_page(&body).err().map(|e| e.kind()),
-            decode_members_page(&body).err().map(|e| e.kind()),
+            users_page(&body).err().map(|e| e.kind()),
+            groups_page(&body).err().map(|e| e.kind()),
+            members_page(&body).err().map(|e| e.kind()),
         ];
         for k in kinds.into_iter().flatten() {
             prop_assert_eq!(k, ErrorKind::InvalidResponse);

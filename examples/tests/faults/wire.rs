@@ -184,7 +184,7 @@ pub fn azure_at(base: &str, retry: RetryPolicy, timeout: Duration) -> AzureDirec
         .graph_endpoint(base)
         .allow_insecure_http(true)
         .timeout(timeout)
-        .retry(retry)
+        .retry_policy(retry)
         .build()
         .expect("azure provider builds")
 }

@@ -169,7 +169,7 @@ impl OktaOrgBuilder {
         self.limits.per_window = per_window;
         self
     }
-    /// Requests per window for one bucket (see [`crate::bucket_of`]).
+    /// Requests per window for one bucket (see [`crate::wire::bucket_of`]).
     pub fn bucket_rate_limit(mut self, bucket: &'static str, per_window: u64) -> Self {
         self.limits.buckets.insert(bucket, per_window);
         self

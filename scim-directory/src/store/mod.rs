@@ -1,5 +1,6 @@
-//! Storage: a small async trait with an in-memory, a SQLite and (feature
-//! `postgres`) a PostgreSQL implementation.
+//! Storage: a small async trait with an in-memory, a SQLite (feature
+//! `sqlite`, on by default) and a PostgreSQL (feature `postgres`)
+//! implementation.
 //!
 //! The store is deliberately dumb: it keeps resource bodies, tenants and the
 //! event log, and enforces one rule itself (a user's `userName` and a
@@ -10,13 +11,18 @@
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+// The SQL half of `query` (conditions, page statements) serves the SQL
+// stores only; without either, the memory store uses the rest.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) mod query;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use query::{GroupRef, IndexFilter, IndexOp, IndexedAttr, ResourcePage, ResourceQuery};
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

@@ -228,6 +228,7 @@ async fn revocation(service: &ScimService) -> String {
 
 /// Rows the SQLite database at `path` holds for `tenant`, over every table
 /// with a `tenant` column and the tenants table itself.
+#[cfg(feature = "sqlite")]
 pub fn sqlite_rows(path: &std::path::Path, tenant: &str) -> usize {
     let conn = rusqlite::Connection::open(path).unwrap();
     let tables: Vec<String> = conn

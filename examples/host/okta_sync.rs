@@ -11,7 +11,7 @@
 //! `directory-sync.sqlite`), writes the plan (`SYNC_PLAN`, default
 //! `plan.json`) and applies it in one transaction unless `--dry-run`.
 
-use directory_sync_examples::run::{exit_on_error, sync_from_env};
+use directory_sync_host::run::{exit_on_error, sync_from_env};
 use okta_directory::OktaDirectory;
 
 #[tokio::main]

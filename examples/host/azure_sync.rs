@@ -12,7 +12,7 @@
 //! `okta_sync`: check, collect, plan, write, apply unless `--dry-run`.
 
 use azure_directory::AzureDirectory;
-use directory_sync_examples::run::{exit_on_error, sync_from_env};
+use directory_sync_host::run::{exit_on_error, sync_from_env};
 
 #[tokio::main]
 async fn main() {
