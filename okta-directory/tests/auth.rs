@@ -64,7 +64,7 @@ async fn token_refreshed_once_when_it_expires_in_the_middle_of_a_long_list() {
         .unwrap();
     let mut pages = okta.users();
     let mut seen = pages.next().await.unwrap().unwrap().len();
-    org.expire_tokens();
+    org.revoke_tokens();
     while let Some(page) = pages.next().await {
         seen += page.unwrap().len();
     }

@@ -266,7 +266,7 @@ async fn a_grant_withdrawn_mid_way_gets_okta_403_and_a_full_round_that_names_the
     let granted = ["okta.users.read", "okta.groups.read", "okta.apps.read"];
     org.misconfigure(Misconfig::GrantedScopes(granted.map(String::from).to_vec()));
     // The cached token still lists okta.logs.read; its refresh does not.
-    org.expire_tokens();
+    org.revoke_tokens();
     let second = next(&okta, &first, &options(), |_| {}).await;
     let reason = provider_reason(&second);
     assert!(reason.contains("System Log cannot be read"), "{reason}");

@@ -31,7 +31,7 @@ async fn a_whole_sync_and_failing_checks_log_no_secret_at_trace() {
     okta.snapshot().await.unwrap();
     let mut secrets = org.live_tokens();
     secrets.push(private_d(&org));
-    org.expire_tokens();
+    org.revoke_tokens();
     okta.snapshot().await.unwrap();
     secrets.extend(org.live_tokens());
     let mut texts = Vec::new();
@@ -41,7 +41,7 @@ async fn a_whole_sync_and_failing_checks_log_no_secret_at_trace() {
         Misconfig::BadSignature,
     ] {
         org.clear_misconfig();
-        org.expire_tokens();
+        org.revoke_tokens();
         org.misconfigure(m);
         let report = okta.check().await;
         assert!(!report.is_ok());

@@ -169,9 +169,11 @@ impl SimulatedTenant {
         self
     }
 
-    /// Share of disabled users, in percent.
-    pub fn disabled_percent(mut self, p: u32) -> Self {
-        self.spec.disabled_percent = p.min(100);
+    /// Share of users in a non-active status (disabled accounts), from 0
+    /// to 1 (kept to the whole percent), as Okta's simulated org takes it.
+    pub fn inactive_share(mut self, share: f64) -> Self {
+        let percent = (share.clamp(0.0, 1.0) * 100.0).round();
+        self.spec.disabled_percent = u32::try_from(percent as i64).unwrap_or(0);
         self
     }
 
@@ -535,7 +537,7 @@ impl TenantHandle {
     }
 
     /// Undoes every misconfiguration.
-    pub fn fix_configuration(&self) {
+    pub fn clear_misconfig(&self) {
         let mut a = lock(&self.sim.auth);
         a.tenant_exists = true;
         a.client_exists = true;

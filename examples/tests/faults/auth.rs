@@ -31,7 +31,7 @@ async fn a_token_revoked_mid_sync_is_refreshed_once(kind: Kind) {
     // token it issued: the next calls get 401s.
     let opts = CollectOptions::default().with_progress(move |prog| {
         if prog.pages >= 2 && !once.swap(true, Ordering::SeqCst) {
-            org.expire_tokens();
+            org.revoke_tokens();
         }
     });
     let got = Snapshot::collect(p.as_ref(), &opts).await;

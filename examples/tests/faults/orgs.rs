@@ -283,9 +283,9 @@ impl Sim {
 
     /// Makes every token issued so far stop working (the next resource call
     /// gets a 401).
-    pub fn expire_tokens(&self) {
+    pub fn revoke_tokens(&self) {
         match self {
-            Sim::Okta(org) => org.expire_tokens(),
+            Sim::Okta(org) => org.revoke_tokens(),
             Sim::Azure(t) => t.revoke_tokens(),
         }
     }

@@ -177,7 +177,7 @@ async fn revoking_sync(
     let (org, fired) = (sim.clone(), Arc::new(AtomicBool::new(false)));
     let opts = CollectOptions::default().with_progress(move |prog| {
         if prog.pages >= 3 && !fired.swap(true, Ordering::SeqCst) {
-            org.expire_tokens();
+            org.revoke_tokens();
         }
     });
     Snapshot::collect(p, &opts).await

@@ -425,7 +425,7 @@ impl OktaOrg {
         *lock(&self.shared.latency) = latency;
     }
     /// Revokes every issued token: the next resource call gets a 401.
-    pub fn expire_tokens(&self) {
+    pub fn revoke_tokens(&self) {
         self.shared.auth.revoke_all();
     }
 
