@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::auth::AadTokenSource;
-use crate::throttle::{resource_units, Budget};
+use crate::ratelimit::{resource_units, Budget};
 
 /// The Graph permission a request needs, named in a 403's message.
 pub(crate) type Permission = &'static str;

@@ -130,7 +130,7 @@ mod decode;
 mod delta;
 mod members;
 mod provider;
-mod throttle;
+mod ratelimit;
 mod user;
 
 #[cfg(feature = "testkit")]
@@ -153,5 +153,5 @@ pub mod wire {
         decode_groups_page as groups_page, decode_members_page as members_page,
         decode_users_page as users_page, GROUP_SELECT, USER_SELECT,
     };
-    pub use crate::throttle::resource_units;
+    pub use crate::ratelimit::resource_units;
 }

@@ -287,7 +287,7 @@ fn graph_client(c: &Config, http: HttpClient, name: &str) -> Result<GraphClient>
     let auth = GraphAuth {
         budget: c
             .budget
-            .map(|(units, window)| crate::throttle::Budget::new(units, window)),
+            .map(|(units, window)| crate::ratelimit::Budget::new(units, window)),
     };
     let tokens = TokenCache::new(source, Duration::from_secs(300));
     Ok(GraphClient {

@@ -138,6 +138,7 @@
 
 mod auth;
 mod builder;
+mod check;
 mod client;
 mod credential;
 mod decode;

@@ -9,7 +9,7 @@ use directory_core::http::run_ahead;
 use directory_core::http::url::Url;
 use directory_core::{
     AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider, DirectoryUser,
-    Error, ErrorKind, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
+    Error, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -37,7 +37,7 @@ pub struct OktaDirectory {
     member_concurrency: usize,
     /// Whether rounds ask for and read the System Log.
     pub(crate) system_log: bool,
-    scopes: Vec<&'static str>,
+    pub(crate) scopes: Vec<&'static str>,
     /// One sync round at a time: a round reads the server's clock.
     pub(crate) rounds: Arc<tokio::sync::Mutex<()>>,
 }
@@ -137,7 +137,7 @@ impl OktaDirectory {
         Ok(url)
     }
 
-    fn limited(&self, segments: &[&str], limit: u32) -> Result<Url> {
+    pub(crate) fn limited(&self, segments: &[&str], limit: u32) -> Result<Url> {
         let mut url = self.client.url("api/v1/")?;
         url.path_segments_mut()
             .map_err(|_| Error::config("domain", "cannot be a base URL"))?
@@ -169,30 +169,6 @@ impl OktaDirectory {
             let items = decode_page(what, &resp.body, &map)?;
             Ok(Page::new(items, next(resp)))
         })
-    }
-
-    pub(crate) async fn probe(&self, what: &str, url: Result<Url>) -> Result<()> {
-        self.client.get(what, &url?).await.map(|_| ())
-    }
-
-    fn scope_problems(&self, granted: &[String], report: &mut CheckReport) {
-        if granted.is_empty() {
-            return;
-        }
-        for scope in self.scopes.iter().filter(|s| **s != LOGS_SCOPE) {
-            if !granted.iter().any(|g| g == scope) {
-                let e = Error::new(
-                    ErrorKind::PermissionDenied,
-                    format!(
-                        "the token was granted without {scope}; grant {scope} on the API \
-                         Services app's 'Okta API Scopes' tab"
-                    ),
-                )
-                .with_provider(self.client.name())
-                .with_code("insufficient_scope");
-                report.push(format!("scope {scope} granted"), Err(e));
-            }
-        }
     }
 }
 
@@ -252,42 +228,7 @@ impl DirectoryProvider for OktaDirectory {
     }
 
     async fn check(&self) -> CheckReport {
-        let mut report = CheckReport::default();
-        let token = match self.client.api.tokens().get().await {
-            Ok(t) => t,
-            Err(e) => {
-                report.push("access token (client credentials, private_key_jwt)", Err(e));
-                return report;
-            }
-        };
-        report.push("access token (client credentials, private_key_jwt)", Ok(()));
-        self.scope_problems(&token.granted, &mut report);
-        let users = self.probe("list users (okta.users.read)", self.limited(&["users"], 1));
-        let groups = self.probe(
-            "list groups (okta.groups.read)",
-            self.limited(&["groups"], 1),
-        );
-        let app = async {
-            match &self.app_id {
-                Some(app) => Some(
-                    self.probe(
-                        "list SAML app users (okta.apps.read)",
-                        self.limited(&["apps", app, "users"], 1),
-                    )
-                    .await,
-                ),
-                None => None,
-            }
-        };
-        let (users, groups, app) = futures::join!(users, groups, app);
-        report.push("list users (okta.users.read)", users);
-        report.push("list groups (okta.groups.read)", groups);
-        if let Some(app) = app {
-            report.push("list SAML app users (okta.apps.read)", app);
-        }
-        let (name, result) = self.log_probe(&token.granted).await;
-        report.push(name, result);
-        report
+        self.run_check().await
     }
 
     /// `member_concurrency` of the builder: by default the request cap

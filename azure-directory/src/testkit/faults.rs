@@ -227,7 +227,7 @@ impl Bucket {
     }
 }
 
-pub(crate) use crate::throttle::resource_units;
+pub(crate) use crate::ratelimit::resource_units;
 
 #[cfg(test)]
 mod tests {
