@@ -23,8 +23,9 @@ use futures::TryStreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::client::{is_delta_reset, pages, GraphPage, Permission};
+use crate::client::{pages, GraphPage, Permission};
 use crate::decode::{MemberKind, WireAssignment, WireGroup, GROUP_SELECT};
+use crate::errors::is_delta_reset;
 use crate::provider::{list, AzureDirectory, Inner, PERM_APPS, PERM_GROUPS, PERM_USERS};
 use crate::user::WireUser;
 

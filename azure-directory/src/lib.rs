@@ -128,6 +128,7 @@ mod cloud;
 mod credential;
 mod decode;
 mod delta;
+mod errors;
 mod members;
 mod provider;
 mod ratelimit;
