@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use directory_core::http::ClientAssertionClaims;
@@ -220,18 +220,15 @@ fn not_after(cert: &x509_cert::Certificate) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(i64::try_from(secs).ok()?, 0)
 }
 
-/// The DER content of the first PEM block whose label is one of `labels`.
+/// The DER content of the first PEM block whose label is one of `labels`
+/// (in the order of `labels`), read with the `pem` crate.
 pub(crate) fn pem_block(text: &str, labels: &[&str]) -> Option<Vec<u8>> {
+    let blocks = pem::parse_many(text).ok()?;
     labels.iter().find_map(|label| {
-        let begin = format!("-----BEGIN {label}-----");
-        let end = format!("-----END {label}-----");
-        let start = text.find(&begin)? + begin.len();
-        let stop = start + text[start..].find(&end)?;
-        let body: String = text[start..stop]
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        STANDARD.decode(body).ok()
+        blocks
+            .iter()
+            .find(|b| b.tag() == *label)
+            .map(|b| b.contents().to_vec())
     })
 }
 
