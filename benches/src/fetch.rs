@@ -35,6 +35,24 @@ pub struct OrgSize {
 }
 
 impl OrgSize {
+    /// The simulated Okta org of this shape (seed 11), as the fetch and the
+    /// second-sync benches start it.
+    pub async fn start_okta(&self) -> OktaOrg {
+        match OktaOrg::builder()
+            .seed(11)
+            .users(self.users)
+            .groups(self.groups)
+            .memberships_per_user(self.memberships_per_user)
+            .app_users(self.app_users)
+            .latency(self.latency)
+            .start()
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => panic!("starting the simulated Okta org: {e}"),
+        }
+    }
+
     /// The issue's size: 100,000 users, 2,000 groups, ~3 memberships per
     /// user, 5,000 app users, 20 ms per request.
     pub fn issue() -> Self {
@@ -167,19 +185,7 @@ fn json_len(snapshot: &Snapshot) -> usize {
 /// Okta: users (200 a page, plus the DEPROVISIONED search), groups (10,000),
 /// each group's members (1,000), the app's users (500).
 pub async fn okta(size: OrgSize, concurrency: usize, peak: &PeakAlloc) -> FetchFigures {
-    let org = match OktaOrg::builder()
-        .seed(11)
-        .users(size.users)
-        .groups(size.groups)
-        .memberships_per_user(size.memberships_per_user)
-        .app_users(size.app_users)
-        .latency(size.latency)
-        .start()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => panic!("starting the simulated Okta org: {e}"),
-    };
+    let org = size.start_okta().await;
     let truth = org.ground_truth();
     let provider = match org.provider_builder().max_concurrency(concurrency).build() {
         Ok(p) => p,

@@ -29,7 +29,6 @@ use directory_core::{
     DirectoryProviderExt, Membership, Snapshot, SnapshotChanges, SyncOptions, SyncRound, SyncState,
     UserStatus,
 };
-use okta_directory::testkit::OktaOrg;
 use okta_directory::OktaDirectory;
 
 use crate::fetch::{okta_app_pages, pages, OrgSize};
@@ -206,19 +205,7 @@ fn figures(
 /// of its users changed, of the changed one; each with the System Log read
 /// (`okta.logs.read` granted) and without it, from the same previous state.
 pub async fn okta(size: OrgSize, concurrency: usize) -> Vec<RoundFigures> {
-    let org = match OktaOrg::builder()
-        .seed(11)
-        .users(size.users)
-        .groups(size.groups)
-        .memberships_per_user(size.memberships_per_user)
-        .app_users(size.app_users)
-        .latency(size.latency)
-        .start()
-        .await
-    {
-        Ok(o) => o,
-        Err(e) => panic!("starting the simulated Okta org: {e}"),
-    };
+    let org = size.start_okta().await;
     let build = |log: bool| match org
         .provider_builder()
         .max_concurrency(concurrency)
