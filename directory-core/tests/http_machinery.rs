@@ -406,27 +406,6 @@ async fn concurrent_requests_share_one_token_refresh() {
 }
 
 #[tokio::test]
-async fn tokens_are_refreshed_before_they_expire() {
-    let server = token_server().await;
-    let cache = TokenCache::new(
-        EndpointSource {
-            client: client(quick_policy()),
-            url: format!("{}/token", server.uri()),
-            calls: AtomicU64::new(0),
-            lifetime: Duration::from_millis(400),
-        },
-        Duration::from_secs(60),
-    );
-    cache.get().await.unwrap();
-    cache.get().await.unwrap();
-    assert_eq!(cache.fetches(), 1);
-    // The margin is capped at half the lifetime: after 250 ms it refreshes.
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    cache.get().await.unwrap();
-    assert_eq!(cache.fetches(), 2);
-}
-
-#[tokio::test]
 async fn a_request_that_cannot_be_built_fails_before_anything_is_sent() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

@@ -4,10 +4,14 @@
 
 use std::fmt;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
+// Tokio's clock: the monotonic clock in production, and the paused clock
+// of a test that calls `tokio::time::pause`, so expiry is tested without
+// sleeping.
+use tokio::time::Instant;
 
 use crate::error::Result;
 use crate::secret::SecretString;
@@ -20,7 +24,8 @@ pub struct AccessToken {
     /// The token type the server named (`Bearer`, `DPoP`).
     pub token_type: String,
     /// When it expires, on the local monotonic clock (computed from the
-    /// server's `expires_in`, so wall-clock skew does not matter).
+    /// server's `expires_in`, so wall-clock skew does not matter); Tokio's
+    /// `Instant`, so a test on a paused clock can advance past it.
     pub expires_at: Instant,
     /// When it was received.
     pub issued_at: Instant,
@@ -225,6 +230,42 @@ mod tests {
         cache.source().gate.add_permits(1);
         let (one, two) = (one.await.unwrap(), two.await.unwrap());
         assert!(Arc::ptr_eq(&one, &two));
+        assert_eq!(cache.fetches(), 2);
+    }
+
+    /// Hands out tokens of one lifetime, counting its fetches.
+    struct Lived(Duration);
+
+    #[async_trait]
+    impl TokenSource for Lived {
+        async fn fetch_token(&self) -> Result<AccessToken> {
+            Ok(AccessToken::new(SecretString::new("t"), "Bearer", self.0))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_are_refreshed_a_margin_before_they_expire() {
+        let hour = Duration::from_secs(3600);
+        let cache = TokenCache::new(Lived(hour), Duration::from_secs(300));
+        cache.get().await.unwrap();
+        tokio::time::advance(hour - Duration::from_secs(301)).await;
+        cache.get().await.unwrap();
+        assert_eq!(cache.fetches(), 1, "still more than the margin left");
+        tokio::time::advance(Duration::from_secs(2)).await;
+        cache.get().await.unwrap();
+        assert_eq!(cache.fetches(), 2, "within the margin: refreshed");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn short_lived_tokens_are_refreshed_at_half_their_life() {
+        let life = Duration::from_millis(400);
+        let cache = TokenCache::new(Lived(life), Duration::from_secs(60));
+        cache.get().await.unwrap();
+        tokio::time::advance(Duration::from_millis(199)).await;
+        cache.get().await.unwrap();
+        assert_eq!(cache.fetches(), 1);
+        tokio::time::advance(Duration::from_millis(2)).await;
+        cache.get().await.unwrap();
         assert_eq!(cache.fetches(), 2);
     }
 
