@@ -1,13 +1,10 @@
 //! `AzureDirectoryBuilder`: every setting, validated in `build()` with errors
 //! that name the field; `from_env()` reads the documented variables.
 
-use std::fmt;
 use std::time::Duration;
 
 use directory_core::http::url::Url;
-use directory_core::http::{
-    in_range, parse_endpoint, timeout_in_range, HttpClientBuilder, RetryPolicy,
-};
+use directory_core::http::{parse_endpoint, timeout_in_range, ClientSettings, RetryPolicy};
 use directory_core::{Error, Result, SecretString};
 
 use crate::cloud::Cloud;
@@ -17,8 +14,9 @@ use crate::provider::AzureDirectory;
 /// The largest page Graph serves for users, groups and members.
 pub const MAX_PAGE_SIZE: u32 = 999;
 
-/// Settings for an [`AzureDirectory`]. `Debug` never shows the secret or key.
-#[derive(Clone)]
+/// Settings for an [`AzureDirectory`]. `Debug` never shows the secret or
+/// key: they are [`SecretString`]s, which print `[redacted]`.
+#[derive(Clone, Debug, Default)]
 pub struct AzureDirectoryBuilder {
     pub(crate) tenant_id: Option<String>,
     pub(crate) client_id: Option<String>,
@@ -32,85 +30,31 @@ pub struct AzureDirectoryBuilder {
     cloud: Cloud,
     authority_host: Option<String>,
     graph_endpoint: Option<String>,
-    allow_insecure_http: bool,
-    page_size: u32,
-    member_concurrency: usize,
-    max_concurrency: usize,
-    retry: RetryPolicy,
-    timeout: Duration,
+    settings: ClientSettings,
     extension_attributes: Vec<String>,
     budget: Option<(u32, Duration)>,
 }
 
-impl Default for AzureDirectoryBuilder {
-    fn default() -> Self {
-        Self {
-            tenant_id: None,
-            client_id: None,
-            client_secret: None,
-            certificate_pem: None,
-            credential: None,
-            certificate_key: None,
-            certificate_pss: false,
-            service_principal_id: None,
-            cloud: Cloud::Global,
-            authority_host: None,
-            graph_endpoint: None,
-            allow_insecure_http: false,
-            page_size: MAX_PAGE_SIZE,
-            member_concurrency: 4,
-            max_concurrency: 8,
-            retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(60),
-            extension_attributes: Vec::new(),
-            budget: None,
-        }
-    }
-}
-
-impl fmt::Debug for AzureDirectoryBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AzureDirectoryBuilder")
-            .field("tenant_id", &self.tenant_id)
-            .field("client_id", &self.client_id)
-            .field(
-                "client_secret",
-                &self.client_secret.as_ref().map(|_| "[redacted]"),
-            )
-            .field(
-                "certificate",
-                &self.certificate_pem.as_ref().map(|_| "[pem]"),
-            )
-            .field(
-                "certificate_key",
-                &self.certificate_key.as_ref().map(|_| "[redacted]"),
-            )
-            .field("credential", &self.credential)
-            .field("service_principal_id", &self.service_principal_id)
-            .field("cloud", &self.cloud)
-            .field("authority_host", &self.authority_host)
-            .field("graph_endpoint", &self.graph_endpoint)
-            .field("allow_insecure_http", &self.allow_insecure_http)
-            .field("page_size", &self.page_size)
-            .field("max_concurrency", &self.max_concurrency)
-            .field("member_concurrency", &self.member_concurrency)
-            .field("retry_policy", &self.retry)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl AzureDirectoryBuilder {
-    /// The Directory (tenant) ID, a GUID, or a verified domain of the tenant.
-    pub fn tenant_id(mut self, v: impl Into<String>) -> Self {
-        self.tenant_id = Some(v.into());
-        self
-    }
-
-    /// The Application (client) ID of the app registration used to read Graph.
-    pub fn client_id(mut self, v: impl Into<String>) -> Self {
-        self.client_id = Some(v.into());
-        self
+    directory_core::builder_setters! {
+        /// The Directory (tenant) ID, a GUID, or a verified domain of the tenant.
+        tenant_id: Option<String>,
+        /// The Application (client) ID of the app registration used to read Graph.
+        client_id: Option<String>,
+        /// Sign certificate assertions with PS256 instead of RS256 (see
+        /// [`ClientCertificate::with_pss`]); `AZURE_CLIENT_CERTIFICATE_PSS=true`.
+        certificate_pss: bool,
+        /// The Object ID of the SSO app's enterprise application (its service
+        /// principal), whose assignments are the SSO users. Without it,
+        /// `app_assignments()` is empty.
+        service_principal_id: Option<String>,
+        /// The national cloud (default global). Explicit endpoints win over it.
+        cloud: Cloud,
+        /// A custom login authority host, e.g. `https://login.partner.microsoftonline.cn`.
+        authority_host: Option<String>,
+        /// A custom Graph root, e.g. `https://graph.microsoft.us`. The token scope
+        /// follows it.
+        graph_endpoint: Option<String>,
     }
 
     /// Authenticate with a client secret (its *Value*, not its Secret ID).
@@ -148,86 +92,20 @@ impl AzureDirectoryBuilder {
         self
     }
 
-    /// Sign certificate assertions with PS256 instead of RS256 (see
-    /// [`ClientCertificate::with_pss`]); `AZURE_CLIENT_CERTIFICATE_PSS=true`.
-    pub fn certificate_pss(mut self, pss: bool) -> Self {
-        self.certificate_pss = pss;
-        self
-    }
-
-    /// The Object ID of the SSO app's enterprise application (its service
-    /// principal), whose assignments are the SSO users. Without it,
-    /// `app_assignments()` is empty.
-    pub fn service_principal_id(mut self, v: impl Into<String>) -> Self {
-        self.service_principal_id = Some(v.into());
-        self
-    }
-
-    /// The national cloud (default global). Explicit endpoints win over it.
-    pub fn cloud(mut self, cloud: Cloud) -> Self {
-        self.cloud = cloud;
-        self
-    }
-
-    /// A custom login authority host, e.g. `https://login.partner.microsoftonline.cn`.
-    pub fn authority_host(mut self, v: impl Into<String>) -> Self {
-        self.authority_host = Some(v.into());
-        self
-    }
-
-    /// A custom Graph root, e.g. `https://graph.microsoft.us`. The token scope
-    /// follows it.
-    pub fn graph_endpoint(mut self, v: impl Into<String>) -> Self {
-        self.graph_endpoint = Some(v.into());
-        self
-    }
-
-    /// Test mode: allow `http://` endpoints (a simulated tenant on 127.0.0.1).
-    /// Never for production: tokens and secrets would travel in clear text.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_insecure_http = allow;
-        self
-    }
-
-    /// Items per page for every listing (`$top` for users, groups and
-    /// members): 1 to 999 (default 999, the most Graph serves).
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = n;
-        self
-    }
-
-    /// Groups whose members are read at once during a snapshot, 1 to 1,024
-    /// (default 4): the same setting as
-    /// `OktaDirectoryBuilder::member_concurrency`.
-    pub fn member_concurrency(mut self, n: usize) -> Self {
-        self.member_concurrency = n;
-        self
-    }
-
-    /// Requests in flight at once across all streams, 1 to 1,024 (default
-    /// 8): the same setting as `OktaDirectoryBuilder::max_concurrency`.
-    pub fn max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = n;
-        self
-    }
-
-    /// The retry policy for throttling and transient failures (checked by
-    /// [`RetryPolicy::validate`]).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
+    directory_core::client_settings_setters! {
+        settings,
+        page_size: "Items per page for every listing (`$top` for users, groups and \
+                    members): 1 to 999 (default 999, the most Graph serves).",
+        max_concurrency: "Requests in flight at once across all streams, 1 to 1,024 \
+                          (default 8).",
+        member_concurrency: "Groups whose members are read at once during a snapshot, \
+                             1 to 1,024 (default 4).",
     }
 
     /// The old name of [`retry_policy`](Self::retry_policy).
     #[deprecated(note = "use `retry_policy`, the name both providers share")]
     pub fn retry(self, policy: RetryPolicy) -> Self {
         self.retry_policy(policy)
-    }
-
-    /// The time one request attempt may take: 1 ms to 1 h (default 60 s).
-    pub fn timeout(mut self, t: Duration) -> Self {
-        self.timeout = t;
-        self
     }
 
     /// Also `$select` this directory extension property
@@ -317,16 +195,17 @@ impl AzureDirectoryBuilder {
             self.authority_host
                 .as_deref()
                 .unwrap_or(self.cloud.authority_host()),
-            self.allow_insecure_http,
+            self.settings.allow_insecure_http,
         )?;
         let graph = parse_endpoint(
             "graph_endpoint",
             self.graph_endpoint
                 .as_deref()
                 .unwrap_or(self.cloud.graph_endpoint()),
-            self.allow_insecure_http,
+            self.settings.allow_insecure_http,
         )?;
         self.check_numbers()?;
+        let settings = self.settings;
         Ok(Config {
             tenant_id,
             client_id,
@@ -334,11 +213,11 @@ impl AzureDirectoryBuilder {
             credential,
             authority,
             graph,
-            page_size: self.page_size,
-            member_concurrency: self.member_concurrency,
-            max_concurrency: self.max_concurrency,
-            retry: self.retry,
-            timeout: self.timeout,
+            page_size: settings.page_size.unwrap_or(MAX_PAGE_SIZE),
+            member_concurrency: settings.member_concurrency.unwrap_or(4),
+            max_concurrency: settings.max_concurrency.unwrap_or(8),
+            retry: settings.retry,
+            timeout: settings.timeout,
             extension_attributes: self.extension_attributes,
             budget: self.budget,
         })
@@ -346,20 +225,8 @@ impl AzureDirectoryBuilder {
 
     /// Every number within its range, or an error naming the field.
     fn check_numbers(&self) -> Result<()> {
-        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
-            return Err(Error::config(
-                "page_size",
-                format!(
-                    "{} is outside 1..=999, the range Graph accepts for $top",
-                    self.page_size
-                ),
-            ));
-        }
-        let most = HttpClientBuilder::MAX_CONCURRENCY;
-        in_range("member_concurrency", self.member_concurrency, 1, most)?;
-        in_range("max_concurrency", self.max_concurrency, 1, most)?;
-        timeout_in_range("timeout", self.timeout)?;
-        self.retry.validate("retry_policy")?;
+        self.settings
+            .validate(MAX_PAGE_SIZE, "the range Graph accepts for $top")?;
         if let Some((units, window)) = self.budget {
             if units == 0 {
                 return Err(Error::config(

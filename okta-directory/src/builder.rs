@@ -1,12 +1,11 @@
 //! Configuration: the builder, `from_env()`, and validation of every field.
 
-use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 
 use directory_core::http::url::Url;
 use directory_core::http::{
-    in_range, parse_endpoint, timeout_in_range, HttpClientBuilder, RetryPolicy,
+    in_range, parse_endpoint, ClientSettings, HttpClientBuilder, RetryPolicy,
 };
 use directory_core::{Error, Result, SecretString};
 
@@ -44,24 +43,20 @@ impl Default for PageLimits {
 }
 
 /// Builds an [`OktaDirectory`]; [`OktaDirectoryBuilder::build`] validates
-/// every field and names the one that is wrong.
-#[derive(Clone)]
+/// every field and names the one that is wrong. `Debug` never shows the key:
+/// it is a [`SecretString`] or a [`PrivateJwk`], which print `[redacted]`.
+#[derive(Clone, Debug)]
 pub struct OktaDirectoryBuilder {
     pub(crate) domain: Option<String>,
     pub(crate) client_id: Option<String>,
     pub(crate) private_jwk: Option<SecretString>,
     pub(crate) key: Option<PrivateJwk>,
     pub(crate) app_id: Option<String>,
-    pub(crate) allow_http: bool,
     pub(crate) include_deprovisioned: bool,
     pub(crate) page_limits: PageLimits,
-    pub(crate) page_size: Option<u32>,
+    pub(crate) settings: ClientSettings,
     pub(crate) concurrency_limit: usize,
-    pub(crate) max_concurrency: Option<usize>,
-    pub(crate) member_concurrency: Option<usize>,
     pub(crate) reserve_share: f64,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) timeout: Duration,
     pub(crate) dpop: DpopMode,
     pub(crate) system_log: bool,
 }
@@ -74,41 +69,14 @@ impl Default for OktaDirectoryBuilder {
             private_jwk: None,
             key: None,
             app_id: None,
-            allow_http: false,
             include_deprovisioned: true,
             page_limits: PageLimits::default(),
-            page_size: None,
+            settings: ClientSettings::default(),
             concurrency_limit: 75,
-            max_concurrency: None,
-            member_concurrency: None,
             reserve_share: 0.2,
-            retry: RetryPolicy::default(),
-            timeout: Duration::from_secs(60),
             dpop: DpopMode::Auto,
             system_log: false,
         }
-    }
-}
-
-impl fmt::Debug for OktaDirectoryBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OktaDirectoryBuilder")
-            .field("domain", &self.domain)
-            .field("client_id", &self.client_id)
-            .field("private_jwk", &self.private_jwk)
-            .field("key", &self.key)
-            .field("app_id", &self.app_id)
-            .field("allow_http", &self.allow_http)
-            .field("page_limits", &self.page_limits)
-            .field("page_size", &self.page_size)
-            .field("concurrency_limit", &self.concurrency_limit)
-            .field("max_concurrency", &self.max_concurrency)
-            .field("member_concurrency", &self.member_concurrency)
-            .field("reserve_share", &self.reserve_share)
-            .field("retry_policy", &self.retry)
-            .field("timeout", &self.timeout)
-            .field("dpop", &self.dpop)
-            .finish_non_exhaustive()
     }
 }
 
@@ -127,17 +95,38 @@ pub mod env {
 }
 
 impl OktaDirectoryBuilder {
-    /// The Okta domain: `acme.okta.com`, `https://acme.okta.com` or a custom
-    /// domain. A path, query or `http://` (outside test mode) is refused.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
-    }
-
-    /// The client id of the "API Services" app integration.
-    pub fn client_id(mut self, id: impl Into<String>) -> Self {
-        self.client_id = Some(id.into());
-        self
+    directory_core::builder_setters! {
+        /// The Okta domain: `acme.okta.com`, `https://acme.okta.com` or a custom
+        /// domain. A path, query or `http://` (outside test mode) is refused.
+        domain: Option<String>,
+        /// The client id of the "API Services" app integration.
+        client_id: Option<String>,
+        /// The id of the SAML app used for SSO; without it no app assignments are
+        /// fetched and `okta.apps.read` is not requested.
+        app_id: Option<String>,
+        /// Whether `users()` also lists `DEPROVISIONED` users, which Okta's plain
+        /// list omits (default: yes, with a second, filtered listing).
+        include_deprovisioned: bool,
+        /// Whether incremental rounds read deletions from the System Log
+        /// (default: no). On, every token request also asks for
+        /// `okta.logs.read`; grant it on the API Services app's 'Okta API
+        /// Scopes' tab first, since Okta may refuse a token request that names
+        /// a scope the app was not granted. A token granted without it (see
+        /// `check()`) makes rounds behave as with this off: deletions are caught
+        /// by the scheduled full rounds.
+        system_log: bool,
+        /// The org's concurrency limit, a fact about the org rather than a
+        /// setting of this client (default 75; 35 on Integrator Free orgs), 1 to
+        /// 10,000. The default [`max_concurrency`](Self::max_concurrency) stays
+        /// below it by the reserved share.
+        concurrency_limit: usize,
+        /// The share (0.0 to 0.9) of every rate-limit bucket and of the
+        /// concurrency limit left free for the customer's other integrations
+        /// (default 0.2).
+        reserve_share: f64,
+        /// Whether tokens are DPoP-bound: [`DpopMode::Auto`] (the default)
+        /// detects it from the token endpoint's answer.
+        dpop: DpopMode,
     }
 
     /// The app's private key as a JWK (JSON text, RSA or EC P-256, with
@@ -158,111 +147,28 @@ impl OktaDirectoryBuilder {
         self
     }
 
-    /// The id of the SAML app used for SSO; without it no app assignments are
-    /// fetched and `okta.apps.read` is not requested.
-    pub fn app_id(mut self, id: impl Into<String>) -> Self {
-        self.app_id = Some(id.into());
-        self
-    }
-
-    /// Test mode: allow an `http://` domain such as a simulated org on
-    /// 127.0.0.1. Never use it against a real org.
-    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
-        self.allow_http = allow;
-        self
-    }
-
-    /// Whether `users()` also lists `DEPROVISIONED` users, which Okta's plain
-    /// list omits (default: yes, with a second, filtered listing).
-    pub fn include_deprovisioned(mut self, include: bool) -> Self {
-        self.include_deprovisioned = include;
-        self
-    }
-
-    /// Whether incremental rounds read deletions from the System Log
-    /// (default: no). On, every token request also asks for
-    /// `okta.logs.read`; grant it on the API Services app's 'Okta API
-    /// Scopes' tab first, since Okta may refuse a token request that names
-    /// a scope the app was not granted. A token granted without it (see
-    /// `check()`) makes rounds behave as with this off: deletions are caught
-    /// by the scheduled full rounds.
-    pub fn system_log(mut self, on: bool) -> Self {
-        self.system_log = on;
-        self
-    }
-
-    /// Items per page for every listing, 1 to 10,000: each endpoint gets
-    /// `n` or its own maximum if smaller (users 200, group members 1,000,
-    /// app users 500, groups 10,000). The default is each endpoint's
-    /// maximum. [`OktaDirectoryBuilder::page_limits`] sets them one by one.
-    pub fn page_size(mut self, n: u32) -> Self {
-        self.page_size = Some(n);
-        self
+    directory_core::client_settings_setters! {
+        settings,
+        page_size: "Items per page for every listing, 1 to 10,000: each endpoint gets `n` or \
+                    its own maximum if smaller (users 200, group members 1,000, app users \
+                    500, groups 10,000). The default is each endpoint's maximum. \
+                    [`page_limits`](Self::page_limits) sets them one by one.",
+        max_concurrency: "Requests in flight at once across all streams, 1 to 1,024. \
+                          Default: the org's [`concurrency_limit`](Self::concurrency_limit) \
+                          less the [`reserve_share`](Self::reserve_share) (60 of 75), at \
+                          most 1,024. More than that default is refused by `build()`: raise \
+                          the concurrency limit (if the org's is higher) or lower the reserve.",
+        member_concurrency: "Groups whose members are read at once during a snapshot, 1 to \
+                             1,024. Default: [`max_concurrency`](Self::max_concurrency) less \
+                             two, so the users and app-users listings (pages that must follow \
+                             one another) always find a free request slot.",
     }
 
     /// Page sizes per endpoint (default: the largest each endpoint allows).
     /// Replaces a [`page_size`](Self::page_size).
     pub fn page_limits(mut self, limits: PageLimits) -> Self {
         self.page_limits = limits;
-        self.page_size = None;
-        self
-    }
-
-    /// The org's concurrency limit, a fact about the org rather than a
-    /// setting of this client (default 75; 35 on Integrator Free orgs), 1 to
-    /// 10,000. The default [`max_concurrency`](Self::max_concurrency) stays
-    /// below it by the reserved share.
-    pub fn concurrency_limit(mut self, limit: usize) -> Self {
-        self.concurrency_limit = limit;
-        self
-    }
-
-    /// Requests in flight at once across all streams, 1 to 1,024: the same
-    /// setting as `AzureDirectoryBuilder::max_concurrency`. Default: the
-    /// org's [`concurrency_limit`](Self::concurrency_limit) less the
-    /// [`reserve_share`](Self::reserve_share) (60 of 75), at most 1,024.
-    /// More than that default is refused by `build()`: raise the
-    /// concurrency limit (if the org's is higher) or lower the reserve.
-    pub fn max_concurrency(mut self, n: usize) -> Self {
-        self.max_concurrency = Some(n);
-        self
-    }
-
-    /// Groups whose members are read at once during a snapshot, 1 to 1,024:
-    /// the same setting as `AzureDirectoryBuilder::member_concurrency`.
-    /// Default: [`max_concurrency`](Self::max_concurrency) less two, so the
-    /// users and app-users listings (pages that must follow one another)
-    /// always find a free request slot.
-    pub fn member_concurrency(mut self, n: usize) -> Self {
-        self.member_concurrency = Some(n);
-        self
-    }
-
-    /// The share (0.0 to 0.9) of every rate-limit bucket and of the
-    /// concurrency limit left free for the customer's other integrations
-    /// (default 0.2).
-    pub fn reserve_share(mut self, share: f64) -> Self {
-        self.reserve_share = share;
-        self
-    }
-
-    /// The retry policy for every request (checked by
-    /// [`RetryPolicy::validate`]).
-    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Time allowed for one request attempt: 1 ms to 1 h (default 60 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Whether tokens are DPoP-bound: [`DpopMode::Auto`] (the default)
-    /// detects it from the token endpoint's answer.
-    pub fn dpop(mut self, mode: DpopMode) -> Self {
-        self.dpop = mode;
+        self.settings.page_size = None;
         self
     }
 
@@ -300,7 +206,7 @@ impl OktaDirectoryBuilder {
     }
 
     fn validate(self) -> Result<Config> {
-        let base = parse_domain(self.domain.as_deref(), self.allow_http)?;
+        let base = parse_domain(self.domain.as_deref(), self.settings.allow_insecure_http)?;
         let client_id = required("client_id", self.client_id.as_deref(), env::CLIENT_ID)?;
         if client_id.contains(char::is_whitespace) {
             return Err(Error::config("client_id", "contains white space"));
@@ -309,6 +215,7 @@ impl OktaDirectoryBuilder {
         let app_id = self.checked_app_id()?;
         self.check_tuning()?;
         let concurrency = self
+            .settings
             .max_concurrency
             .unwrap_or_else(|| self.derived_concurrency());
         Ok(Config {
@@ -320,11 +227,12 @@ impl OktaDirectoryBuilder {
             page_limits: self.effective_page_limits(),
             concurrency,
             member_concurrency: self
+                .settings
                 .member_concurrency
                 .unwrap_or_else(|| concurrency.saturating_sub(2).max(1)),
             reserve_share: self.reserve_share,
-            retry: self.retry,
-            timeout: self.timeout,
+            retry: self.settings.retry,
+            timeout: self.settings.timeout,
             dpop: self.dpop,
             system_log: self.system_log,
         })
@@ -359,9 +267,8 @@ impl OktaDirectoryBuilder {
     }
 
     fn check_tuning(&self) -> Result<()> {
-        if let Some(n) = self.page_size {
-            in_range("page_size", n as usize, 1, MAX_PAGE_SIZE as usize)?;
-        }
+        self.settings
+            .validate(MAX_PAGE_SIZE, "the largest page an Okta listing serves")?;
         check_limits(&self.effective_page_limits())?;
         if !(0.0..=0.9).contains(&self.reserve_share) {
             return Err(Error::config(
@@ -375,9 +282,7 @@ impl OktaDirectoryBuilder {
             1,
             MAX_CONCURRENCY_LIMIT,
         )?;
-        let most = HttpClientBuilder::MAX_CONCURRENCY;
-        if let Some(n) = self.max_concurrency {
-            in_range("max_concurrency", n, 1, most)?;
+        if let Some(n) = self.settings.max_concurrency {
             let allowed = self.derived_concurrency();
             if n > allowed {
                 return Err(Error::config(
@@ -391,16 +296,12 @@ impl OktaDirectoryBuilder {
                 ));
             }
         }
-        if let Some(n) = self.member_concurrency {
-            in_range("member_concurrency", n, 1, most)?;
-        }
-        timeout_in_range("timeout", self.timeout)?;
-        self.retry.validate("retry_policy")
+        Ok(())
     }
 
     /// [`PageLimits`], or `page_size` capped at each endpoint's maximum.
     fn effective_page_limits(&self) -> PageLimits {
-        let Some(n) = self.page_size else {
+        let Some(n) = self.settings.page_size else {
             return self.page_limits;
         };
         let max = PageLimits::default();

@@ -7,7 +7,8 @@
 //! paginator ([`Listing`]). Providers build on these and add only what is
 //! theirs: how to get a token, how a request is authorized ([`Authorize`]),
 //! how their error bodies read, where a page says the next one is, and
-//! what a response says about waiting.
+//! what a response says about waiting. Their builders share the transport
+//! settings ([`ClientSettings`] and its setters).
 
 mod ahead;
 mod authorized;
@@ -17,6 +18,7 @@ mod listing;
 mod oauth;
 mod origin;
 mod retry;
+mod settings;
 mod token;
 
 pub use ahead::run_ahead;
@@ -27,6 +29,7 @@ pub use listing::Listing;
 pub use oauth::{ClientAssertionClaims, ResponseFailure, CLIENT_ASSERTION_TYPE};
 pub use origin::{parse_endpoint, OriginGuard};
 pub use retry::{RetryAfter, RetryPolicy, WaitHint};
+pub use settings::ClientSettings;
 pub use token::{AccessToken, TokenCache, TokenSource};
 
 /// Re-exported so providers use the same reqwest and url versions as core.
