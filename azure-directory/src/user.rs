@@ -7,37 +7,24 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use directory_core::{
-    Address, Attributes, DirectoryUser, Email, PersonName, PhoneNumber, UserStatus,
-};
+use directory_core::{Address, Attributes, DirectoryUser, Email, PhoneNumber, UserStatus};
 use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-/// A user as Graph sends it.
+/// A user as Graph sends it. The properties that map one to one onto the
+/// model (names, title, department, address parts...) are decoded straight
+/// into `model` and `address`; the rest wait here for `into_model`.
 #[derive(Debug, Default)]
 pub(crate) struct WireUser {
     pub id: String,
+    model: DirectoryUser,
+    address: Address,
     user_principal_name: Option<String>,
     mail: Option<String>,
-    display_name: Option<Box<str>>,
-    given_name: Option<Box<str>>,
-    surname: Option<Box<str>>,
-    job_title: Option<Box<str>>,
-    department: Option<Box<str>>,
+    other_mails: Option<Vec<Option<String>>>,
     mobile_phone: Option<String>,
     business_phones: Option<Vec<Option<String>>>,
-    employee_id: Option<Box<str>>,
-    company_name: Option<Box<str>>,
     account_enabled: Option<bool>,
-    other_mails: Option<Vec<Option<String>>>,
-    user_type: Option<Box<str>>,
-    on_premises_immutable_id: Option<Box<str>>,
-    preferred_language: Option<Box<str>>,
-    street_address: Option<Box<str>>,
-    city: Option<Box<str>>,
-    state: Option<Box<str>>,
-    postal_code: Option<Box<str>>,
-    country: Option<Box<str>>,
     on_premises_extension_attributes: Option<NonNull>,
     /// Set on delta pages for a removed user.
     pub removed: Option<Value>,
@@ -124,29 +111,30 @@ impl<'de> Visitor<'de> for UserVisitor {
         let mut u = WireUser::default();
         let mut id: Option<String> = None;
         while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let (m, a) = (&mut u.model, &mut u.address);
             match key.as_ref() {
                 "id" => id = Some(map.next_value()?),
                 "userPrincipalName" => u.user_principal_name = map.next_value()?,
                 "mail" => u.mail = map.next_value()?,
-                "displayName" => u.display_name = map.next_value()?,
-                "givenName" => u.given_name = map.next_value()?,
-                "surname" => u.surname = map.next_value()?,
-                "jobTitle" => u.job_title = map.next_value()?,
-                "department" => u.department = map.next_value()?,
+                "otherMails" => u.other_mails = map.next_value()?,
                 "mobilePhone" => u.mobile_phone = map.next_value()?,
                 "businessPhones" => u.business_phones = map.next_value()?,
-                "employeeId" => u.employee_id = map.next_value()?,
-                "companyName" => u.company_name = map.next_value()?,
                 "accountEnabled" => u.account_enabled = map.next_value()?,
-                "otherMails" => u.other_mails = map.next_value()?,
-                "userType" => u.user_type = map.next_value()?,
-                "onPremisesImmutableId" => u.on_premises_immutable_id = map.next_value()?,
-                "preferredLanguage" => u.preferred_language = map.next_value()?,
-                "streetAddress" => u.street_address = map.next_value()?,
-                "city" => u.city = map.next_value()?,
-                "state" => u.state = map.next_value()?,
-                "postalCode" => u.postal_code = map.next_value()?,
-                "country" => u.country = map.next_value()?,
+                "displayName" => m.display_name = map.next_value()?,
+                "givenName" => m.name.given_name = map.next_value()?,
+                "surname" => m.name.family_name = map.next_value()?,
+                "jobTitle" => m.title = map.next_value()?,
+                "department" => m.department = map.next_value()?,
+                "employeeId" => m.employee_number = map.next_value()?,
+                "companyName" => m.organization = map.next_value()?,
+                "userType" => m.user_type = map.next_value()?,
+                "onPremisesImmutableId" => m.external_id = map.next_value()?,
+                "preferredLanguage" => m.preferred_language = map.next_value()?,
+                "streetAddress" => a.street_address = map.next_value()?,
+                "city" => a.locality = map.next_value()?,
+                "state" => a.region = map.next_value()?,
+                "postalCode" => a.postal_code = map.next_value()?,
+                "country" => a.country = map.next_value()?,
                 "onPremisesExtensionAttributes" => {
                     u.on_premises_extension_attributes = map.next_value()?
                 }
@@ -170,23 +158,12 @@ impl WireUser {
             .take()
             .or_else(|| self.mail.clone())
             .unwrap_or_else(|| self.id.clone());
-        let mut u = DirectoryUser::new(std::mem::take(&mut self.id), user_name);
-        u.external_id = self.on_premises_immutable_id.take();
-        u.display_name = self.display_name.take();
-        u.name = PersonName {
-            given_name: self.given_name.take(),
-            family_name: self.surname.take(),
-            ..PersonName::default()
-        };
+        let mut u = std::mem::take(&mut self.model);
+        u.id = std::mem::take(&mut self.id);
+        u.user_name = user_name;
         u.emails = self.emails();
         u.phone_numbers = self.phones();
         u.addresses = self.address().into_iter().collect();
-        u.title = self.job_title.take();
-        u.user_type = self.user_type.take();
-        u.preferred_language = self.preferred_language.take();
-        u.employee_number = self.employee_id.take();
-        u.organization = self.company_name.take();
-        u.department = self.department.take();
         u.status = match self.account_enabled {
             Some(true) => UserStatus::Active,
             Some(false) => UserStatus::Disabled,
@@ -235,13 +212,8 @@ impl WireUser {
     fn address(&mut self) -> Option<Address> {
         let a = Address {
             kind: Some("work".into()),
-            street_address: self.street_address.take(),
-            locality: self.city.take(),
-            region: self.state.take(),
-            postal_code: self.postal_code.take(),
-            country: self.country.take(),
             primary: true,
-            ..Address::default()
+            ..std::mem::take(&mut self.address)
         };
         (!a.is_empty()).then_some(a)
     }
