@@ -1,8 +1,6 @@
 //! Benchmark scenarios shared by the criterion benches and the `bench-table`
 //! command that prints the figures beside their floors.
 
-#![warn(missing_docs)]
-
 pub mod decode;
 pub mod decode_table;
 pub mod fetch;

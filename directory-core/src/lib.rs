@@ -156,17 +156,9 @@
 //!   [`testing::RetryLog`]: the waits the HTTP client chose, read from its
 //!   logs, for timing tests that read no clock).
 
-#![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::panic, clippy::indexing_slicing))]
 
 mod attributes;
 mod error;

@@ -14,17 +14,9 @@
 //! programs of `directory-sync-host` (`cargo run --example okta_sync --
 //! --dry-run`), which compiles neither the simulated orgs nor axum.
 
-#![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::panic, clippy::indexing_slicing))]
 
 pub mod demo;
 pub mod host_demo;

@@ -124,17 +124,9 @@
 //!   decoders and rate-limit buckets those measure. Without it the crate
 //!   exports only the provider, its builder and its key type.
 
-#![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::panic, clippy::indexing_slicing))]
 
 mod auth;
 mod builder;

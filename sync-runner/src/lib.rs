@@ -164,17 +164,9 @@
 //!   [`RunnerStore`] must keep (including claimers racing), for
 //!   `MemoryStore` and `PgStore`.
 
-#![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::panic, clippy::indexing_slicing))]
 
 mod approval;
 mod clock;

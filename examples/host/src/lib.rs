@@ -13,17 +13,9 @@
 //! on simulated orgs lives in `directory-sync-examples`, which re-exports
 //! these modules.
 
-#![warn(missing_docs)]
 // Library code never panics on bad input; tests may.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::panic, clippy::indexing_slicing))]
 
 pub mod progress;
 pub mod report;
