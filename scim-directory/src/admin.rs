@@ -2,9 +2,10 @@
 //! resume, delete with all data, rotate a token with an overlap window, and
 //! revoke.
 //!
-//! Every change is a read of the tenant's record and a write of the whole
-//! record ([`Store::update_tenant`](crate::Store::update_tenant)); these
-//! are operator actions, rare and made one at a time. Tokens are only ever
+//! Every change is one atomic step on the tenant's record
+//! ([`Store::modify_tenant`](crate::Store::modify_tenant)), so two
+//! operators (or two servers) acting on one tenant at once lose neither
+//! change: a suspension made while a token is rotated stays. Tokens are only ever
 //! stored as SHA-256 hashes; a plain token exists only in the
 //! [`SecretString`] a creation or rotation returns.
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use directory_core::{Error, ErrorKind, SecretString};
 
 use crate::service::ScimService;
+use crate::store::TenantChange;
 use crate::tenant::{self, NewTenant, TenantInfo, TenantRecord, TenantStatus};
 use crate::StoreError;
 
@@ -65,15 +67,17 @@ impl ScimService {
     ) -> Result<SecretString, Error> {
         let overlap = chrono::Duration::from_std(overlap)
             .map_err(|_| Error::config("overlap", "use an overlap shorter than 100 years"))?;
-        let mut record = self.tenant(tenant_id).await?;
         let now = self.now();
         let token = tenant::generate_token();
-        let previous = record.token_hash.take().filter(|_| !overlap.is_zero());
-        record.previous_token_expires = previous.as_ref().map(|_| now + overlap);
-        record.previous_token_hash = previous;
-        record.token_hash = Some(tenant::hash_token(token.expose_secret()));
-        record.token_issued = now;
-        self.update(&record).await?;
+        let hash = tenant::hash_token(token.expose_secret());
+        self.modify(tenant_id, &|record: &mut TenantRecord| {
+            let previous = record.token_hash.take().filter(|_| !overlap.is_zero());
+            record.previous_token_expires = previous.as_ref().map(|_| now + overlap);
+            record.previous_token_hash = previous;
+            record.token_hash = Some(hash.clone());
+            record.token_issued = now;
+        })
+        .await?;
         Ok(token)
     }
 
@@ -81,11 +85,12 @@ impl ScimService {
     /// rotated one still in its overlap window). Issue a new one with
     /// [`ScimService::rotate_token`].
     pub async fn revoke_tokens(&self, tenant_id: &str) -> Result<(), Error> {
-        let mut record = self.tenant(tenant_id).await?;
-        record.token_hash = None;
-        record.previous_token_hash = None;
-        record.previous_token_expires = None;
-        self.update(&record).await
+        self.modify(tenant_id, &|record: &mut TenantRecord| {
+            record.token_hash = None;
+            record.previous_token_hash = None;
+            record.previous_token_expires = None;
+        })
+        .await
     }
 
     /// Suspends a tenant: every SCIM request gets a 401 until
@@ -100,8 +105,9 @@ impl ScimService {
     }
 
     /// Deletes a tenant with all its data (resources, memberships, change
-    /// log, tokens) in one transaction. Suspend it first if requests may be
-    /// in flight: one authorized before the delete could commit after it.
+    /// log, tokens) in one transaction. A request in flight that was
+    /// authorized before the delete writes nothing after it (the store
+    /// checks the tenant in the write's own transaction) and gets a 404.
     pub async fn delete_tenant(&self, tenant_id: &str) -> Result<(), Error> {
         if self.store().delete_tenant(tenant_id).await? {
             Ok(())
@@ -111,17 +117,17 @@ impl ScimService {
     }
 
     async fn set_status(&self, tenant_id: &str, status: TenantStatus) -> Result<(), Error> {
-        let mut record = self.tenant(tenant_id).await?;
-        record.status = status;
-        self.update(&record).await
+        self.modify(tenant_id, &|record: &mut TenantRecord| {
+            record.status = status
+        })
+        .await
     }
 
-    /// Writes a changed record; a tenant deleted meanwhile is not found.
-    async fn update(&self, record: &TenantRecord) -> Result<(), Error> {
-        if self.store().update_tenant(record).await? {
-            Ok(())
-        } else {
-            Err(not_found(&record.id))
+    /// Changes the tenant's record in one atomic step.
+    async fn modify(&self, tenant_id: &str, change: &TenantChange<'_>) -> Result<(), Error> {
+        match self.store().modify_tenant(tenant_id, change).await? {
+            Some(_) => Ok(()),
+            None => Err(not_found(tenant_id)),
         }
     }
 }

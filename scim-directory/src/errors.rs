@@ -211,6 +211,9 @@ impl From<StoreError> for ScimError {
                 ScimError::uniqueness(format!("{what} is already in use"))
             }
             StoreError::Stale(_) => ScimError::stale(),
+            StoreError::NoTenant(_) => ScimError::not_found(
+                "this directory was deleted while the request was in flight; nothing was written",
+            ),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "scim store failure");
                 ScimError::internal()
@@ -242,6 +245,10 @@ pub enum StoreError {
     /// since replaced (or the resource is gone): read again and retry.
     #[error("{0} was changed by another writer")]
     Stale(String),
+    /// A write to a tenant that does not exist (deleted while the request
+    /// was in flight): nothing was written.
+    #[error("there is no tenant {0}")]
+    NoTenant(String),
     /// The storage backend failed (I/O, a corrupt row).
     #[error("directory store failure: {0}")]
     Backend(String),
@@ -252,6 +259,9 @@ impl From<StoreError> for directory_core::Error {
         match e {
             StoreError::Conflict(_) | StoreError::Stale(_) => {
                 directory_core::Error::new(directory_core::ErrorKind::Rejected, e.to_string())
+            }
+            StoreError::NoTenant(_) => {
+                directory_core::Error::new(directory_core::ErrorKind::NotFound, e.to_string())
             }
             StoreError::Backend(_) => {
                 directory_core::Error::new(directory_core::ErrorKind::Transient, e.to_string())

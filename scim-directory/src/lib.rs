@@ -158,6 +158,6 @@ pub use store::PgStore;
 pub use store::SqliteStore;
 pub use store::{
     unique_attribute, GroupRef, IndexFilter, IndexOp, IndexedAttr, MemoryStore, ResourcePage,
-    ResourceQuery, Store, StoredResource, Write,
+    ResourceQuery, Store, StoredResource, TenantChange, Write,
 };
 pub use tenant::{NewTenant, TenantInfo, TenantRecord, TenantStatus, TOKEN_PREFIX};

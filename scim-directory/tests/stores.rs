@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use common::contract::{
     conflict_is_not_a_backend_failure, contract, group, paging_is_stable_under_inserts,
-    query_contract, service_queries,
+    query_contract, register_tenants, service_queries,
 };
 use common::{kinds, Harness};
 use directory_core::DirectoryProviderExt;
@@ -122,6 +122,7 @@ async fn sqlite_indexes_groups_stored_by_an_older_version_on_open() {
             ..group("g1", "Sales")
         };
         let groups = vec![Write::Put(g1), Write::Put(group("g2", "Support"))];
+        register_tenants(&store).await;
         store.commit("t", groups, vec![]).await.unwrap();
     }
     // As an older version left them: no key, and two groups of one name.

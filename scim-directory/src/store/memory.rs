@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::query::{group_display_name, GroupRef, IndexFilter, IndexOp, IndexedAttr};
-use super::{ResourcePage, ResourceQuery, Store, StoredResource, Write};
+use super::{ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -217,16 +217,23 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError> {
+    async fn modify_tenant(
+        &self,
+        id: &str,
+        change: &TenantChange<'_>,
+    ) -> Result<Option<TenantRecord>, StoreError> {
         let mut inner = self.lock();
-        let Some(stored) = inner.tenants.get_mut(&tenant.id) else {
-            return Ok(false);
+        let Some(stored) = inner.tenants.get_mut(id) else {
+            return Ok(None);
         };
+        let mut changed = stored.clone();
+        change(&mut changed);
         *stored = TenantRecord {
+            id: stored.id.clone(),
             created: stored.created,
-            ..tenant.clone()
+            ..changed
         };
-        Ok(true)
+        Ok(Some(stored.clone()))
     }
 
     async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
@@ -346,6 +353,9 @@ impl Store for MemoryStore {
         changes: Vec<Change>,
     ) -> Result<(), StoreError> {
         let mut inner = self.lock();
+        if !inner.tenants.contains_key(tenant) {
+            return Err(StoreError::NoTenant(tenant.to_string()));
+        }
         for w in &writes {
             if let Write::Put(r) = w {
                 let stored = inner.resources.get(&key(tenant, r.resource_type, &r.id));

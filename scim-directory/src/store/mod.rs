@@ -113,6 +113,9 @@ pub enum Write {
     Delete(ResourceType, String),
 }
 
+/// A change to a tenant's record, for [`Store::modify_tenant`].
+pub type TenantChange<'a> = dyn for<'r> Fn(&'r mut TenantRecord) + Send + Sync + 'a;
+
 /// Where SCIM resources, tenants and the event log are kept.
 ///
 /// Async, so a networked store ([`PgStore`](crate::PgStore), feature
@@ -123,9 +126,16 @@ pub enum Write {
 pub trait Store: Send + Sync + 'static {
     /// Adds a tenant; [`StoreError::Conflict`] if the id exists.
     async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
-    /// Replaces a tenant's record (name, status, token hashes; `created`
-    /// stays); `false` if there is no such tenant.
-    async fn update_tenant(&self, tenant: &TenantRecord) -> Result<bool, StoreError>;
+    /// Changes a tenant's record in one step: `change` is applied to the
+    /// record as stored and the result written (name, status, token hashes;
+    /// `created` stays), with no other change to that tenant in between,
+    /// from this process or another, so concurrent administration loses no
+    /// update. The new record, or `None` if there is no such tenant.
+    async fn modify_tenant(
+        &self,
+        id: &str,
+        change: &TenantChange<'_>,
+    ) -> Result<Option<TenantRecord>, StoreError>;
     /// Deletes a tenant and everything stored for it (resources,
     /// memberships, events) in one transaction; `false` if there was no
     /// such tenant (its data, if any, is deleted all the same).
@@ -204,7 +214,9 @@ pub trait Store: Send + Sync + 'static {
     /// [`StoreError::Conflict`] naming the attribute when a unique key
     /// (`userName`, a group's `displayName`) is taken;
     /// [`StoreError::Stale`] when a [`Write::Put`] is not based on the
-    /// stored version.
+    /// stored version; [`StoreError::NoTenant`] when the tenant does not
+    /// exist, checked in the same transaction, so a request authorized just
+    /// before its tenant was deleted writes nothing after the delete.
     async fn commit(
         &self,
         tenant: &str,

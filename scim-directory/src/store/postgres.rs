@@ -45,7 +45,9 @@ use sqlx::types::Json;
 use sqlx::{Postgres, Row, Transaction};
 
 use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
-use super::{unique_attribute, ResourcePage, ResourceQuery, Store, StoredResource, Write};
+use super::{
+    unique_attribute, ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write,
+};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -435,23 +437,43 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn update_tenant(&self, t: &TenantRecord) -> Result<bool, StoreError> {
-        let done = sqlx::query(
+    async fn modify_tenant(
+        &self,
+        id: &str,
+        change: &TenantChange<'_>,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(backend)?;
+        // The row stays locked from the read to the commit: a concurrent
+        // change (another server's too) waits and then reads this one's.
+        let sql = format!("SELECT {TENANT_COLS} FROM scim_tenants WHERE id = $1 FOR UPDATE");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let Some(mut t) = row.as_ref().map(tenant_row).transpose().map_err(backend)? else {
+            return Ok(None);
+        };
+        change(&mut t);
+        let sql = format!(
             "UPDATE scim_tenants SET name = $2, token_hash = $3, token_issued = $4,
                  previous_token_hash = $5, previous_token_expires = $6, status = $7
-             WHERE id = $1",
-        )
-        .bind(&t.id)
-        .bind(&t.name)
-        .bind(&t.token_hash)
-        .bind(t.token_issued)
-        .bind(&t.previous_token_hash)
-        .bind(t.previous_token_expires)
-        .bind(t.status.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(backend)?;
-        Ok(done.rows_affected() == 1)
+             WHERE id = $1 RETURNING {TENANT_COLS}"
+        );
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .bind(&t.name)
+            .bind(&t.token_hash)
+            .bind(t.token_issued)
+            .bind(&t.previous_token_hash)
+            .bind(t.previous_token_expires)
+            .bind(t.status.as_str())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(backend)?;
+        let stored = tenant_row(&row).map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(stored))
     }
 
     async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
@@ -634,6 +656,15 @@ impl Store for PgStore {
         let mut tx = self.pool.begin().await.map_err(backend)?;
         // One tenant's commits in turn: its events commit in seq order.
         lock_tenant(&mut tx, tenant).await?;
+        // After the lock, so a delete of the tenant that held it is seen.
+        let exists = sqlx::query("SELECT 1 FROM scim_tenants WHERE id = $1")
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Err(StoreError::NoTenant(tenant.to_string()));
+        }
         for w in &writes {
             match w {
                 Write::Put(r) => put(&mut tx, tenant, r).await?,

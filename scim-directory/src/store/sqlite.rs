@@ -19,10 +19,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
-use super::{ResourcePage, ResourceQuery, Store, StoredResource, Write};
+use super::{ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -425,25 +425,44 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn update_tenant(&self, t: &TenantRecord) -> Result<bool, StoreError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4,
-                     previous_token_hash = ?5, previous_token_expires = ?6, status = ?7
-                 WHERE id = ?1",
-                params![
-                    t.id,
-                    t.name,
-                    t.token_hash,
-                    t.token_issued.to_rfc3339(),
-                    t.previous_token_hash,
-                    t.previous_token_expires.map(|e| e.to_rfc3339()),
-                    t.status.as_str(),
-                ],
-            )
+    async fn modify_tenant(
+        &self,
+        id: &str,
+        change: &TenantChange<'_>,
+    ) -> Result<Option<TenantRecord>, StoreError> {
+        let mut conn = self.conn();
+        // IMMEDIATE: the write lock from the read on, so another process on
+        // the same file cannot change the record between read and write.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        Ok(changed == 1)
+        let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1");
+        let Some(mut t) = tx
+            .query_row(&sql, [id], tenant_row)
+            .optional()
+            .map_err(backend)?
+        else {
+            return Ok(None);
+        };
+        change(&mut t);
+        tx.execute(
+            "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4,
+                 previous_token_hash = ?5, previous_token_expires = ?6, status = ?7
+             WHERE id = ?1",
+            params![
+                id,
+                t.name,
+                t.token_hash,
+                t.token_issued.to_rfc3339(),
+                t.previous_token_hash,
+                t.previous_token_expires.map(|e| e.to_rfc3339()),
+                t.status.as_str(),
+            ],
+        )
+        .map_err(backend)?;
+        let stored = tx.query_row(&sql, [id], tenant_row).map_err(backend)?;
+        tx.commit().map_err(backend)?;
+        Ok(Some(stored))
     }
 
     async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
@@ -631,6 +650,13 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(backend)?;
+        let exists = tx
+            .query_row("SELECT 1 FROM tenants WHERE id = ?1", [tenant], |_| Ok(()))
+            .optional()
+            .map_err(backend)?;
+        if exists.is_none() {
+            return Err(StoreError::NoTenant(tenant.to_string()));
+        }
         for w in &writes {
             match w {
                 Write::Put(r) => put(&tx, tenant, r)?,

@@ -4,9 +4,32 @@
 use chrono::Utc;
 use scim_directory::{
     Change, EventCursor, IndexFilter, IndexOp, IndexedAttr, ResourceQuery, ResourceType,
-    ScimService, ServiceConfig, Store, StoreError, StoredResource, Write,
+    ScimService, ServiceConfig, Store, StoreError, StoredResource, TenantRecord, TenantStatus,
+    Write,
 };
 use serde_json::json;
+
+/// The tenants the contracts write to: a store refuses writes to a tenant
+/// it does not have. Registering one twice is harmless.
+pub async fn register_tenants(store: &dyn Store) {
+    for id in ["t", "t1", "t2", "t3", "tp", "tq", "tq-other"] {
+        let now = Utc::now();
+        let record = TenantRecord {
+            id: id.into(),
+            name: id.into(),
+            token_hash: Some(format!("hash-of-{id}")),
+            created: now,
+            token_issued: now,
+            previous_token_hash: None,
+            previous_token_expires: None,
+            status: TenantStatus::Active,
+        };
+        match store.insert_tenant(&record).await {
+            Ok(()) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => panic!("registering {id}: {e}"),
+        }
+    }
+}
 
 pub fn user(id: &str, name: &str) -> StoredResource {
     let now = Utc::now();
@@ -76,6 +99,7 @@ pub fn created(id: &str) -> Change {
 }
 
 pub async fn contract(store: &dyn Store) {
+    register_tenants(store).await;
     for id in ["c", "a", "b", "d"] {
         store
             .commit(
@@ -231,10 +255,53 @@ pub async fn contract(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(after[0].seq, events[2].seq);
+
+    tenants_are_changed_atomically(store).await;
+    writes_need_their_tenant(store).await;
+}
+
+/// Concurrent changes to one tenant's record all land: none reads the
+/// record another is about to replace (on PostgreSQL they run on
+/// separate pooled connections).
+async fn tenants_are_changed_atomically(store: &dyn Store) {
+    let changes = (0..12).map(|i| async move {
+        let mark = format!("<{i}>");
+        let change = move |t: &mut TenantRecord| t.name.push_str(&mark);
+        store.modify_tenant("t3", &change).await.unwrap()
+    });
+    let done = futures::future::join_all(changes).await;
+    assert!(done.iter().all(Option::is_some));
+    let name = store.tenant("t3").await.unwrap().unwrap().name;
+    for i in 0..12 {
+        assert!(name.contains(&format!("<{i}>")), "change {i} lost: {name}");
+    }
+    let suspend = |t: &mut TenantRecord| t.status = TenantStatus::Suspended;
+    let after = store.modify_tenant("t3", &suspend).await.unwrap().unwrap();
+    assert_eq!((after.status, after.name), (TenantStatus::Suspended, name));
+    assert_eq!(store.modify_tenant("nobody", &suspend).await.unwrap(), None);
+}
+
+/// A write to a tenant the store does not have (never created, or deleted
+/// while the request was in flight) fails and leaves nothing behind.
+async fn writes_need_their_tenant(store: &dyn Store) {
+    let put = || vec![Write::Put(user("late", "late@x.test"))];
+    let got = store.commit("nobody", put(), vec![created("late")]).await;
+    assert_eq!(got, Err(StoreError::NoTenant("nobody".into())));
+    assert!(store.tenant("t2").await.unwrap().is_some());
+    assert!(store.delete_tenant("t2").await.unwrap());
+    let got = store.commit("t2", put(), vec![created("late")]).await;
+    assert_eq!(got, Err(StoreError::NoTenant("t2".into())));
+    for tenant in ["nobody", "t2"] {
+        let users = store.page(tenant, ResourceType::User, None, 10).await;
+        assert_eq!(users.unwrap(), vec![], "{tenant}");
+        let events = store.events(tenant, EventCursor::START, 10).await;
+        assert_eq!(events.unwrap().len(), 0, "{tenant}");
+    }
 }
 
 /// A taken `userName` is a conflict naming it, not a backend failure.
 pub async fn conflict_is_not_a_backend_failure(store: &dyn Store) {
+    register_tenants(store).await;
     store
         .commit("t", vec![Write::Put(user("a", "x@y.z"))], vec![])
         .await
@@ -271,6 +338,7 @@ async fn all_in_order(store: &dyn Store, tenant: &str, rt: ResourceType) -> Vec<
 /// with the total, paged by offset; a replaced resource keeps its place;
 /// `group_refs` answers a page of users' groups in one call.
 pub async fn query_contract(store: &dyn Store) {
+    register_tenants(store).await;
     let t = "tq";
     let users = [
         with_external(user("u-c", "Carol@X.test"), "X1"),
@@ -542,6 +610,7 @@ pub async fn query_contract(store: &dyn Store) {
 /// ids that sort before every existing one) and others replaced: every
 /// resource that existed throughout is read exactly once.
 pub async fn paging_is_stable_under_inserts(store: &dyn Store) {
+    register_tenants(store).await;
     let t = "tp";
     let mut seeded = Vec::new();
     for i in 0..60 {
