@@ -140,7 +140,11 @@
 //!    [`Membership`] and [`AppAssignment`].
 //! 6. **check**: [`DirectoryProvider::check`], one probe per permission,
 //!    each error naming the permission to grant.
-//! 7. **builder**: its settings, validated with [`http::in_range`] and
+//! 7. **builder**: its own settings (plain setters through
+//!    [`builder_setters!`]) beside the shared [`http::ClientSettings`]
+//!    (setters from [`client_settings_setters!`], the same names and
+//!    meaning as Okta's and Entra's), validated with
+//!    [`http::ClientSettings::validate`], [`http::in_range`] and
 //!    [`http::parse_endpoint`], building the [`http::HttpClient`].
 //!
 //! Nesting ([`resolve_nested`]), app-grant expansion ([`expand_grants`]),
