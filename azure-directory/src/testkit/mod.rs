@@ -42,6 +42,7 @@ mod faults;
 mod graph;
 mod mutate;
 mod server;
+mod simulator;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -58,6 +59,7 @@ pub use data::{
 pub use faults::{Fault, FaultKind, FaultTarget, RateLimit};
 pub use mutate::TenantMut;
 pub use server::RequestStats;
+pub use simulator::AzureSimulator;
 
 use crate::builder::AzureDirectoryBuilder;
 use crate::provider::AzureDirectory;

@@ -45,6 +45,7 @@ mod faults;
 mod keys;
 mod listing;
 mod server;
+mod simulator;
 mod syslog;
 mod wire;
 
@@ -56,6 +57,7 @@ use std::time::Duration;
 use directory_core::{DirectoryData, Error, ErrorKind, Result, Snapshot};
 
 pub use faults::{Fault, FaultKind, Misconfig, STALL};
+pub use simulator::OktaSimulator;
 
 use crate::builder::OktaDirectoryBuilder;
 use auth::AuthServer;
@@ -368,15 +370,17 @@ impl OktaOrg {
     /// `user.lifecycle.delete.completed`, `group.lifecycle.delete`,
     /// `group.user_membership.add|remove`, `application.user_membership.add|remove`, ...).
     /// Indexes are rebuilt afterwards.
-    pub fn mutate(&self, f: impl FnOnce(&mut DirectoryData)) {
+    /// Returns what `f` returns.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut DirectoryData) -> R) -> R {
         let mut dir = self.shared.dir.write().unwrap_or_else(|p| p.into_inner());
         let old = std::mem::take(&mut dir.data);
         let mut data = old.clone();
-        f(&mut data);
+        let out = f(&mut data);
         let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 3);
         let events = changes::settle(&old, &mut data, now);
         lock(&self.shared.log).append(events);
         *dir = Directory::new(data);
+        out
     }
 
     /// Deletes a user, as `DELETE /api/v1/users/{id}` does (with its
