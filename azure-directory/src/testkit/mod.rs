@@ -20,7 +20,14 @@
 //!   [`TenantHandle::requests`] (`throttled` is the number of 429s served);
 //! * fault suites: [`TenantHandle::inject`] a [`Fault`], or
 //!   [`TenantHandle::misconfigure`] with a [`Misconfig`] for each `check()`
-//!   error; [`TenantHandle::mutate`] between two syncs.
+//!   error; [`TenantHandle::mutate`] between two syncs;
+//! * provider-neutral: [`TenantHandle`] implements
+//!   [`directory_core::testing::SimulatedDirectory`] (neutral faults,
+//!   misconfigurations and changes mapped onto Graph's) and
+//!   [`AzureSimulator`] starts one from an
+//!   [`OrgSpec`](directory_core::testing::OrgSpec)
+//!   ([`SimulatedTenant::spec`]), so the cross-provider fault suite and the
+//!   benchmarks drive it as they drive the simulated Okta org.
 //!
 //! ```
 //! use azure_directory::testkit::{Fault, SimulatedTenant};

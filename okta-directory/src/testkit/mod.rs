@@ -25,6 +25,13 @@
 //!   `or`), `limit`, `after` cursors in `Link` headers (a polling request
 //!   always gets a `next` link), `ASCENDING` order and a 90-day retention
 //!   ([`OktaOrg::age_system_log`]); its rate-limit bucket is `logs`.
+//! * **Provider-neutral**: [`OktaOrg`] implements
+//!   [`directory_core::testing::SimulatedDirectory`] (neutral faults,
+//!   misconfigurations and changes mapped onto Okta's) and
+//!   [`OktaSimulator`] starts one from an
+//!   [`OrgSpec`](directory_core::testing::OrgSpec)
+//!   ([`OktaOrgBuilder::spec`]), so the cross-provider fault suite and the
+//!   benchmarks drive it as they drive the simulated Entra tenant.
 //!
 //! ```
 //! use directory_core::DirectoryProviderExt;
