@@ -82,7 +82,7 @@ async fn a_next_link_to_another_host_is_refused(kind: Kind) {
     let text = e.to_string();
     assert!(text.contains("outside the configured origin"), "{text}");
     assert!(
-        text.contains(&sim.base_url()),
+        text.contains(sim.base_url()),
         "names the allowed origin: {text}"
     );
 }
