@@ -61,16 +61,13 @@ impl SimulatedDirectory for TenantHandle {
     }
 
     fn provider(&self, tuning: &Tuning) -> Result<Arc<dyn DirectoryProvider>> {
-        let mut b = self.provider_builder();
-        if let Some(t) = tuning.timeout {
-            b = b.timeout(t);
-        }
-        if let Some(r) = &tuning.retry {
-            b = b.retry_policy(r.clone());
-        }
-        if let Some(n) = tuning.page_size {
-            b = b.page_size(n);
-        }
+        use crate::builder::AzureDirectoryBuilder as B;
+        let b = tuning.apply_to(
+            self.provider_builder(),
+            B::timeout,
+            B::retry_policy,
+            B::page_size,
+        );
         Ok(Arc::new(b.build()?))
     }
 

@@ -114,6 +114,29 @@ pub struct Tuning {
     pub page_size: Option<u32>,
 }
 
+impl Tuning {
+    /// Applies each setting that is set to a provider's builder, through
+    /// the builder's own setters.
+    pub fn apply_to<B>(
+        &self,
+        mut b: B,
+        timeout: impl FnOnce(B, Duration) -> B,
+        retry: impl FnOnce(B, RetryPolicy) -> B,
+        page_size: impl FnOnce(B, u32) -> B,
+    ) -> B {
+        if let Some(t) = self.timeout {
+            b = timeout(b, t);
+        }
+        if let Some(r) = &self.retry {
+            b = retry(b, r.clone());
+        }
+        if let Some(n) = self.page_size {
+            b = page_size(b, n);
+        }
+        b
+    }
+}
+
 /// What a simulated organisation has served so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SimStats {
