@@ -12,7 +12,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use azure_directory::testkit::{SimulatedTenant, TenantData};
+use azure_directory::testkit::{SimulatedTenant, TenantData, TenantHandle};
+use directory_core::testing::OrgSpec;
 use directory_core::{CollectOptions, Snapshot, UserStatus};
 use okta_directory::testkit::OktaOrg;
 use peak_alloc::PeakAlloc;
@@ -35,21 +36,33 @@ pub struct OrgSize {
 }
 
 impl OrgSize {
-    /// The simulated Okta org of this shape (seed 11), as the fetch and the
-    /// second-sync benches start it.
-    pub async fn start_okta(&self) -> OktaOrg {
-        match OktaOrg::builder()
+    /// This shape as the provider-neutral spec both simulated orgs start
+    /// from (seed 11, each testkit's default rate limits).
+    pub fn spec(&self) -> OrgSpec {
+        OrgSpec::default()
             .seed(11)
             .users(self.users)
             .groups(self.groups)
             .memberships_per_user(self.memberships_per_user)
             .app_users(self.app_users)
             .latency(self.latency)
-            .start()
-            .await
-        {
+            .rate_limits(true)
+    }
+
+    /// The simulated Okta org of this shape, as the fetch and the
+    /// second-sync benches start it.
+    pub async fn start_okta(&self) -> OktaOrg {
+        match OktaOrg::builder().spec(&self.spec()).start().await {
             Ok(o) => o,
             Err(e) => panic!("starting the simulated Okta org: {e}"),
+        }
+    }
+
+    /// The simulated Entra tenant of this shape.
+    pub async fn start_azure(&self) -> TenantHandle {
+        match SimulatedTenant::builder().spec(&self.spec()).start().await {
+            Ok(t) => t,
+            Err(e) => panic!("starting the simulated tenant: {e}"),
         }
     }
 
@@ -238,19 +251,7 @@ pub async fn azure(
     concurrency: usize,
     peak: &PeakAlloc,
 ) -> (FetchFigures, Vec<RoundFigures>) {
-    let tenant = match SimulatedTenant::builder()
-        .seed(11)
-        .users(size.users)
-        .groups(size.groups)
-        .memberships_per_user(size.memberships_per_user)
-        .app_users(size.app_users)
-        .latency(size.latency)
-        .start()
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => panic!("starting the simulated tenant: {e}"),
-    };
+    let tenant = size.start_azure().await;
     let truth = tenant.ground_truth();
     let data = tenant.data();
     let provider = match tenant

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use azure_directory::testkit::{SimulatedTenant, TenantHandle};
 use chrono::Utc;
+use directory_core::testing::OrgSpec;
 use directory_core::Snapshot;
 use okta_directory::testkit::OktaOrg;
 use recipient_reconcile::{Attribute, Mapping, Policy};
@@ -207,13 +208,16 @@ async fn start_org(
 ) -> Result<Org> {
     let users = size.users_of(k);
     let (groups, app_users) = ((users / 50).max(2), (users / 10).max(1));
+    let spec = OrgSpec::default()
+        .seed(k as u64 + 1)
+        .users(users)
+        .groups(groups)
+        .app_users(app_users)
+        .latency(size.latency)
+        .rate_limits(true);
     if k % 2 == 0 {
         let org = OktaOrg::builder()
-            .seed(k as u64 + 1)
-            .users(users)
-            .groups(groups)
-            .app_users(app_users)
-            .latency(size.latency)
+            .spec(&spec)
             // Tenants sharing an org each stay within their own limit.
             .concurrency_limit(10_000)
             .start()
@@ -228,14 +232,7 @@ async fn start_org(
             in_flight: OKTA_IN_FLIGHT,
         })
     } else {
-        let tenant = SimulatedTenant::builder()
-            .seed(k as u64 + 1)
-            .users(users)
-            .groups(groups)
-            .app_users(app_users)
-            .latency(size.latency)
-            .start()
-            .await?;
+        let tenant = SimulatedTenant::builder().spec(&spec).start().await?;
         let fetch = FetchFloor::azure(&tenant.data());
         let settings = orgs::entra(&tenant, &format!("entra-{k}"), secrets);
         Ok(Org {

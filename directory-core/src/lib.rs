@@ -147,10 +147,22 @@
 //!    [`http::ClientSettings::validate`], [`http::in_range`] and
 //!    [`http::parse_endpoint`], building the [`http::HttpClient`].
 //!
+//! 8. **testkit** (a `testkit` feature): a simulated organisation on
+//!    127.0.0.1 that speaks the API's wire format, implementing
+//!    [`testing::SimulatedDirectory`] (a provider on it, its ground truth,
+//!    request counts, the neutral [`testing::Fault`]s on each
+//!    [`testing::Target`] in its own terms, the neutral
+//!    [`testing::Misconfiguration`]s, token revocation, the neutral
+//!    [`testing::Change`]s to its directory) and, for a value that starts
+//!    one from an [`testing::OrgSpec`], [`testing::SimulatorKind`]. Add that
+//!    value to the fault suite's `Kind` (`examples/tests/faults/orgs.rs`)
+//!    and every fault case runs against the new provider too.
+//!
 //! Nesting ([`resolve_nested`]), app-grant expansion ([`expand_grants`]),
 //! retries, the token cache, the origin guard, pagination bounds and
 //! snapshot collection are not written again; the conformance suite
-//! ([`testing`], feature `testing`) checks the result.
+//! ([`testing`], feature `testing`) checks the result, and the fault suite
+//! checks it under every fault a server can throw.
 //!
 //! ## Feature flags
 //!
@@ -158,7 +170,9 @@
 //! * `testing`: the conformance suite ([`testing`]) any provider can run, and
 //!   [`testing::CapturedLogs`] for tests that search the logs (with `http`,
 //!   [`testing::RetryLog`]: the waits the HTTP client chose, read from its
-//!   logs, for timing tests that read no clock).
+//!   logs, for timing tests that read no clock; and the provider-neutral
+//!   simulator interface, [`testing::SimulatedDirectory`], that every
+//!   provider's testkit implements).
 
 // Library code never panics on bad input; tests may.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]

@@ -4,6 +4,28 @@
 //!
 //! The checks panic with a message naming what differs, like `assert!`; call
 //! them from tests.
+//!
+//! With `http`, one interface over every simulated organisation:
+//! [`SimulatedDirectory`] (a running server: a provider on it, its ground
+//! truth, request counts, [`Injection`]s of [`Fault`]s, a
+//! [`Misconfiguration`], token revocation, a [`Change`] to its directory)
+//! and [`SimulatorKind`] (starts one from an [`OrgSpec`]). A provider's
+//! testkit implements both, and the cross-provider fault suite
+//! (`examples/tests/faults`) and the benchmarks then run against it as they
+//! run against Okta's and Entra's.
+
+#[cfg(feature = "http")]
+mod change;
+#[cfg(feature = "http")]
+mod simulator;
+
+#[cfg(feature = "http")]
+pub use change::{Change, NewUser, UserUpdate};
+#[cfg(feature = "http")]
+pub use simulator::{
+    Fault, Injection, Misconfiguration, OrgSpec, SimStats, SimulatedDirectory, SimulatorKind,
+    Target, Tuning,
+};
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! Property: for random changes between rounds (create, update, suspend,
+//! Property: for random provider-neutral changes between rounds
+//! (`directory_core::testing::Change`: create, update, suspend, reactivate,
 //! deprovision and delete users; add and remove members; create, rename and
 //! delete groups; assign and unassign the app), an incremental round's
 //! snapshot equals a full collection of the same org. With `okta.logs.read`
@@ -6,113 +7,17 @@
 //! last full round, and it never drops a user who is in the directory.
 
 use chrono::Duration;
-use directory_core::{
-    AppAssignment, DirectoryData, DirectoryGroup, DirectoryProviderExt, Membership, Snapshot,
-    SyncOptions, SyncRound, SyncState, UserStatus,
-};
+use directory_core::testing::{Change, SimulatedDirectory};
+use directory_core::{DirectoryProviderExt, Snapshot, SyncOptions, SyncRound, SyncState};
 use okta_directory::testkit::{Misconfig, OktaOrg};
 use okta_directory::OktaDirectory;
 use proptest::prelude::*;
 
-#[derive(Debug, Clone)]
-enum Change {
-    CreateUser,
-    UpdateUser(usize),
-    SuspendUser(usize),
-    DeprovisionUser(usize),
-    DeleteUser(usize),
-    AddMember(usize, usize),
-    RemoveMember(usize),
-    CreateGroup,
-    RenameGroup(usize),
-    DeleteGroup(usize),
-    Assign(usize),
-    Unassign(usize),
-}
+/// A provider-neutral change, picked by numbers ([`Change::arbitrary`]).
+type Pick = (usize, usize, usize);
 
-impl Change {
-    fn deletes(&self) -> bool {
-        matches!(self, Change::DeleteUser(_) | Change::DeleteGroup(_))
-    }
-}
-
-fn change() -> impl Strategy<Value = Change> {
-    let i = 0usize..1_000;
-    prop_oneof![
-        Just(Change::CreateUser),
-        i.clone().prop_map(Change::UpdateUser),
-        i.clone().prop_map(Change::SuspendUser),
-        i.clone().prop_map(Change::DeprovisionUser),
-        i.clone().prop_map(Change::DeleteUser),
-        (i.clone(), i.clone()).prop_map(|(u, g)| Change::AddMember(u, g)),
-        i.clone().prop_map(Change::RemoveMember),
-        Just(Change::CreateGroup),
-        i.clone().prop_map(Change::RenameGroup),
-        i.clone().prop_map(Change::DeleteGroup),
-        i.clone().prop_map(Change::Assign),
-        i.prop_map(Change::Unassign),
-    ]
-}
-
-/// Applies one change as an admin would; `n` makes new ids unique.
-fn apply(d: &mut DirectoryData, c: &Change, n: usize) {
-    let user =
-        |d: &DirectoryData, i: usize| d.users.get(i % d.users.len().max(1)).map(|u| u.id.clone());
-    match c {
-        Change::CreateUser => {
-            let mut u = d.users[0].clone();
-            u.id = format!("00uPROP{n:013}");
-            u.user_name = format!("prop{n}@example.test");
-            d.users.push(u);
-        }
-        Change::UpdateUser(i) | Change::SuspendUser(i) | Change::DeprovisionUser(i) => {
-            let len = d.users.len();
-            if let Some(u) = d.users.get_mut(i % len.max(1)) {
-                match c {
-                    Change::SuspendUser(_) => u.status = UserStatus::Suspended,
-                    Change::DeprovisionUser(_) => u.status = UserStatus::Deprovisioned,
-                    _ => u.title = Some(format!("Title {n}").into()),
-                }
-            }
-        }
-        Change::DeleteUser(i) if d.users.len() > 1 => {
-            d.users.remove(i % d.users.len());
-        }
-        Change::AddMember(u, g) => {
-            if let (Some(u), Some(g)) = (user(d, *u), d.groups.get(g % d.groups.len().max(1))) {
-                d.memberships.push(Membership::direct(g.id.clone(), u));
-            }
-        }
-        Change::RemoveMember(i) if !d.memberships.is_empty() => {
-            d.memberships.remove(i % d.memberships.len());
-        }
-        Change::CreateGroup => d.groups.push(DirectoryGroup::new(
-            format!("00gPROP{n:013}"),
-            format!("New {n}"),
-        )),
-        Change::RenameGroup(i) => {
-            let len = d.groups.len();
-            if let Some(g) = d.groups.get_mut(i % len.max(1)) {
-                g.name = format!("Renamed {n}");
-            }
-        }
-        Change::DeleteGroup(i) if !d.groups.is_empty() => {
-            d.groups.remove(i % d.groups.len());
-        }
-        Change::Assign(i) => {
-            let group = d.groups.first().map(|g| g.id.clone());
-            if let Some(u) = user(d, *i) {
-                d.app_assignments.push(match (i % 2, group) {
-                    (0, Some(g)) => AppAssignment::via_group(u, g),
-                    _ => AppAssignment::direct(u),
-                });
-            }
-        }
-        Change::Unassign(i) if !d.app_assignments.is_empty() => {
-            d.app_assignments.remove(i % d.app_assignments.len());
-        }
-        _ => {}
-    }
+fn pick() -> impl Strategy<Value = Pick> {
+    (0..Change::KINDS, 0usize..1_000, 0usize..1_000)
 }
 
 async fn next(okta: &OktaDirectory, prev: &SyncRound, sync: &SyncOptions) -> SyncRound {
@@ -128,7 +33,7 @@ fn drops_no_user(snapshot: &Snapshot, truth: &Snapshot) -> bool {
 }
 
 /// Runs the rounds; `log` says whether the app holds `okta.logs.read`.
-fn run(rounds: Vec<Vec<Change>>, log: bool) -> Result<(), TestCaseError> {
+fn run(rounds: Vec<Vec<Pick>>, log: bool) -> Result<(), TestCaseError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -153,11 +58,18 @@ fn run(rounds: Vec<Vec<Change>>, log: bool) -> Result<(), TestCaseError> {
         };
         let mut round = okta.sync(None, &sync).await.unwrap();
         let (mut n, mut deleted_since_full) = (0, false);
-        for changes in rounds {
-            for c in &changes {
+        for picks in rounds {
+            let mut changes = Vec::new();
+            for (which, a, b) in picks {
                 n += 1;
-                org.mutate(|d| apply(d, c, n));
-                deleted_since_full |= c.deletes();
+                let truth = org.ground_truth();
+                let Some(c) = Change::arbitrary(which, a, b, &truth, n) else {
+                    continue;
+                };
+                if org.apply(&c) {
+                    deleted_since_full |= c.deletes();
+                    changes.push(c);
+                }
             }
             round = next(&okta, &round, &sync).await;
             let full = okta.snapshot().await.unwrap();
@@ -183,8 +95,8 @@ fn run(rounds: Vec<Vec<Change>>, log: bool) -> Result<(), TestCaseError> {
     })
 }
 
-fn rounds() -> impl Strategy<Value = Vec<Vec<Change>>> {
-    prop::collection::vec(prop::collection::vec(change(), 0..6), 4)
+fn rounds() -> impl Strategy<Value = Vec<Vec<Pick>>> {
+    prop::collection::vec(prop::collection::vec(pick(), 0..6), 4)
 }
 
 proptest! {

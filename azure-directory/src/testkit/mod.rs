@@ -20,7 +20,14 @@
 //!   [`TenantHandle::requests`] (`throttled` is the number of 429s served);
 //! * fault suites: [`TenantHandle::inject`] a [`Fault`], or
 //!   [`TenantHandle::misconfigure`] with a [`Misconfig`] for each `check()`
-//!   error; [`TenantHandle::mutate`] between two syncs.
+//!   error; [`TenantHandle::mutate`] between two syncs;
+//! * provider-neutral: [`TenantHandle`] implements
+//!   [`directory_core::testing::SimulatedDirectory`] (neutral faults,
+//!   misconfigurations and changes mapped onto Graph's) and
+//!   [`AzureSimulator`] starts one from an
+//!   [`OrgSpec`](directory_core::testing::OrgSpec)
+//!   ([`SimulatedTenant::spec`]), so the cross-provider fault suite and the
+//!   benchmarks drive it as they drive the simulated Okta org.
 //!
 //! ```
 //! use azure_directory::testkit::{Fault, SimulatedTenant};
@@ -42,6 +49,7 @@ mod faults;
 mod graph;
 mod mutate;
 mod server;
+mod simulator;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -58,6 +66,7 @@ pub use data::{
 pub use faults::{Fault, FaultKind, FaultTarget, RateLimit};
 pub use mutate::TenantMut;
 pub use server::RequestStats;
+pub use simulator::AzureSimulator;
 
 use crate::builder::AzureDirectoryBuilder;
 use crate::provider::AzureDirectory;

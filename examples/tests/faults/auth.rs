@@ -11,8 +11,8 @@ use okta_directory::testkit::OktaOrg;
 
 use crate::both_orgs;
 use crate::orgs::{
-    assert_complete, assert_error, assert_survived, clean_sync_requests, sync, Fault, Injection,
-    Kind, Sim, Target,
+    assert_complete, assert_error, assert_survived, clean_sync_requests, provider, spec, start,
+    sync, Fault, Injection, Kind, Target,
 };
 
 both_orgs!(
@@ -23,8 +23,8 @@ both_orgs!(
 );
 
 async fn a_token_revoked_mid_sync_is_refreshed_once(kind: Kind) {
-    let sim = Arc::new(Sim::start(kind).await);
-    let p = sim.provider();
+    let sim = Arc::new(start(kind).await);
+    let p = provider(&sim);
     let (org, fired) = (sim.clone(), Arc::new(AtomicBool::new(false)));
     let once = fired.clone();
     // After the second page of anything, the server stops honouring every
@@ -43,16 +43,16 @@ async fn a_token_revoked_mid_sync_is_refreshed_once(kind: Kind) {
 }
 
 async fn a_token_endpoint_down_briefly_is_retried(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
     sim.inject(Injection::new(Fault::Status(503), Target::Token).times(2));
     assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn a_token_endpoint_that_stays_down_is_a_typed_error(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::Status(503), Target::Token).always());
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::Transient);
     assert_eq!(e.status(), Some(503), "{e}");
@@ -66,10 +66,7 @@ async fn clock_skew_on_the_token_expiry_is_survived(kind: Kind) {
     match kind {
         Kind::Okta => {
             let org = OktaOrg::builder()
-                .seed(8)
-                .users(40)
-                .groups(5)
-                .app_users(12)
+                .spec(&spec())
                 .token_lifetime(Duration::from_secs(3600))
                 .token_expires_early(Duration::from_secs(3600) - Duration::from_millis(500))
                 .start()
@@ -83,10 +80,9 @@ async fn clock_skew_on_the_token_expiry_is_survived(kind: Kind) {
                 .unwrap();
             // The token dies after half a second while the client holds it
             // as good for an hour: the second sync gets a 401 and refreshes.
-            let sim = Sim::Okta(org);
-            assert_complete(&sim, sync(&okta).await);
+            assert_complete(&org, sync(&okta).await);
             tokio::time::sleep(Duration::from_millis(700)).await;
-            assert_complete(&sim, sync(&okta).await);
+            assert_complete(&org, sync(&okta).await);
             assert!(okta.token_fetches() >= 2, "the skewed token was refreshed");
         }
         Kind::Azure => {
@@ -95,23 +91,20 @@ async fn clock_skew_on_the_token_expiry_is_survived(kind: Kind) {
             // holds it as good for an hour. A second sync after a pause uses
             // the cached token, gets a 401 and refreshes once.
             let tenant = SimulatedTenant::builder()
-                .seed(8)
-                .users(40)
-                .groups(5)
-                .app_users(12)
-                .rate_limit(None)
+                .spec(&spec())
                 .token_lifetime(Duration::from_secs(3600))
                 .token_clock_skew(Duration::from_secs(3599))
                 .start()
                 .await
                 .unwrap();
-            let sim = Sim::Azure(tenant);
-            let p = sim.provider();
-            assert_complete(&sim, sync(p.as_ref()).await);
+            let p = provider(&tenant);
+            assert_complete(&tenant, sync(p.as_ref()).await);
             tokio::time::sleep(Duration::from_millis(2100)).await;
-            assert_complete(&sim, sync(p.as_ref()).await);
-            let Sim::Azure(t) = &sim else { unreachable!() };
-            assert!(t.tokens_issued() >= 2, "the skewed token was refreshed");
+            assert_complete(&tenant, sync(p.as_ref()).await);
+            assert!(
+                tenant.tokens_issued() >= 2,
+                "the skewed token was refreshed"
+            );
         }
     }
 }

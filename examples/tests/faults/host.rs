@@ -9,7 +9,7 @@ use recipient_reconcile::{
     apply, reconcile, HostData, HostLocation, Location, Operation, Plan, Policy, Reason, Scope,
 };
 
-use crate::orgs::{sync, Kind, Tuning};
+use crate::orgs::{provider_with, sync, tuning, Kind, Tuning};
 use crate::world::{email, World};
 
 /// One operation as the test reads it: location, op, whose email, why.
@@ -25,13 +25,13 @@ pub struct Run {
 
 impl Run {
     pub async fn start(kind: Kind) -> (Run, Plan) {
-        Self::start_with(kind, &Tuning::default()).await
+        Self::start_with(kind, &tuning()).await
     }
 
     /// Starts the small world, syncs once and applies the plan.
     pub async fn start_with(kind: Kind, tuning: &Tuning) -> (Run, Plan) {
         let world = World::start(kind).await;
-        let provider = world.sim.provider_with(tuning);
+        let provider = provider_with(&world.sim, tuning);
         let policy = Policy {
             scope: Scope::groups([(world.id("berlin"), "ber"), (world.id("paris"), "par")]),
             ..Policy::default()

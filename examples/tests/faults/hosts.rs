@@ -13,7 +13,9 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::both_orgs;
-use crate::orgs::{quick_retry, within_limit, Kind, Sim};
+use crate::orgs::{
+    azure_tenant, okta_org, provider, quick_retry, spec, start, start_spec, within_limit, Kind,
+};
 use crate::wire::{drain_all, first_users_error, fresh_server, okta_jwk, WireApi, TENANT};
 
 both_orgs!(
@@ -138,14 +140,14 @@ async fn http_endpoints_are_refused_outside_test_mode(kind: Kind) {
         }
     }
     // The simulated org itself (http on 127.0.0.1) is refused once test mode is off.
-    let sim = Sim::start_sized(kind, 3, 1).await;
-    let r = match &sim {
-        Sim::Okta(org) => org
+    let sim = start_spec(kind, &spec().users(3).groups(1)).await;
+    let r = match kind {
+        Kind::Okta => okta_org(&sim)
             .provider_builder()
             .allow_insecure_http(false)
             .build()
             .map(|_| ()),
-        Sim::Azure(t) => t
+        Kind::Azure => azure_tenant(&sim)
             .provider_builder()
             .allow_insecure_http(false)
             .build()
@@ -164,15 +166,15 @@ async fn okta_a_redirect_on_the_simulated_org_is_not_followed() {
 async fn okta_redirect_on_the_simulated_org() {
     use okta_directory::testkit::{Fault, FaultKind};
     let other = other_host().await;
-    let sim = Sim::start(Kind::Okta).await;
-    let Sim::Okta(org) = &sim else { unreachable!() };
+    let sim = start(Kind::Okta).await;
+    let org = okta_org(&sim);
     let to = format!("{}/api/v1/users?after=x", other.uri());
     org.inject(
         Fault::new(FaultKind::Redirect(to))
             .on_path("/api/v1/users")
             .after(1),
     );
-    let e = crate::orgs::sync(sim.provider().as_ref())
+    let e = crate::orgs::sync(provider(&sim).as_ref())
         .await
         .expect_err("refused");
     assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{e}");

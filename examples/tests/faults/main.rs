@@ -23,8 +23,12 @@
 //! * `waits`: the largest wait a server can ask for, on a slow answer:
 //!   capped at the retry deadline, a typed error, never a panic.
 //! * `delta`: Entra delta rounds under the listings' faults and bounds.
+//! * `misconfig`: the set-up mistakes every provider has, reported by
+//!   `check()` until undone.
 //!
-//! `orgs` adapts both simulated orgs to one interface, `world` is a small
+//! Both orgs are driven through one interface,
+//! `directory_core::testing::SimulatedDirectory`: `orgs` holds the suite's
+//! org shape, provider settings and assertions, `world` is a small
 //! directory both orgs serve (and every way it can change), `host` the host
 //! side of a sync, `wire` either API faked by wiremock.
 
@@ -36,6 +40,7 @@ mod changes;
 mod delta;
 mod host;
 mod hosts;
+mod misconfig;
 mod paging;
 mod parsers;
 mod safety;

@@ -5,7 +5,8 @@ use directory_core::ErrorKind;
 
 use crate::both_orgs;
 use crate::orgs::{
-    assert_error, assert_survived, clean_sync_requests, sync, Fault, Injection, Kind, Sim, Target,
+    assert_error, assert_survived, clean_sync_requests, provider, start, sync, Fault, Injection,
+    Kind, Target,
 };
 
 both_orgs!(
@@ -21,23 +22,23 @@ both_orgs!(
 );
 
 async fn truncated_json_is_an_invalid_response(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::TruncatedJson, Target::Users).after(2));
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::InvalidResponse);
     assert!(e.provider().is_some(), "the provider is named: {e}");
 }
 
 async fn truncated_json_on_a_member_page_is_an_invalid_response(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::TruncatedJson, Target::Members).after(5));
     assert_error(&sim, sync(p.as_ref()).await, ErrorKind::InvalidResponse);
 }
 
 async fn malformed_json_is_an_invalid_response_naming_the_path(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::MalformedJson, Target::Users).after(1));
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::InvalidResponse);
     // The decode error names where in the JSON it broke.
@@ -46,16 +47,16 @@ async fn malformed_json_is_an_invalid_response_naming_the_path(kind: Kind) {
 }
 
 async fn an_empty_page_in_the_middle_is_followed(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
     sim.inject(Injection::new(Fault::EmptyPage, Target::Users).after(2));
     assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn an_empty_member_page_is_followed(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
     sim.inject(
         Injection::new(Fault::EmptyPage, Target::Members)
@@ -66,22 +67,22 @@ async fn an_empty_member_page_is_followed(kind: Kind) {
 }
 
 async fn a_next_link_that_cycles_is_refused(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::CyclicNext, Target::Users).after(2));
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::InvalidResponse);
     assert!(e.to_string().contains("repeats"), "{e}");
 }
 
 async fn a_next_link_to_another_host_is_refused(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::ForeignNext, Target::Users).after(1));
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::InvalidResponse);
     let text = e.to_string();
     assert!(text.contains("outside the configured origin"), "{text}");
     assert!(
-        text.contains(&sim.base_url()),
+        text.contains(sim.base_url()),
         "names the allowed origin: {text}"
     );
 }
@@ -125,9 +126,9 @@ async fn azure_a_malformed_app_assignment_page_fails_the_sync() {
 /// fresh org each time, as requests of an aborted sync still in flight
 /// would take the next fault.
 async fn broken_sync(kind: Kind, fault: Fault, target: Target) -> directory_core::Error {
-    let sim = Sim::start(kind).await;
+    let sim = start(kind).await;
     sim.inject(Injection::new(fault.clone(), target.clone()));
-    match sync(sim.provider().as_ref()).await {
+    match sync(provider(&sim).as_ref()).await {
         Err(e) => e,
         Ok(s) => panic!(
             "{kind:?} {target:?} {fault:?}: a snapshot of {} users, {} assignments despite a broken page",

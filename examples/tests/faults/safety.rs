@@ -12,7 +12,7 @@ use recipient_reconcile::{reconcile, ReconcileError, SafetyError};
 
 use crate::both_orgs;
 use crate::host::Run;
-use crate::orgs::{sync, Fault, Injection, Kind, Target, Tuning};
+use crate::orgs::{sync, tuning, Fault, Injection, Kind, Target, Tuning};
 
 both_orgs!(
     an_empty_directory_stops_the_plan_and_says_to_check_the_assignments,
@@ -99,11 +99,11 @@ async fn an_empty_directory_stops_the_plan_and_says_to_check_the_assignments(kin
 /// second. Checks that page two really is the last (a fault after it never
 /// fires), then injects `fault` there and checks nothing happens.
 async fn last_member_page_fault_makes_no_plan(kind: Kind, fault: Injection, want: ErrorKind) {
-    let tuning = Tuning {
-        page: 2,
-        ..Tuning::default()
+    let two = Tuning {
+        page_size: Some(2),
+        ..tuning()
     };
-    let (mut run, first) = Run::start_with(kind, &tuning).await;
+    let (mut run, first) = Run::start_with(kind, &two).await;
     assert_eq!(first.counts.creates, 6);
     let berlin = run.world.id("berlin");
     let target = Target::MembersOf(berlin.clone());

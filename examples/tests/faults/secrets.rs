@@ -15,7 +15,9 @@ use directory_core::testing::CapturedLogs;
 use directory_core::{CollectOptions, DirectoryProvider, Snapshot};
 
 use crate::both_orgs;
-use crate::orgs::{assert_complete, sync, Fault, Injection, Kind, Sim};
+use crate::orgs::{
+    assert_complete, azure_tenant, okta_org, provider, start, sync, Fault, Injection, Kind, Sim,
+};
 
 both_orgs!(no_secret_in_any_output_across_whole_syncs);
 
@@ -76,24 +78,24 @@ async fn no_secret_in_any_output_across_whole_syncs(kind: Kind) {
     // and the client's connections log into this subscriber too.
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let sim = Arc::new(Sim::start(kind).await);
+    let sim = Arc::new(start(kind).await);
     let mut ledger = Ledger::default();
-    credentials(&sim, &mut ledger);
-    let provider = sim.provider();
-    ledger.printed.push(provider.to_string());
-    ledger.printed.push(format!("{}", provider.check().await));
-    ledger.print(&provider.check().await);
+    credentials(kind, &sim, &mut ledger);
+    let p = provider(&sim);
+    ledger.printed.push(p.to_string());
+    ledger.printed.push(format!("{}", p.check().await));
+    ledger.print(&p.check().await);
 
     // A whole sync, then one where every token is revoked mid-sync.
-    assert_complete(&sim, sync(provider.as_ref()).await);
-    tokens(&sim, &mut ledger);
-    let revoked = revoking_sync(&sim, provider.as_ref()).await;
-    tokens(&sim, &mut ledger);
+    assert_complete(&sim, sync(p.as_ref()).await);
+    tokens(kind, &sim, &mut ledger);
+    let revoked = revoking_sync(&sim, p.as_ref()).await;
+    tokens(kind, &sim, &mut ledger);
     ledger.print(&revoked.as_ref().map(|s| s.users.len()));
 
     // Failures: the token endpoint down (a fresh provider must sign in).
     sim.inject(Injection::new(Fault::Status(503), crate::orgs::Target::Token).always());
-    let fresh = sim.provider();
+    let fresh = provider(&sim);
     let err = sync(fresh.as_ref())
         .await
         .expect_err("the token endpoint is down");
@@ -102,14 +104,15 @@ async fn no_secret_in_any_output_across_whole_syncs(kind: Kind) {
     ledger.printed.push(format!("{}", fresh.check().await));
     sim.clear_faults();
 
-    if let Sim::Azure(t) = sim.as_ref() {
+    if kind == Kind::Azure {
+        let t = azure_tenant(sim.as_ref());
         // The certificate credential: a signed assertion instead of a secret.
         let cert = t.provider_builder_with_certificate();
         ledger.print(&cert);
         let p = cert.build().expect("certificate provider");
         ledger.print(&p);
         assert_complete(&sim, sync(&p).await);
-        tokens(&sim, &mut ledger);
+        tokens(kind, &sim, &mut ledger);
     }
     let logs = capture.text();
     assert!(
@@ -125,9 +128,10 @@ async fn no_secret_in_any_output_across_whole_syncs(kind: Kind) {
 }
 
 /// The configured credentials, and the builders that hold them.
-fn credentials(sim: &Sim, ledger: &mut Ledger) {
-    match sim {
-        Sim::Okta(org) => {
+fn credentials(kind: Kind, sim: &Sim, ledger: &mut Ledger) {
+    match kind {
+        Kind::Okta => {
+            let org = okta_org(sim.as_ref());
             let jwk: serde_json::Value =
                 serde_json::from_str(org.private_jwk()).expect("the JWK is JSON");
             for part in ["d", "p", "q", "dp", "dq", "qi"] {
@@ -140,7 +144,8 @@ fn credentials(sim: &Sim, ledger: &mut Ledger) {
             ledger.print(&org.provider().expect("okta provider"));
             ledger.print(org);
         }
-        Sim::Azure(t) => {
+        Kind::Azure => {
+            let t = azure_tenant(sim.as_ref());
             ledger.secret("client secret", t.client_secret().expose_secret());
             let key = t.certificate_key_pem();
             for line in key.expose_secret().lines().filter(|l| l.len() >= 40) {
@@ -154,17 +159,19 @@ fn credentials(sim: &Sim, ledger: &mut Ledger) {
 }
 
 /// The access tokens the org issued so far.
-fn tokens(sim: &Sim, ledger: &mut Ledger) {
-    match sim {
-        Sim::Okta(org) => {
-            let live = org.live_tokens();
+fn tokens(kind: Kind, sim: &Sim, ledger: &mut Ledger) {
+    match kind {
+        Kind::Okta => {
+            let live = okta_org(sim.as_ref()).live_tokens();
             assert!(!live.is_empty(), "a token is live");
             for t in live {
                 ledger.secret("an access token", t);
             }
         }
-        Sim::Azure(t) => {
-            let token = t.last_access_token().expect("a token was issued");
+        Kind::Azure => {
+            let token = azure_tenant(sim.as_ref())
+                .last_access_token()
+                .expect("a token was issued");
             ledger.secret("an access token", token.expose_secret());
         }
     }

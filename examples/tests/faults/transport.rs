@@ -9,8 +9,8 @@ use directory_core::ErrorKind;
 
 use crate::both_orgs;
 use crate::orgs::{
-    assert_complete, assert_error, assert_survived, clean_sync_requests, sync, Fault, Injection,
-    Kind, Sim, Target,
+    assert_complete, assert_error, assert_survived, clean_sync_requests, okta_org, provider, start,
+    sync, Fault, Injection, Kind, Target, STALL,
 };
 
 both_orgs!(
@@ -29,8 +29,8 @@ both_orgs!(
 );
 
 async fn a_429_storm_on_every_request_is_waited_out(kind: Kind) {
-    let sim = Arc::new(Sim::start(kind).await);
-    let p = sim.provider();
+    let sim = Arc::new(start(kind).await);
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::Status(429), Target::Api).always());
     let calm = sim.clone();
     let storm = tokio::spawn(async move {
@@ -39,21 +39,21 @@ async fn a_429_storm_on_every_request_is_waited_out(kind: Kind) {
     });
     let got = sync(p.as_ref()).await;
     storm.await.unwrap();
-    assert!(sim.throttled() >= 1, "the storm served 429s");
+    assert!(sim.stats().throttled >= 1, "the storm served 429s");
     assert_complete(&sim, got);
 }
 
 async fn a_429_storm_outlasting_the_retry_deadline_is_rate_limited(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(Injection::new(Fault::Status(429), Target::Api).always());
     let e = assert_error(&sim, sync(p.as_ref()).await, ErrorKind::RateLimited);
     assert_eq!(e.status(), Some(429), "{e}");
 }
 
 async fn status_is_retried(kind: Kind, status: u16) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
     // Twice in a row on the second users page, and once on a member page.
     sim.inject(
@@ -81,8 +81,8 @@ async fn status_504_is_retried(kind: Kind) {
 /// Users, groups, members, app assignments and the token endpoint each get
 /// a 503 and a cut connection once: one sync survives them all.
 async fn a_5xx_and_a_cut_on_each_listing_are_retried(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
     for target in [Target::Users, Target::Groups, Target::Members, Target::Apps] {
         sim.inject(Injection::new(Fault::Status(503), target.clone()));
@@ -93,8 +93,8 @@ async fn a_5xx_and_a_cut_on_each_listing_are_retried(kind: Kind) {
 }
 
 async fn a_5xx_outlasting_the_retries_is_transient(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(
         Injection::new(Fault::Status(502), Target::Members)
             .after(3)
@@ -104,23 +104,23 @@ async fn a_5xx_outlasting_the_retries_is_transient(kind: Kind) {
     assert_eq!(e.status(), Some(502), "{e}");
     // Each failing request is tried at most `max_attempts` times, and the
     // sync stops at the first failure: the request count stays small.
-    let served = sim.total_requests();
+    let served = sim.stats().requests;
     assert!(served < 80, "{served} requests for a 40-user org");
 }
 
 async fn a_stall_past_the_timeout_is_retried(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
-    sim.inject(Injection::new(Fault::Stall, Target::Users).after(1));
+    sim.inject(Injection::new(Fault::Stall(STALL), Target::Users).after(1));
     assert_survived(&sim, clean, p.as_ref()).await;
 }
 
 async fn a_stall_on_every_attempt_is_transient(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(
-        Injection::new(Fault::Stall, Target::Members)
+        Injection::new(Fault::Stall(STALL), Target::Members)
             .after(1)
             .always(),
     );
@@ -129,8 +129,8 @@ async fn a_stall_on_every_attempt_is_transient(kind: Kind) {
 }
 
 async fn a_connection_cut_mid_body_is_retried(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     let clean = clean_sync_requests(&sim).await;
     sim.inject(Injection::new(Fault::CutBody, Target::Users).after(1));
     sim.inject(Injection::new(Fault::CutBody, Target::Members).after(4));
@@ -138,8 +138,8 @@ async fn a_connection_cut_mid_body_is_retried(kind: Kind) {
 }
 
 async fn a_connection_cut_on_every_attempt_is_transient(kind: Kind) {
-    let sim = Sim::start(kind).await;
-    let p = sim.provider();
+    let sim = start(kind).await;
+    let p = provider(&sim);
     sim.inject(
         Injection::new(Fault::CutBody, Target::Users)
             .after(2)
@@ -155,15 +155,15 @@ async fn a_connection_cut_on_every_attempt_is_transient(kind: Kind) {
 async fn okta_a_concurrency_429_storm_is_backed_off() {
     use okta_directory::testkit::{Fault as OktaFault, FaultKind};
     crate::orgs::within_limit("okta concurrency storm", async {
-        let sim = Sim::start(Kind::Okta).await;
-        let Sim::Okta(org) = &sim else { unreachable!() };
+        let sim = start(Kind::Okta).await;
+        let org = okta_org(&sim);
         org.inject(
             OktaFault::new(FaultKind::ConcurrencyLimited)
                 .on_path("/api/v1/")
                 .times(6),
         );
         let log = directory_core::testing::RetryLog::capture();
-        assert_complete(&sim, sync(sim.provider().as_ref()).await);
+        assert_complete(&sim, sync(provider(&sim).as_ref()).await);
         assert_eq!(org.rate_limited(), 6);
         // Six backoffs of the policy's own (at most its 80 ms max_delay),
         // not one wait for the minute-away reset.

@@ -25,6 +25,13 @@
 //!   `or`), `limit`, `after` cursors in `Link` headers (a polling request
 //!   always gets a `next` link), `ASCENDING` order and a 90-day retention
 //!   ([`OktaOrg::age_system_log`]); its rate-limit bucket is `logs`.
+//! * **Provider-neutral**: [`OktaOrg`] implements
+//!   [`directory_core::testing::SimulatedDirectory`] (neutral faults,
+//!   misconfigurations and changes mapped onto Okta's) and
+//!   [`OktaSimulator`] starts one from an
+//!   [`OrgSpec`](directory_core::testing::OrgSpec)
+//!   ([`OktaOrgBuilder::spec`]), so the cross-provider fault suite and the
+//!   benchmarks drive it as they drive the simulated Entra tenant.
 //!
 //! ```
 //! use directory_core::DirectoryProviderExt;
@@ -45,6 +52,7 @@ mod faults;
 mod keys;
 mod listing;
 mod server;
+mod simulator;
 mod syslog;
 mod wire;
 
@@ -56,6 +64,7 @@ use std::time::Duration;
 use directory_core::{DirectoryData, Error, ErrorKind, Result, Snapshot};
 
 pub use faults::{Fault, FaultKind, Misconfig, STALL};
+pub use simulator::OktaSimulator;
 
 use crate::builder::OktaDirectoryBuilder;
 use auth::AuthServer;
@@ -368,15 +377,17 @@ impl OktaOrg {
     /// `user.lifecycle.delete.completed`, `group.lifecycle.delete`,
     /// `group.user_membership.add|remove`, `application.user_membership.add|remove`, ...).
     /// Indexes are rebuilt afterwards.
-    pub fn mutate(&self, f: impl FnOnce(&mut DirectoryData)) {
+    /// Returns what `f` returns.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut DirectoryData) -> R) -> R {
         let mut dir = self.shared.dir.write().unwrap_or_else(|p| p.into_inner());
         let old = std::mem::take(&mut dir.data);
         let mut data = old.clone();
-        f(&mut data);
+        let out = f(&mut data);
         let now = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 3);
         let events = changes::settle(&old, &mut data, now);
         lock(&self.shared.log).append(events);
         *dir = Directory::new(data);
+        out
     }
 
     /// Deletes a user, as `DELETE /api/v1/users/{id}` does (with its
