@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use directory_core::{
-    CheckReport, DirectoryProvider, DirectoryProviderExt, Error as DirectoryError, RoundKind, Snapshot, SyncRound,
-    SyncState,
+    CheckReport, DirectoryProvider, DirectoryProviderExt, Error as DirectoryError, RoundKind,
+    Snapshot, SyncRound, SyncState,
 };
 use recipient_reconcile::{
     reconcile, reconcile_with_override, HostData, Plan, Policy, ReconcileError, SafetyOverride,
@@ -281,8 +281,8 @@ impl Runner {
     }
 
     /// The provider's round from the previous snapshot and state, which are
-    /// dropped as soon as the round ends: a worker holds at most one
-    /// snapshot per sync from here on.
+    /// dropped as soon as the round ends: the rest of the run holds one
+    /// snapshot at most.
     async fn round(
         &self,
         c: &Connection,
