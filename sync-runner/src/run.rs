@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use directory_core::{
-    CheckReport, DirectoryProviderExt, Error as DirectoryError, RoundKind, Snapshot, SyncRound,
-    SyncState,
+    CheckReport, DirectoryProvider, DirectoryProviderExt, Error as DirectoryError, RoundKind,
+    Snapshot, SyncRound, SyncState,
 };
 use recipient_reconcile::{
     reconcile, reconcile_with_override, HostData, Plan, Policy, ReconcileError, SafetyOverride,
@@ -274,14 +274,26 @@ impl Runner {
         if !report.is_ok() {
             return Err(check_failure(&report));
         }
-        let previous = self.previous(&c.id).await?;
-        let handed = previous.as_ref().map(|(s, st)| (s, st));
-        let round = provider
-            .sync(handed, &self.config.sync)
-            .await
-            .map_err(|e| Failure::directory(RunKind::NotStarted, "sync", &e))?;
+        let round = self.round(c, provider.as_ref()).await?;
+        drop(provider);
         self.count_round(&round.report.round);
         self.reconcile_and_apply(claim, round).await
+    }
+
+    /// The provider's round from the previous snapshot and state, which are
+    /// dropped as soon as the round ends: the rest of the run holds one
+    /// snapshot at most.
+    async fn round(
+        &self,
+        c: &Connection,
+        provider: &dyn DirectoryProvider,
+    ) -> Result<SyncRound, Failure> {
+        let previous = self.previous(&c.id).await?;
+        let handed = previous.as_ref().map(|(s, st)| (s, st));
+        provider
+            .sync(handed, &self.config.sync)
+            .await
+            .map_err(|e| Failure::directory(RunKind::NotStarted, "sync", &e))
     }
 
     fn count_round(&self, round: &RoundKind) {
@@ -304,6 +316,9 @@ impl Runner {
         Ok(saved.and_then(|s| decode_saved(connection_id, &s)))
     }
 
+    /// Keeps the round (compressed), plans it against the host's records,
+    /// then applies or holds the plan. The snapshot and the records are
+    /// dropped once planned: only the plan is held while the host applies.
     async fn reconcile_and_apply(&self, claim: &Claim, round: SyncRound) -> Result<Done, Failure> {
         let c = &claim.connection;
         let kind = run_kind(&round.report.round);
@@ -313,13 +328,15 @@ impl Runner {
             ..Failure::new(kind.clone(), stage, stage, message)
         };
         let saved = encode(&round)?;
+        let snapshot = round.snapshot;
         let records = self
             .host
             .records(&c.tenant_id)
             .await
             .map_err(|e| fail("host", e.to_string()))?;
-        let decision = decide(&round.snapshot, &c.policy, &records)
-            .map_err(|e| fail("policy", e.to_string()))?;
+        let decision =
+            decide(&snapshot, &c.policy, &records).map_err(|e| fail("policy", e.to_string()))?;
+        drop((snapshot, records));
         let mut done = Done {
             kind: kind.clone(),
             requests,
