@@ -408,12 +408,40 @@ pub async fn run(size: FleetSize, worker_exe: &Path) -> Result<FleetFigures> {
     let schema = format!("fleet_bench_{}", std::process::id());
     let store = PgStore::connect_in_schema(&database_url(), &schema).await?;
     let pool = store.pool().clone();
+    drop_abandoned_schemas(&pool).await?;
     let outcome = run_in(size, worker_exe, &store, &schema).await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&pool)
         .await?;
     pool.close().await;
     outcome
+}
+
+/// Drops the schema of every earlier run whose process is gone (a bench
+/// killed before its own `DROP SCHEMA`), so killed runs leave nothing
+/// behind for long. A schema whose process still runs (on this machine) is
+/// another bench's and stays.
+async fn drop_abandoned_schemas(pool: &sqlx::PgPool) -> Result<()> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'fleet\\_bench\\_%'",
+    )
+    .fetch_all(pool)
+    .await?;
+    for name in names {
+        let Some(pid) = name.strip_prefix("fleet_bench_") else {
+            continue;
+        };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| {
+            pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists()
+        });
+        if !alive && pid.chars().all(|c| c.is_ascii_digit()) {
+            eprintln!("fleet: dropping {name}, left by a run that was killed");
+            sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
+                .execute(pool)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 async fn run_in(
