@@ -75,12 +75,18 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "indexed_filters",
         include_str!("../../migrations/postgres/0004_indexed_filters.sql"),
     ),
+    (
+        5,
+        "counts",
+        include_str!("../../migrations/postgres/0005_counts.sql"),
+    ),
 ];
 
 const DIALECT: Dialect = Dialect {
     placeholder: '$',
     resources: "scim_resources",
     members: "scim_members",
+    counts: Some("scim_counts"),
 };
 
 /// A [`Store`] in PostgreSQL, shared by any number of server processes.
@@ -288,7 +294,7 @@ async fn put(
     tx: &mut Transaction<'_, Postgres>,
     tenant: &str,
     r: &StoredResource,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let insert = r.version <= 1;
     let sql = if insert {
         "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified,
@@ -321,7 +327,7 @@ async fn put(
     if r.resource_type == ResourceType::Group {
         index_members(tx, tenant, &r.id, &super::member_ids(r), insert).await?;
     }
-    Ok(())
+    Ok(insert)
 }
 
 /// Brings the `scim_members` rows of a group to `members`: reads the ids
@@ -379,14 +385,16 @@ async fn delete(
     tenant: &str,
     rt: ResourceType,
     id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-        .bind(tenant)
-        .bind(kind_str(rt))
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
+) -> Result<bool, StoreError> {
+    let deleted =
+        sqlx::query("DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+            .bind(tenant)
+            .bind(kind_str(rt))
+            .bind(id)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend)?
+            .rows_affected();
     if rt == ResourceType::Group {
         sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
             .bind(tenant)
@@ -395,6 +403,33 @@ async fn delete(
             .await
             .map_err(backend)?;
     }
+    Ok(deleted == 1)
+}
+
+/// Adds `delta` to the tenant's count of `rt` resources (`scim_counts`).
+async fn count(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+    rt: ResourceType,
+    delta: i64,
+) -> Result<(), StoreError> {
+    // A removal only ever follows an addition, so it updates the row; an
+    // upsert would check `n >= 0` on the row it proposes (the bare delta).
+    let sql = match delta.signum() {
+        0 => return Ok(()),
+        1 => {
+            "INSERT INTO scim_counts (tenant, kind, n) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant, kind) DO UPDATE SET n = scim_counts.n + EXCLUDED.n"
+        }
+        _ => "UPDATE scim_counts SET n = n + $3 WHERE tenant = $1 AND kind = $2",
+    };
+    sqlx::query(sql)
+        .bind(tenant)
+        .bind(kind_str(rt))
+        .bind(delta)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -486,7 +521,12 @@ impl Store for PgStore {
             .await
             .map_err(backend)?
             .rows_affected();
-        for table in ["scim_resources", "scim_members", "scim_events"] {
+        for table in [
+            "scim_resources",
+            "scim_members",
+            "scim_events",
+            "scim_counts",
+        ] {
             sqlx::query(&format!("DELETE FROM {table} WHERE tenant = $1"))
                 .bind(id)
                 .execute(&mut *tx)
@@ -665,11 +705,28 @@ impl Store for PgStore {
         if exists.is_none() {
             return Err(StoreError::NoTenant(tenant.to_string()));
         }
+        // Resources added less removed, users then groups.
+        let mut delta = [0i64; 2];
+        let slot = |rt: ResourceType| usize::from(rt == ResourceType::Group);
         for w in &writes {
             match w {
-                Write::Put(r) => put(&mut tx, tenant, r).await?,
-                Write::Delete(rt, id) => delete(&mut tx, tenant, *rt, id).await?,
+                Write::Put(r) => {
+                    if put(&mut tx, tenant, r).await? {
+                        delta[slot(r.resource_type)] += 1;
+                    }
+                }
+                Write::Delete(rt, id) => {
+                    if delete(&mut tx, tenant, *rt, id).await? {
+                        delta[slot(*rt)] -= 1;
+                    }
+                }
             }
+        }
+        for (rt, d) in [ResourceType::User, ResourceType::Group]
+            .into_iter()
+            .zip(delta)
+        {
+            count(&mut tx, tenant, rt, d).await?;
         }
         append_events(&mut tx, tenant, &changes).await?;
         tx.commit().await.map_err(backend)

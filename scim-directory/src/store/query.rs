@@ -218,6 +218,10 @@ pub(crate) struct Dialect {
     pub resources: &'static str,
     /// The membership table.
     pub members: &'static str,
+    /// A table of resources per tenant and kind (`tenant`, `kind`, `n`)
+    /// kept by every commit, if the store keeps one: an unfiltered page's
+    /// total is then read from it instead of counted.
+    pub counts: Option<&'static str>,
 }
 
 /// The SQL of an [`IndexFilter`] condition over one resource row, and its
@@ -327,8 +331,15 @@ pub(crate) fn page_sql(d: &Dialect, cols: &str, cond: &Condition, filtered: bool
              ORDER BY r.created_seq LIMIT {p}3"
         )
     };
+    let total = match d.counts.filter(|_| !filtered) {
+        Some(counts) => format!(
+            "SELECT COALESCE((SELECT n FROM {counts} WHERE tenant = {p}1 AND kind = {p}2), 0) \
+             AS total"
+        ),
+        None => format!("SELECT count(*) AS total {selected}"),
+    };
     format!(
-        "SELECT t.total, {out_cols} FROM (SELECT count(*) AS total {selected}) t \
+        "SELECT t.total, {out_cols} FROM ({total}) t \
          LEFT JOIN ({page}) p ON 1 = 1 ORDER BY p.created_seq"
     )
 }

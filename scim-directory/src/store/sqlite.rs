@@ -51,6 +51,7 @@ const DIALECT: Dialect = Dialect {
     placeholder: '?',
     resources: "resources",
     members: "members",
+    counts: None,
 };
 
 /// A [`Store`] in a SQLite database file.

@@ -256,8 +256,49 @@ pub async fn contract(store: &dyn Store) {
         .unwrap();
     assert_eq!(after[0].seq, events[2].seq);
 
+    totals_follow_writes(store).await;
     tenants_are_changed_atomically(store).await;
     writes_need_their_tenant(store).await;
+}
+
+/// An unfiltered listing's total follows every create and delete (the
+/// PostgreSQL store keeps it in a table of counts): as many as a walk of
+/// the tenant finds, a stale write or a delete of nothing counting nothing.
+async fn totals_follow_writes(store: &dyn Store) {
+    let total = |rt| async move {
+        let all = ResourceQuery {
+            filter: None,
+            offset: 0,
+            limit: 0,
+        };
+        let counted = store.query("t1", rt, &all).await.unwrap().total;
+        let walked = store.page("t1", rt, None, 1_000).await.unwrap().len();
+        assert_eq!(counted, walked, "{rt:?}");
+        counted
+    };
+    let (users, groups) = (
+        total(ResourceType::User).await,
+        total(ResourceType::Group).await,
+    );
+    let writes = vec![
+        Write::Put(user("n1", "n1@x.test")),
+        Write::Put(user("n2", "n2@x.test")),
+        Write::Put(group("ng", "New group")),
+        Write::Delete(ResourceType::User, "n2".into()),
+        Write::Delete(ResourceType::User, "never-there".into()),
+    ];
+    store.commit("t1", writes, vec![]).await.unwrap();
+    let stale = store.commit("t1", vec![Write::Put(user("n1", "again@x.test"))], vec![]);
+    assert!(matches!(stale.await, Err(StoreError::Stale(_))));
+    assert_eq!(total(ResourceType::User).await, users + 1);
+    assert_eq!(total(ResourceType::Group).await, groups + 1);
+    let gone = vec![
+        Write::Delete(ResourceType::User, "n1".into()),
+        Write::Delete(ResourceType::Group, "ng".into()),
+    ];
+    store.commit("t1", gone, vec![]).await.unwrap();
+    assert_eq!(total(ResourceType::User).await, users);
+    assert_eq!(total(ResourceType::Group).await, groups);
 }
 
 /// Concurrent changes to one tenant's record all land: none reads the
