@@ -706,28 +706,27 @@ impl Store for PgStore {
             return Err(StoreError::NoTenant(tenant.to_string()));
         }
         // Resources added less removed, users then groups.
-        let mut delta = [0i64; 2];
-        let slot = |rt: ResourceType| usize::from(rt == ResourceType::Group);
+        let (mut users, mut groups) = (0i64, 0i64);
+        let mut tally = |rt: ResourceType, by: i64| match rt {
+            ResourceType::User => users += by,
+            ResourceType::Group => groups += by,
+        };
         for w in &writes {
             match w {
                 Write::Put(r) => {
                     if put(&mut tx, tenant, r).await? {
-                        delta[slot(r.resource_type)] += 1;
+                        tally(r.resource_type, 1);
                     }
                 }
                 Write::Delete(rt, id) => {
                     if delete(&mut tx, tenant, *rt, id).await? {
-                        delta[slot(*rt)] -= 1;
+                        tally(*rt, -1);
                     }
                 }
             }
         }
-        for (rt, d) in [ResourceType::User, ResourceType::Group]
-            .into_iter()
-            .zip(delta)
-        {
-            count(&mut tx, tenant, rt, d).await?;
-        }
+        count(&mut tx, tenant, ResourceType::User, users).await?;
+        count(&mut tx, tenant, ResourceType::Group, groups).await?;
         append_events(&mut tx, tenant, &changes).await?;
         tx.commit().await.map_err(backend)
     }
