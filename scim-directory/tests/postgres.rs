@@ -69,6 +69,52 @@ async fn migrations_apply_once_and_a_reconnect_keeps_everything() {
     drop_schema(&store, &schema).await;
 }
 
+/// A database of release 4's schema, holding users and groups, gets the
+/// counts of what it holds when migration 5 applies; from then on the
+/// triggers keep them.
+#[tokio::test]
+async fn the_counts_migration_counts_what_an_older_schema_holds() {
+    let Some((store, schema)) = fresh("counts_migration").await else {
+        return;
+    };
+    let url = std::env::var("DATABASE_URL").unwrap();
+    let service = ScimService::new(Arc::new(store.clone()));
+    let token = service.create_tenant("acme", "Acme").await.unwrap().token;
+    let token = token.expose_secret().to_string();
+    for i in 0..7 {
+        let (status, _) = send(&service, post_user(&format!("u{i}@x.test"), &token)).await;
+        assert_eq!(status, 201);
+    }
+    // Back to release 4: no counts, no triggers, no migration 5.
+    sqlx::raw_sql(
+        "DROP TABLE scim_counts; \
+         DROP TRIGGER scim_resources_count_inserted ON scim_resources; \
+         DROP TRIGGER scim_resources_count_deleted ON scim_resources; \
+         DROP FUNCTION scim_count_inserted(); DROP FUNCTION scim_count_deleted(); \
+         DELETE FROM scim_migrations WHERE version = 5;",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let upgraded = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+    let n: i64 =
+        sqlx::query_scalar("SELECT n FROM scim_counts WHERE tenant = 'acme' AND kind = 'User'")
+            .fetch_one(upgraded.pool())
+            .await
+            .unwrap();
+    assert_eq!(n, 7);
+    let service = ScimService::new(Arc::new(upgraded.clone()));
+    let (status, _) = send(&service, post_user("u7@x.test", &token)).await;
+    assert_eq!(status, 201);
+    let (status, page) = send(
+        &service,
+        request(http::Method::GET, "/Users?count=1", &token, String::new()),
+    )
+    .await;
+    assert_eq!((status, page["totalResults"].as_u64()), (200, Some(8)));
+    drop_schema(&store, &schema).await;
+}
+
 fn post_user(name: &str, token: &str) -> http::Request<Bytes> {
     http::Request::post("/scim/v2/acme/Users")
         .header("authorization", format!("Bearer {token}"))

@@ -294,7 +294,7 @@ async fn put(
     tx: &mut Transaction<'_, Postgres>,
     tenant: &str,
     r: &StoredResource,
-) -> Result<bool, StoreError> {
+) -> Result<(), StoreError> {
     let insert = r.version <= 1;
     let sql = if insert {
         "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified,
@@ -327,7 +327,7 @@ async fn put(
     if r.resource_type == ResourceType::Group {
         index_members(tx, tenant, &r.id, &super::member_ids(r), insert).await?;
     }
-    Ok(insert)
+    Ok(())
 }
 
 /// Brings the `scim_members` rows of a group to `members`: reads the ids
@@ -385,16 +385,14 @@ async fn delete(
     tenant: &str,
     rt: ResourceType,
     id: &str,
-) -> Result<bool, StoreError> {
-    let deleted =
-        sqlx::query("DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-            .bind(tenant)
-            .bind(kind_str(rt))
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?
-            .rows_affected();
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3")
+        .bind(tenant)
+        .bind(kind_str(rt))
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map_err(backend)?;
     if rt == ResourceType::Group {
         sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
             .bind(tenant)
@@ -403,33 +401,6 @@ async fn delete(
             .await
             .map_err(backend)?;
     }
-    Ok(deleted == 1)
-}
-
-/// Adds `delta` to the tenant's count of `rt` resources (`scim_counts`).
-async fn count(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant: &str,
-    rt: ResourceType,
-    delta: i64,
-) -> Result<(), StoreError> {
-    // A removal only ever follows an addition, so it updates the row; an
-    // upsert would check `n >= 0` on the row it proposes (the bare delta).
-    let sql = match delta.signum() {
-        0 => return Ok(()),
-        1 => {
-            "INSERT INTO scim_counts (tenant, kind, n) VALUES ($1, $2, $3) \
-             ON CONFLICT (tenant, kind) DO UPDATE SET n = scim_counts.n + EXCLUDED.n"
-        }
-        _ => "UPDATE scim_counts SET n = n + $3 WHERE tenant = $1 AND kind = $2",
-    };
-    sqlx::query(sql)
-        .bind(tenant)
-        .bind(kind_str(rt))
-        .bind(delta)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
     Ok(())
 }
 
@@ -705,28 +676,12 @@ impl Store for PgStore {
         if exists.is_none() {
             return Err(StoreError::NoTenant(tenant.to_string()));
         }
-        // Resources added less removed, users then groups.
-        let (mut users, mut groups) = (0i64, 0i64);
-        let mut tally = |rt: ResourceType, by: i64| match rt {
-            ResourceType::User => users += by,
-            ResourceType::Group => groups += by,
-        };
         for w in &writes {
             match w {
-                Write::Put(r) => {
-                    if put(&mut tx, tenant, r).await? {
-                        tally(r.resource_type, 1);
-                    }
-                }
-                Write::Delete(rt, id) => {
-                    if delete(&mut tx, tenant, *rt, id).await? {
-                        tally(*rt, -1);
-                    }
-                }
+                Write::Put(r) => put(&mut tx, tenant, r).await?,
+                Write::Delete(rt, id) => delete(&mut tx, tenant, *rt, id).await?,
             }
         }
-        count(&mut tx, tenant, ResourceType::User, users).await?;
-        count(&mut tx, tenant, ResourceType::Group, groups).await?;
         append_events(&mut tx, tenant, &changes).await?;
         tx.commit().await.map_err(backend)
     }
