@@ -218,9 +218,10 @@ pub(crate) struct Dialect {
     pub resources: &'static str,
     /// The membership table.
     pub members: &'static str,
-    /// A table of resources per tenant and kind (`tenant`, `kind`, `n`)
-    /// kept by every commit, if the store keeps one: an unfiltered page's
-    /// total is then read from it instead of counted.
+    /// A table of resources per tenant and kind (`tenant`, `kind`, `n`),
+    /// kept current by the database (PostgreSQL: triggers on the resources
+    /// table), if the store has one: an unfiltered page's total is then read
+    /// from it instead of counted.
     pub counts: Option<&'static str>,
 }
 

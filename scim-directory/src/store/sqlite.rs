@@ -438,14 +438,21 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
         let sql = format!("SELECT {TENANT_COLS} FROM tenants WHERE id = ?1");
-        let Some(mut t) = tx
+        let Some(stored) = tx
             .query_row(&sql, [id], tenant_row)
             .optional()
             .map_err(backend)?
         else {
             return Ok(None);
         };
+        let mut t = stored.clone();
         change(&mut t);
+        // The id and creation date are not the change's to make.
+        let t = TenantRecord {
+            id: stored.id,
+            created: stored.created,
+            ..t
+        };
         tx.execute(
             "UPDATE tenants SET name = ?2, token_hash = ?3, token_issued = ?4,
                  previous_token_hash = ?5, previous_token_expires = ?6, status = ?7
@@ -461,9 +468,8 @@ impl Store for SqliteStore {
             ],
         )
         .map_err(backend)?;
-        let stored = tx.query_row(&sql, [id], tenant_row).map_err(backend)?;
         tx.commit().map_err(backend)?;
-        Ok(Some(stored))
+        Ok(Some(t))
     }
 
     async fn delete_tenant(&self, id: &str) -> Result<bool, StoreError> {
