@@ -33,6 +33,9 @@ impl DeltaOutcome {
             }
         };
         let c = &self.changes;
+        if let (Some(base), true) = (base, c.is_empty()) {
+            return Ok(self.unchanged(base));
+        }
         let users = merge_by_id(
             base.map(|s| s.users.as_slice()),
             &c.users_changed,
@@ -57,6 +60,39 @@ impl DeltaOutcome {
             memberships,
             assignments,
         ))
+    }
+
+    /// The snapshot of a round in which no user, group or membership
+    /// changed: the previous lists as they are (no group entry came, so the
+    /// nested-group edges are the previous ones too), with the app's
+    /// assignments, which Graph always lists in full, expanded from the
+    /// previous direct members of just the assigned groups.
+    fn unchanged(&self, base: &Snapshot) -> Snapshot {
+        let assigned: HashSet<&str> = self
+            .changes
+            .assigned
+            .iter()
+            .filter(|r| r.is_group)
+            .map(|r| r.principal_id.as_str())
+            .collect();
+        let mut direct: Direct<'_> = HashMap::new();
+        let of_assigned = base
+            .memberships
+            .iter()
+            .filter(|m| m.kind == MembershipKind::Direct && assigned.contains(m.group_id.as_str()));
+        for m in of_assigned {
+            direct
+                .entry(m.group_id.as_str())
+                .or_default()
+                .insert(m.user_id.as_str());
+        }
+        Snapshot::from_parts(
+            self.provider.clone(),
+            base.users.clone(),
+            base.groups.clone(),
+            base.memberships.clone(),
+            expand_assignments(&self.changes.assigned, &direct),
+        )
     }
 
     /// Direct user members after the changes, limited to users and groups

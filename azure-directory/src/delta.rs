@@ -183,7 +183,13 @@ fn is_reset_error(e: &Error) -> bool {
 async fn run(inner: &Arc<Inner>, prev: Option<&DeltaState>) -> Result<DeltaOutcome> {
     let (users, groups) = rounds(inner, prev)?;
     let mut changes = DirectoryChanges::default();
-    let (users, users_link) = round(inner, users, "users delta", PERM_USERS, user_delta).await?;
+    // The three listings do not depend on one another: read side by side,
+    // the round takes as long as its longest chain of pages.
+    let ((users, users_link), (groups, groups_link), assigned) = futures::try_join!(
+        round(inner, users, "users delta", PERM_USERS, user_delta),
+        round(inner, groups, "groups delta", PERM_GROUPS, |g: WireGroup| g),
+        assigned(inner),
+    )?;
     for (removed, user) in users {
         if removed {
             changes.users_removed.push(user.id);
@@ -191,11 +197,9 @@ async fn run(inner: &Arc<Inner>, prev: Option<&DeltaState>) -> Result<DeltaOutco
             changes.users_changed.push(user);
         }
     }
-    let (groups, groups_link) =
-        round(inner, groups, "groups delta", PERM_GROUPS, |g: WireGroup| g).await?;
     let mut nested = prev.map(|p| p.nested_groups.clone()).unwrap_or_default();
     merge_groups(groups, &mut changes, &mut nested);
-    changes.assigned = assigned(inner).await?;
+    changes.assigned = assigned;
     let state = DeltaState {
         tenant_id: inner.tenant_id.clone(),
         users_delta_link: users_link,

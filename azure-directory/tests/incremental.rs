@@ -1,7 +1,7 @@
 //! Entra behind the provider-neutral incremental API
 //! (`DirectoryProviderExt::sync`), against the simulated tenant.
 
-use azure_directory::testkit::{Fault, SimulatedTenant, TenantHandle};
+use azure_directory::testkit::{Fault, MemberType, SimulatedTenant, TenantHandle};
 use azure_directory::AzureDirectory;
 use directory_core::{
     DirectoryProviderExt, FullReason, RoundKind, SyncOptions, SyncRound, SyncState,
@@ -54,6 +54,55 @@ async fn rounds_after_the_first_follow_the_delta_links_and_equal_a_full_collecti
     assert_eq!((c.users_added, c.users_removed), (1, 1), "{c:?}");
     assert!(changed.snapshot.same_directory(&t.ground_truth()));
     assert_eq!(changed.state.rounds_since_full(), 2);
+}
+
+#[tokio::test]
+async fn a_round_in_which_only_the_app_assignments_changed_expands_them_from_the_previous_members()
+{
+    let (t, azure) = tenant().await;
+    let first = azure.sync(None, &SyncOptions::default()).await.unwrap();
+    // A group with members that is not assigned yet, and an assigned user.
+    let data = t.data();
+    let assigned: Vec<String> = data
+        .assignments
+        .iter()
+        .map(|a| a.principal_id.clone())
+        .collect();
+    let group = data
+        .groups
+        .iter()
+        .find(|g| {
+            let members = data.members.get(&g.id).into_iter().flatten();
+            !assigned.contains(&g.id) && members.into_iter().any(|m| m.kind == MemberType::User)
+        })
+        .map(|g| g.id.clone())
+        .expect("a group with members, not assigned");
+    let user = data
+        .assignments
+        .iter()
+        .find(|a| a.principal_type == "User")
+        .map(|a| a.principal_id.clone())
+        .expect("a user assigned the app");
+    t.mutate(|m| {
+        m.assign(&group, "Group", None);
+        m.unassign(&user);
+    });
+    let round = next(&azure, &first).await;
+    assert_eq!(round.report.round, RoundKind::Incremental);
+    let c = round.report.changes;
+    assert_eq!(
+        (c.users_added, c.users_changed, c.memberships_added),
+        (0, 0, 0),
+        "{c:?}"
+    );
+    assert!(
+        c.assignments_added > 0 && c.assignments_removed > 0,
+        "{c:?}"
+    );
+    assert!(round.snapshot.same_directory(&t.ground_truth()));
+    assert!(round
+        .snapshot
+        .same_directory(&azure.snapshot().await.unwrap()));
 }
 
 #[tokio::test]
