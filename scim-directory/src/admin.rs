@@ -109,7 +109,9 @@ impl ScimService {
     /// authorized before the delete writes nothing after it (the store
     /// checks the tenant in the write's own transaction) and gets a 404.
     pub async fn delete_tenant(&self, tenant_id: &str) -> Result<(), Error> {
-        if self.store().delete_tenant(tenant_id).await? {
+        let deleted = self.store().delete_tenant(tenant_id).await;
+        self.tenant_cache().forget(tenant_id);
+        if deleted? {
             Ok(())
         } else {
             Err(not_found(tenant_id))
@@ -125,9 +127,21 @@ impl ScimService {
 
     /// Changes the tenant's record in one atomic step.
     async fn modify(&self, tenant_id: &str, change: &TenantChange<'_>) -> Result<(), Error> {
-        match self.store().modify_tenant(tenant_id, change).await? {
-            Some(_) => Ok(()),
-            None => Err(not_found(tenant_id)),
+        let changed = self.store().modify_tenant(tenant_id, change).await;
+        match changed {
+            Ok(Some(record)) => {
+                self.tenant_cache().put(&record);
+                Ok(())
+            }
+            Ok(None) => {
+                self.tenant_cache().forget(tenant_id);
+                Err(not_found(tenant_id))
+            }
+            Err(e) => {
+                // Whether it was written is unknown: read it again next time.
+                self.tenant_cache().forget(tenant_id);
+                Err(e.into())
+            }
         }
     }
 }

@@ -140,6 +140,7 @@ mod schema;
 mod service;
 mod store;
 mod tenant;
+mod tenant_cache;
 
 #[cfg(feature = "axum")]
 pub mod axum;

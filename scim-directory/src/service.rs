@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::lock::{Mutex, MutexGuard};
 
@@ -20,6 +21,7 @@ use crate::resources::Ctx;
 use crate::schema::{self, ResourceType, LIST_SCHEMA};
 use crate::store::Store;
 use crate::tenant::{TenantRecord, TenantStatus};
+use crate::tenant_cache::TenantCache;
 
 /// Limits and addresses of a [`ScimService`].
 #[derive(Debug, Clone)]
@@ -48,6 +50,14 @@ pub struct ServiceConfig {
     /// indexed part selects, or every resource of the type when nothing is
     /// indexed. More candidates than this: a 400 `tooMany`.
     pub max_filter_candidates: usize,
+    /// How long a tenant's record read for a token check is kept (default
+    /// one second; `Duration::ZERO` reads it for every request). Token
+    /// rotation, revocation, suspension and deletion through this service
+    /// take effect at once; made by another process (a second server, the
+    /// example's `tenants` command) they take effect here within this time.
+    /// Writes never rely on it: a commit checks the tenant in its own
+    /// transaction.
+    pub tenant_cache_ttl: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -61,6 +71,7 @@ impl Default for ServiceConfig {
             filter_limits: FilterLimits::default(),
             clock: Clock::system(),
             max_filter_candidates: 1000,
+            tenant_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -74,6 +85,8 @@ struct Inner {
     /// wait for another's. Across processes the store decides (unique
     /// indexes, versions).
     write_locks: Box<[Mutex<()>]>,
+    /// Tenant records for the token check.
+    tenants: TenantCache,
 }
 
 /// How many locks tenants' writes are spread over in one service.
@@ -113,6 +126,7 @@ impl ScimService {
         config.default_page_size = config.default_page_size.clamp(1, config.max_page_size);
         let inner = Inner {
             store,
+            tenants: TenantCache::new(config.tenant_cache_ttl),
             config,
             write_locks: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
         };
@@ -128,6 +142,12 @@ impl ScimService {
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// Tenant records kept for the token check, which administration
+    /// through this service keeps current.
+    pub(crate) fn tenant_cache(&self) -> &TenantCache {
+        &self.inner.tenants
     }
 
     /// The endpoint URL of a tenant, as the admin pastes it into the IdP.
@@ -239,11 +259,15 @@ impl ScimService {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
             .ok_or_else(ScimError::unauthorized)?;
-        let tenant = self
-            .store()
-            .tenant(tenant_id)
-            .await?
-            .ok_or_else(ScimError::unauthorized)?;
+        let tenant = match self.inner.tenants.get(tenant_id) {
+            Some(kept) => kept,
+            None => {
+                let read = self.store().tenant(tenant_id).await?;
+                let read = read.ok_or_else(ScimError::unauthorized)?;
+                self.inner.tenants.put(&read);
+                read
+            }
+        };
         if !tenant.token_matches(presented, self.now()) {
             return Err(ScimError::unauthorized());
         }
