@@ -163,7 +163,7 @@ async fn authorize(
     parts: http::request::Parts,
 ) -> (Option<http::request::Parts>, Result<(), ScimError>) {
     let checker = service.clone();
-    let checked = off_workers(async move {
+    let checked = on_store(service, async move {
         let verdict = checker.authorize(&parts).await;
         (parts, verdict)
     })
@@ -190,7 +190,7 @@ async fn serve_authorized(
     };
     let req = http::Request::from_parts(parts, bytes);
     let service = shared.service.clone();
-    off_workers(async move { service.handle(req).await })
+    on_store(&shared.service, async move { service.handle(req).await })
         .await
         .unwrap_or_else(|| ScimError::internal().into_response())
 }
@@ -212,18 +212,24 @@ fn tenant_segment(service: &ScimService, path: &str) -> String {
     tenant.unwrap_or_default().to_string()
 }
 
-/// Runs the service on tokio's blocking pool (driven by the runtime's
-/// handle), so a store that blocks (SQLite's fsync) never stalls the async
-/// workers. `None` if the task panicked.
-async fn off_workers<T, F>(fut: F) -> Option<T>
+/// Runs work that calls the store: on tokio's blocking pool (driven by the
+/// runtime's handle) when the store blocks its thread
+/// ([`Store::blocks`](crate::Store::blocks): SQLite's fsync), so the async
+/// workers never stall; on the worker itself otherwise, which spares a
+/// thread hand-off at every database round trip. `None` if it panicked.
+async fn on_store<T, F>(service: &ScimService, fut: F) -> Option<T>
 where
     T: Send + 'static,
     F: std::future::Future<Output = T> + Send + 'static,
 {
-    let rt = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || rt.block_on(fut))
-        .await
-        .ok()
+    use futures::FutureExt;
+    if service.store_blocks() {
+        let rt = tokio::runtime::Handle::current();
+        return tokio::task::spawn_blocking(move || rt.block_on(fut))
+            .await
+            .ok();
+    }
+    std::panic::AssertUnwindSafe(fut).catch_unwind().await.ok()
 }
 
 fn declared_length(headers: &http::HeaderMap) -> Option<usize> {

@@ -64,6 +64,12 @@ pub(crate) async fn resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value,
     render(ctx, r, &groups).await
 }
 
+/// A resource just created, as the client sees it: a new user is in no
+/// group yet, so its groups are not looked up.
+pub(crate) async fn new_resource(ctx: &Ctx<'_>, r: &StoredResource) -> Result<Value, ScimError> {
+    render(ctx, r, &GroupsOf::new()).await
+}
+
 async fn render(ctx: &Ctx<'_>, r: &StoredResource, groups: &GroupsOf) -> Result<Value, ScimError> {
     let mut obj = r.body.as_object().cloned().unwrap_or_default();
     obj.insert(

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 use serde_json::Value;
 
-use crate::errors::{json_response, ScimError};
+use crate::errors::{json_response, ScimError, StoreError};
 use crate::events::Change;
 use crate::model::{self, group_to_model, same_user, user_to_model};
 use crate::patch;
@@ -78,7 +78,11 @@ impl Ctx<'_> {
         r: &StoredResource,
     ) -> Result<Response<Bytes>, ScimError> {
         let body = render::resource(self, r).await?;
-        let mut resp = json_response(status, &body);
+        Ok(self.with_headers(json_response(status, &body), r))
+    }
+
+    /// `ETag` and `Location` of `r` on its response.
+    fn with_headers(&self, mut resp: Response<Bytes>, r: &StoredResource) -> Response<Bytes> {
         let headers = resp.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&render::etag(r)) {
             headers.insert(header::ETAG, v);
@@ -86,7 +90,7 @@ impl Ctx<'_> {
         if let Ok(v) = HeaderValue::from_str(&render::location(self.base, r)) {
             headers.insert(header::LOCATION, v);
         }
-        Ok(resp)
+        resp
     }
 
     pub(crate) async fn get(
@@ -136,7 +140,8 @@ impl Ctx<'_> {
             last_modified: now,
             version: 1,
         };
-        self.check_unique(&r).await?;
+        // Uniqueness is the store's to enforce (the database's unique index,
+        // across processes); only a refused commit looks up the holder.
         let mut changes = Vec::new();
         if rt == ResourceType::Group {
             self.resolve_members(&mut r, &BTreeMap::new()).await?;
@@ -149,10 +154,31 @@ impl Ctx<'_> {
                 user: user_to_model(&r.id, &r.body, now),
             });
         }
-        self.store()
+        let committed = self
+            .store()
             .commit(self.tenant, vec![Write::Put(r.clone())], changes)
-            .await?;
-        self.respond(StatusCode::CREATED, &r).await
+            .await;
+        self.unless_taken(&r, committed).await?;
+        // A user just created is in no group (a group lists only members
+        // that exist): rendered without looking its groups up.
+        let body = render::new_resource(self, &r).await?;
+        Ok(self.with_headers(json_response(StatusCode::CREATED, &body), &r))
+    }
+
+    /// A commit's result; a refused unique key names the resource holding
+    /// it, when it can still be found.
+    async fn unless_taken(
+        &self,
+        r: &StoredResource,
+        committed: Result<(), StoreError>,
+    ) -> Result<(), ScimError> {
+        match committed {
+            Err(e @ StoreError::Conflict(_)) => {
+                self.check_unique(r).await?;
+                Err(e.into())
+            }
+            other => Ok(other?),
+        }
     }
 
     pub(crate) async fn replace(
@@ -224,7 +250,10 @@ impl Ctx<'_> {
     async fn update(&self, old: StoredResource, body: Value) -> Result<StoredResource, ScimError> {
         let mut new = old.clone();
         new.body = body;
-        self.check_unique(&new).await?;
+        // A key the resource already holds cannot be taken by another.
+        if new.unique_key() != old.unique_key() {
+            self.check_unique(&new).await?;
+        }
         if new.resource_type == ResourceType::Group {
             self.resolve_members(&mut new, &member_kinds(&old.body))
                 .await?;
@@ -239,9 +268,11 @@ impl Ctx<'_> {
             ResourceType::Group => group_changes(&old, &new),
         };
         let changes = or_touched(changes, &new);
-        self.store()
+        let committed = self
+            .store()
             .commit(self.tenant, vec![Write::Put(new.clone())], changes)
-            .await?;
+            .await;
+        self.unless_taken(&new, committed).await?;
         Ok(new)
     }
 

@@ -1,11 +1,12 @@
 //! The SCIM service: tenants, authentication and routing of an
 //! `http::Request<Bytes>` to a handler, answering an `http::Response<Bytes>`.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::lock::{Mutex, MutexGuard};
+use futures::lock::{Mutex, OwnedMutexGuard};
 
 use bytes::Bytes;
 use directory_core::Error;
@@ -80,17 +81,20 @@ struct Inner {
     store: Arc<dyn Store>,
     config: ServiceConfig,
     /// Writes of one tenant take turns in this process (a create's
-    /// uniqueness check and its commit, a PATCH's read and its write);
-    /// tenants hash onto [`WRITE_STRIPES`] locks so one tenant's writes never
-    /// wait for another's. Across processes the store decides (unique
-    /// indexes, versions).
-    write_locks: Box<[Mutex<()>]>,
+    /// uniqueness check and its commit, a PATCH's read and its write), so
+    /// they do not race each other into retries; one lock per tenant, so
+    /// one tenant's writes never wait for another's (tenants hashed onto a
+    /// fixed set of locks queued some tenants behind others' writes under
+    /// load). Across processes the store decides (unique indexes,
+    /// versions).
+    write_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
     /// Tenant records for the token check.
     tenants: TenantCache,
 }
 
-/// How many locks tenants' writes are spread over in one service.
-const WRITE_STRIPES: usize = 64;
+/// Tenants' write locks kept while nobody holds or awaits them; past
+/// this, such locks are dropped.
+const IDLE_WRITE_LOCKS: usize = 1024;
 
 /// A multi-tenant SCIM 2.0 service provider over a [`Store`].
 ///
@@ -128,7 +132,7 @@ impl ScimService {
             store,
             tenants: TenantCache::new(config.tenant_cache_ttl),
             config,
-            write_locks: (0..WRITE_STRIPES).map(|_| Mutex::new(())).collect(),
+            write_locks: std::sync::Mutex::new(HashMap::new()),
         };
         Self {
             inner: Arc::new(inner),
@@ -142,6 +146,12 @@ impl ScimService {
 
     pub(crate) fn store(&self) -> &dyn Store {
         self.inner.store.as_ref()
+    }
+
+    /// Whether the store blocks the thread it runs on ([`Store::blocks`]).
+    #[cfg(feature = "axum")]
+    pub(crate) fn store_blocks(&self) -> bool {
+        self.inner.store.blocks()
     }
 
     /// Tenant records kept for the token check, which administration
@@ -183,11 +193,16 @@ impl ScimService {
     }
 
     /// The turn of `tenant_id`'s writes in this process (see `Inner`).
-    pub(crate) async fn write_guard(&self, tenant_id: &str) -> Option<MutexGuard<'_, ()>> {
-        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(tenant_id);
-        let stripe = usize::try_from(hash % WRITE_STRIPES as u64).unwrap_or(0);
-        Some(self.inner.write_locks.get(stripe)?.lock().await)
+    pub(crate) async fn write_guard(&self, tenant_id: &str) -> Option<OwnedMutexGuard<()>> {
+        let lock = {
+            let mut locks = self.inner.write_locks.lock().ok()?;
+            if locks.len() >= IDLE_WRITE_LOCKS {
+                // Only this map holds a lock nobody holds or awaits.
+                locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            locks.entry(tenant_id.to_string()).or_default().clone()
+        };
+        Some(lock.lock_owned().await)
     }
 
     /// Answers one SCIM request. Never panics on bad input: every problem is

@@ -208,6 +208,11 @@ impl Inner {
 
 #[async_trait]
 impl Store for MemoryStore {
+    /// Holds its lock for a moment and never waits on I/O.
+    fn blocks(&self) -> bool {
+        false
+    }
+
     async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
         let mut inner = self.lock();
         if inner.tenants.contains_key(&tenant.id) {

@@ -124,6 +124,16 @@ pub type TenantChange<'a> = dyn for<'r> Fn(&'r mut TenantRecord) + Send + Sync +
 /// answers in microseconds), so their futures can be driven by any executor.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether calls block the thread they run on (a synchronous database
+    /// inside the async methods, such as SQLite writing and syncing its
+    /// file). The axum router runs requests on such a store on tokio's
+    /// blocking pool, so the async workers never stall; requests on a store
+    /// that only awaits ([`PgStore`](crate::PgStore), [`MemoryStore`]) run
+    /// on the workers, sparing a thread hand-off at every database round
+    /// trip. A store that does not say is taken to block.
+    fn blocks(&self) -> bool {
+        true
+    }
     /// Adds a tenant; [`StoreError::Conflict`] if the id exists.
     async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
     /// Changes a tenant's record in one step: `change` is applied to the

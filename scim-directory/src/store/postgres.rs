@@ -124,11 +124,30 @@ fn to_i64(n: impl TryInto<i64>) -> i64 {
 }
 
 impl PgStore {
-    /// Connects to `url` (`postgres://user@host:port/db`) with a pool of up
-    /// to 10 connections and applies the missing migrations.
+    /// Connects to `url` (`postgres://user@host:port/db`) with the pool of
+    /// [`PgStore::pool_options`] and applies the missing migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(backend)?;
-        Self::connect_with(options, PgPoolOptions::new().max_connections(10)).await
+        Self::connect_with(options, Self::pool_options()).await
+    }
+
+    /// The pool [`PgStore::connect`] makes: up to 10 connections, and a
+    /// connection is pinged before use only after it sat idle for 30
+    /// seconds. sqlx pings before every use by default, which is a round
+    /// trip more for every query; a connection that broke while in use
+    /// fails that one request (the client retries) and is not reused.
+    pub fn pool_options() -> PgPoolOptions {
+        PgPoolOptions::new()
+            .max_connections(10)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= std::time::Duration::from_secs(30) {
+                        sqlx::Connection::ping(conn).await?;
+                    }
+                    Ok(true)
+                })
+            })
     }
 
     /// Like [`PgStore::connect`], with the tables in the PostgreSQL schema
@@ -148,7 +167,7 @@ impl PgStore {
             .map_err(backend)?;
         admin.close().await;
         let options = options.options([("search_path", schema)]);
-        Self::connect_with(options, PgPoolOptions::new().max_connections(10)).await
+        Self::connect_with(options, Self::pool_options()).await
     }
 
     /// Connects with the given options and pool settings and applies the
@@ -257,6 +276,31 @@ async fn lock_tenant(tx: &mut Transaction<'_, Postgres>, tenant: &str) -> Result
         .await
         .map_err(backend)?;
     Ok(())
+}
+
+/// Takes the tenant's commit lock and its row's lock in one round trip:
+/// `false` (and no lock) when the tenant does not exist, or was deleted by
+/// the transaction whose lock this one waited for (a row lock waited for
+/// re-reads the row, which an advisory lock alone would not).
+///
+/// The advisory lock is the one [`lock_tenant`] takes, so commits of this
+/// release and of releases that took only it (during a rolling upgrade)
+/// still commit one tenant's events in `seq` order. The function in the
+/// select list runs before the row is locked, the order [`PgStore`]'s
+/// `delete_tenant` takes the same two locks in.
+async fn lock_live_tenant(
+    tx: &mut Transaction<'_, Postgres>,
+    tenant: &str,
+) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtext('scim-directory:events:' || id)) \
+         FROM scim_tenants WHERE id = $1 FOR NO KEY UPDATE",
+    )
+    .bind(tenant)
+    .fetch_optional(&mut **tx)
+    .await
+    .map_err(backend)?;
+    Ok(row.is_some())
 }
 
 const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
@@ -424,6 +468,11 @@ async fn append_events(
 
 #[async_trait]
 impl Store for PgStore {
+    /// Awaits the database over the network; never blocks its thread.
+    fn blocks(&self) -> bool {
+        false
+    }
+
     async fn insert_tenant(&self, t: &TenantRecord) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO scim_tenants ({TENANT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
@@ -665,15 +714,7 @@ impl Store for PgStore {
         changes: Vec<Change>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(backend)?;
-        // One tenant's commits in turn: its events commit in seq order.
-        lock_tenant(&mut tx, tenant).await?;
-        // After the lock, so a delete of the tenant that held it is seen.
-        let exists = sqlx::query("SELECT 1 FROM scim_tenants WHERE id = $1")
-            .bind(tenant)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?;
-        if exists.is_none() {
+        if !lock_live_tenant(&mut tx, tenant).await? {
             return Err(StoreError::NoTenant(tenant.to_string()));
         }
         for w in &writes {
