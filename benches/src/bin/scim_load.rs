@@ -3,10 +3,14 @@
 //! tenant beside issue 16's goals and every correctness finding.
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release -p directory-sync-benches --bin scim-load`
-//! (`SCIM_LOAD_SMALL=1` for 4 tenants). Exits 1 on any finding (lost or
-//! duplicated resource, 5xx, a contended userName without exactly one
-//! 201); the goals (at least 25 requests a second per tenant, p99 under
-//! 100 ms) are printed as met or missed, and mean something in release only.
+//! (`SCIM_LOAD_SMALL=1` for 4 tenants). It runs the traffic twice, each on
+//! a fresh schema and fresh servers: back to back (what the servers can
+//! take at most), then paced at the goal's 25 requests a second per tenant
+//! (whether they sustain it, with latencies counted from when each request
+//! was due). Exits 1 on any finding (lost or duplicated resource, 5xx, a
+//! contended userName without exactly one 201); the goals (at least 25
+//! requests a second per tenant, p99 under 100 ms) are printed as met or
+//! missed, and mean something in release only.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,27 +26,42 @@ fn main() -> ExitCode {
         eprintln!("set DATABASE_URL to a PostgreSQL server (see scim-directory/README.md)");
         return ExitCode::from(2);
     };
-    let config = match std::env::var("SCIM_LOAD_SMALL").is_ok_and(|v| v == "1") {
+    let saturate = match std::env::var("SCIM_LOAD_SMALL").is_ok_and(|v| v == "1") {
         true => LoadConfig::small(url),
         false => LoadConfig::issue(url),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The same traffic again, each tenant's clients paced at the goal's
+    // rate, on a fresh schema and fresh servers, without the imports.
+    let paced = LoadConfig {
+        pace: Some(GOAL_RPS),
+        import_sizes: Vec::new(),
+        ..saturate.clone()
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build();
-    let report = match runtime
-        .map_err(Into::into)
-        .and_then(|r| r.block_on(run(&config)))
+        .build()
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("scim-load could not run: {e}");
+            eprintln!("scim-load could not start its runtime: {e}");
             return ExitCode::from(2);
         }
     };
     println!("machine: {}", machine());
-    print(&config, &report);
-    match report.problems.is_empty() {
+    let mut clean = true;
+    for config in [saturate, paced] {
+        let report = match runtime.block_on(run(&config)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("scim-load could not run: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        print(&config, &report);
+        clean &= report.problems.is_empty();
+    }
+    match clean {
         true => ExitCode::SUCCESS,
         false => ExitCode::FAILURE,
     }
@@ -61,8 +80,14 @@ fn met(ok: bool) -> &'static str {
 }
 
 fn print(config: &LoadConfig, r: &LoadReport) {
+    let pace = match config.pace {
+        Some(rate) => format!(
+            "paced: each tenant's clients offer {rate} requests a second together, a latency counts from when its request was due"
+        ),
+        None => "back to back: each client sends as soon as it has its answer".into(),
+    };
     println!(
-        "{} tenants x (Okta + Entra client, {} users and {} groups each, {} contended userNames), 2 servers, 1 PostgreSQL",
+        "\n## {} tenants x (Okta + Entra client, {} users and {} groups each, {} contended userNames), 2 servers, 1 PostgreSQL; {pace}",
         config.tenants, config.users_per_client, config.groups_per_client, config.contended_per_tenant
     );
     println!("\n| tenant | requests | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|");

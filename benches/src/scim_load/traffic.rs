@@ -5,6 +5,7 @@
 //! What a client got a 2xx for goes into a [`Model`] the servers must match.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -62,22 +63,82 @@ pub struct Log {
     pub contended_failures: usize,
 }
 
+/// A tenant's request schedule when paced: the k-th request of its paced
+/// clients together is due at `start + k × every`, whichever client sends
+/// it, so the tenant offers one steady rate however its requests split
+/// between its clients.
+#[derive(Clone)]
+pub struct Pacer {
+    every: Duration,
+    next: Arc<Mutex<Instant>>,
+}
+
+impl Pacer {
+    /// A schedule of one request every `every`, its phase within the
+    /// first interval fixed by the tenant id (FNV-1a), so tenants do not
+    /// all send in the same instant, as independent provisioning jobs would
+    /// not.
+    pub fn new(tenant: &str, every: Duration) -> Self {
+        let hash = tenant.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let phase = (hash % 10_000) as f64 / 10_000.0;
+        let start = Instant::now() + every.mul_f64(phase);
+        Self {
+            every,
+            next: Arc::new(Mutex::new(start)),
+        }
+    }
+
+    /// The next slot: when that request is due.
+    fn take(&self) -> Instant {
+        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let due = *next;
+        *next += self.every;
+        due
+    }
+}
+
 /// A client of one tenant that alternates between the servers.
 pub struct Client {
     tenant: Tenant,
     next: usize,
+    /// The tenant's schedule when paced (see [`Client::paced`]).
+    pacer: Option<Pacer>,
     /// What it saw.
     pub log: Log,
 }
 
 impl Client {
-    /// A client starting on server `first`.
+    /// A client starting on server `first`, sending back to back.
     pub fn new(tenant: Tenant, first: usize) -> Self {
         Self {
             tenant,
             next: first,
+            pacer: None,
             log: Log::default(),
         }
+    }
+
+    /// Sends each request at its slot of the tenant's schedule (once the
+    /// previous one has been answered: an IdP's provisioning job waits for
+    /// each answer) instead of back to back. A request's latency is counted
+    /// from when it was due, not from when it went out, so a server that
+    /// falls behind the schedule shows it in the latencies instead of
+    /// hiding it by slowing the client down.
+    pub fn paced(mut self, pacer: Option<Pacer>) -> Self {
+        self.pacer = pacer;
+        self
+    }
+
+    /// Waits for the next request's turn; when its latency starts.
+    async fn turn(&mut self) -> Instant {
+        let Some(pacer) = &self.pacer else {
+            return Instant::now();
+        };
+        let due = pacer.take();
+        tokio::time::sleep_until(due.into()).await;
+        due
     }
 
     /// Sends on the next server; a status outside `want` is a problem and `None`.
@@ -90,8 +151,17 @@ impl Client {
     ) -> Option<Value> {
         let server = self.next % 2;
         self.next += 1;
-        let (status, reply) =
-            timed(&self.tenant, server, method, path, body, &mut self.log).await?;
+        let since = self.turn().await;
+        let (status, reply) = timed_since(
+            since,
+            &self.tenant,
+            server,
+            method,
+            path,
+            body,
+            &mut self.log,
+        )
+        .await?;
         if status != want {
             let excerpt: String = reply.to_string().chars().take(200).collect();
             let t = &self.tenant.id;
@@ -160,6 +230,19 @@ async fn timed(
     body: Option<Value>,
     log: &mut Log,
 ) -> Option<(u16, Value)> {
+    timed_since(Instant::now(), tenant, server, method, path, body, log).await
+}
+
+/// [`timed`], its latency counted from `since`.
+async fn timed_since(
+    since: Instant,
+    tenant: &Tenant,
+    server: usize,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    log: &mut Log,
+) -> Option<(u16, Value)> {
     let prefix = tenant.servers.get(server)?;
     let method = reqwest::Method::from_bytes(method.as_bytes()).ok()?;
     let mut req = tenant
@@ -171,7 +254,6 @@ async fn timed(
             .header("content-type", "application/scim+json")
             .body(body.to_string());
     }
-    let started = Instant::now();
     let sent = async {
         let resp = req.send().await?;
         let status = resp.status().as_u16();
@@ -179,7 +261,7 @@ async fn timed(
     };
     match sent.await {
         Ok((status, bytes)) => {
-            log.latencies.push(started.elapsed());
+            log.latencies.push(since.elapsed());
             Some((
                 status,
                 serde_json::from_slice(&bytes).unwrap_or(Value::Null),
@@ -375,9 +457,14 @@ pub async fn entra(mut c: Client, config: LoadConfig, everyone: String) -> Log {
 
 /// Each contended userName POSTed on both servers at once, spelled in two
 /// cases: one 201 and one 409 (`uniqueness`), or it counts as a failure.
-pub async fn contend(tenant: Tenant, config: LoadConfig) -> Log {
+/// Paced (`every`, the tenant's interval), the pairs are spread over the
+/// tenant's run, one every ten intervals, instead of all sent at its start.
+pub async fn contend(tenant: Tenant, config: LoadConfig, every: Option<Duration>) -> Log {
     let mut log = Log::default();
     for k in 0..config.contended_per_tenant {
+        if let Some(every) = every {
+            tokio::time::sleep(every * 10).await;
+        }
         let name = format!("Shared{k}@{}.test", tenant.id);
         let (mut a, mut b) = (Log::default(), Log::default());
         let body = |n: String| Some(json!({"userName": n}));
