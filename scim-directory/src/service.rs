@@ -385,3 +385,42 @@ pub(crate) fn list_body(total: usize, start: usize, resources: Vec<Value>) -> Va
         "Resources": resources,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::*;
+    use crate::MemoryStore;
+
+    #[test]
+    fn one_tenants_writes_wait_for_each_other_and_never_for_another_tenants() {
+        let service = ScimService::new(Arc::new(MemoryStore::new()));
+        let held = service.write_guard("acme").now_or_never().flatten();
+        assert!(held.is_some());
+        assert!(
+            service.write_guard("acme").now_or_never().is_none(),
+            "a second write of acme waits"
+        );
+        for other in (0..200).map(|i| format!("tenant-{i}")) {
+            let guard = service.write_guard(&other).now_or_never().flatten();
+            assert!(guard.is_some(), "{other} does not wait for acme");
+        }
+        drop(held);
+        assert!(service.write_guard("acme").now_or_never().is_some());
+    }
+
+    #[test]
+    fn locks_nobody_holds_are_dropped_past_the_bound() {
+        let service = ScimService::new(Arc::new(MemoryStore::new()));
+        let held = service.write_guard("kept").now_or_never().flatten();
+        for i in 0..IDLE_WRITE_LOCKS + 10 {
+            drop(service.write_guard(&format!("t{i}")).now_or_never());
+        }
+        let locks = service.inner.write_locks.lock().unwrap();
+        assert!(locks.len() <= IDLE_WRITE_LOCKS, "{} kept", locks.len());
+        assert!(locks.contains_key("kept"), "a held lock stays");
+        drop(locks);
+        drop(held);
+    }
+}
