@@ -148,10 +148,19 @@ impl OktaDirectory {
             None
         };
         let t = okta_time(since);
-        let users = self.users_changed("ge", &t).try_concat().await?;
-        let groups: Vec<DirectoryGroup> = self.groups_changed("ge", &t).try_concat().await?;
-        let members = self.members_of(&groups).await?;
-        let assigned = self.app_assignments().try_concat().await?;
+        // The three listings do not depend on one another: read side by
+        // side, the round takes as long as its longest chain of pages (the
+        // app's users, usually), not their sum.
+        let changed_groups = async {
+            let groups: Vec<DirectoryGroup> = self.groups_changed("ge", &t).try_concat().await?;
+            let members = self.members_of(&groups).await?;
+            Ok::<_, Error>((groups, members))
+        };
+        let (users, (groups, members), assigned) = futures::try_join!(
+            self.users_changed("ge", &t).try_concat(),
+            changed_groups,
+            self.app_assignments().try_concat(),
+        )?;
         let mut next = Merge::from(prev);
         next.users(users, self.include_deprovisioned);
         next.groups(groups, members);
