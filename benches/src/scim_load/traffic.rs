@@ -152,7 +152,7 @@ impl Client {
         let server = self.next % 2;
         self.next += 1;
         let since = self.turn().await;
-        let (status, reply) = timed_since(
+        let (status, reply) = timed(
             since,
             &self.tenant,
             server,
@@ -221,20 +221,9 @@ pub async fn everyone(c: &mut Client) -> Option<String> {
 }
 
 /// One request on `server`: its status and JSON body (null when empty),
-/// its latency logged; `None` (a problem) when it failed in transport.
+/// its latency (from `since`) logged; `None` (a problem) when it failed in
+/// transport.
 async fn timed(
-    tenant: &Tenant,
-    server: usize,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-    log: &mut Log,
-) -> Option<(u16, Value)> {
-    timed_since(Instant::now(), tenant, server, method, path, body, log).await
-}
-
-/// [`timed`], its latency counted from `since`.
-async fn timed_since(
     since: Instant,
     tenant: &Tenant,
     server: usize,
@@ -468,9 +457,19 @@ pub async fn contend(tenant: Tenant, config: LoadConfig, every: Option<Duration>
         let name = format!("Shared{k}@{}.test", tenant.id);
         let (mut a, mut b) = (Log::default(), Log::default());
         let body = |n: String| Some(json!({"userName": n}));
+        let now = Instant::now();
         let (ra, rb) = tokio::join!(
-            timed(&tenant, 0, "POST", "/Users", body(name.clone()), &mut a),
             timed(
+                now,
+                &tenant,
+                0,
+                "POST",
+                "/Users",
+                body(name.clone()),
+                &mut a
+            ),
+            timed(
+                now,
                 &tenant,
                 1,
                 "POST",
