@@ -38,6 +38,9 @@ impl Server {
             ])
             .arg("--url-file")
             .arg(&url_file)
+            // Errors only: a request log line per request would flood the
+            // output (and, in the load bench, cost the servers CPU).
+            .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()?;
         let mut server = Self {

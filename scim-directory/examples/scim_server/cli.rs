@@ -33,6 +33,12 @@ Options:
                       (e.g. 90s, 30m, 1h, 2d; default 0: it stops at once)
   -h, --help          print this and exit
 
+Environment:
+  RUST_LOG            serve: what is logged to stderr; default
+                      scim_directory=info (one line per request: tenant,
+                      method, path, status, latency; never a token, a body or
+                      a query string), e.g. RUST_LOG=warn for errors only
+
 Exit status: 0 on success, 1 on failure, 2 on a usage error.";
 
 /// Where the server keeps its data and how it is reached.

@@ -95,11 +95,24 @@ async fn open_postgres(_url: &str, _schema: Option<&str>) -> Result<Arc<dyn Stor
     Err("this build has no PostgreSQL store: build with `--features axum,postgres`".into())
 }
 
+/// The request log (`scim_directory::request`, one event per request) and
+/// the service's warnings and errors, to stderr; `RUST_LOG` overrides.
+fn log_to_stderr() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scim_directory=info"));
+    let _already_set = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
 async fn serve(
     store: Arc<dyn Store>,
     options: &Options,
     url_file: Option<&Path>,
 ) -> Result<(), Failure> {
+    log_to_stderr();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port)).await?;
     let addr = listener.local_addr()?;
     let public_url = options
