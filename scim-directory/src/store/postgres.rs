@@ -267,10 +267,23 @@ fn tenant_row(row: &PgRow) -> Result<TenantRecord, sqlx::Error> {
     })
 }
 
+/// The SQL expression that takes the commit lock of the tenant whose id
+/// `$id` (an SQL expression) gives: one key for every statement that takes
+/// it, in this release and the ones before.
+macro_rules! tenant_lock {
+    ($id:literal) => {
+        concat!(
+            "pg_advisory_xact_lock(hashtext('scim-directory:events:' || ",
+            $id,
+            "))"
+        )
+    };
+}
+
 /// Takes the tenant's lock in `tx`: one tenant's commits, and its deletion,
 /// run in turn.
 async fn lock_tenant(tx: &mut Transaction<'_, Postgres>, tenant: &str) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('scim-directory:events:' || $1))")
+    sqlx::query(concat!("SELECT ", tenant_lock!("$1")))
         .bind(tenant)
         .execute(&mut **tx)
         .await
@@ -292,10 +305,11 @@ async fn lock_live_tenant(
     tx: &mut Transaction<'_, Postgres>,
     tenant: &str,
 ) -> Result<bool, StoreError> {
-    let row = sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtext('scim-directory:events:' || id)) \
-         FROM scim_tenants WHERE id = $1 FOR NO KEY UPDATE",
-    )
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        tenant_lock!("id"),
+        " FROM scim_tenants WHERE id = $1 FOR NO KEY UPDATE"
+    ))
     .bind(tenant)
     .fetch_optional(&mut **tx)
     .await
