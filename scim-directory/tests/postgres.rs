@@ -63,7 +63,7 @@ async fn migrations_apply_once_and_a_reconnect_keeps_everything() {
         .fetch_all(store.pool())
         .await
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(versions, [1, 2, 3, 4, 5, 6]);
     let tenant = a.tenant("acme").await.unwrap().unwrap();
     assert!(tenant.token_matches(token.expose_secret(), chrono::Utc::now()));
     drop_schema(&store, &schema).await;

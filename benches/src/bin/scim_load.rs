@@ -3,7 +3,8 @@
 //! tenant beside issue 16's goals and every correctness finding.
 //!
 //! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release -p directory-sync-benches --bin scim-load`
-//! (`SCIM_LOAD_SMALL=1` for 4 tenants). It runs the traffic twice, each on
+//! (`SCIM_LOAD_SMALL=1` for 4 tenants, `SCIM_LOAD_PACED_ONLY=1` for the
+//! paced run alone, as when profiling it). It runs the traffic twice, each on
 //! a fresh schema and fresh servers: back to back (what the servers can
 //! take at most), then paced at the goal's 25 requests a second per tenant
 //! (whether they sustain it, with latencies counted from when each request
@@ -50,7 +51,11 @@ fn main() -> ExitCode {
     };
     println!("machine: {}", machine());
     let mut clean = true;
-    for config in [saturate, paced] {
+    let runs = match std::env::var("SCIM_LOAD_PACED_ONLY").is_ok_and(|v| v == "1") {
+        true => vec![paced],
+        false => vec![saturate, paced],
+    };
+    for config in runs {
         let report = match runtime.block_on(run(&config)) {
             Ok(r) => r,
             Err(e) => {

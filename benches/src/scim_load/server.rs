@@ -40,7 +40,10 @@ impl Server {
             .arg(&url_file)
             // Errors only: a request log line per request would flood the
             // output (and, in the load bench, cost the servers CPU).
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("SCIM_LOAD_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::null())
             .spawn()?;
         let mut server = Self {

@@ -33,13 +33,18 @@
 //!   per-tenant transaction advisory lock before it writes, so one tenant's
 //!   events commit in `seq` order and a reader following `seq > cursor`
 //!   misses nothing.
+//! * **A commit is one round trip.** [`Store::commit`] calls `scim_commit`
+//!   (migration 6, PL/pgSQL) as a single statement: the tenant's locks, the
+//!   writes with their version checks, the membership index and the events
+//!   run inside the database, so the tenant's lock is held only while the
+//!   database works, never while a busy server waits to send the next
+//!   statement of an open transaction.
 
-use std::collections::BTreeSet;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::Value;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{Postgres, Row, Transaction};
@@ -79,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         5,
         "counts",
         include_str!("../../migrations/postgres/0005_counts.sql"),
+    ),
+    (
+        6,
+        "commit_function",
+        include_str!("../../migrations/postgres/0006_commit_function.sql"),
     ),
 ];
 
@@ -269,7 +279,8 @@ fn tenant_row(row: &PgRow) -> Result<TenantRecord, sqlx::Error> {
 
 /// The SQL expression that takes the commit lock of the tenant whose id
 /// `$id` (an SQL expression) gives: one key for every statement that takes
-/// it, in this release and the ones before.
+/// it, in this release and the ones before. `scim_commit` (migration 6)
+/// takes it as `tenant_lock!("id")`; a test holds the two together.
 macro_rules! tenant_lock {
     ($id:literal) => {
         concat!(
@@ -289,32 +300,6 @@ async fn lock_tenant(tx: &mut Transaction<'_, Postgres>, tenant: &str) -> Result
         .await
         .map_err(backend)?;
     Ok(())
-}
-
-/// Takes the tenant's commit lock and its row's lock in one round trip:
-/// `false` (and no lock) when the tenant does not exist, or was deleted by
-/// the transaction whose lock this one waited for (a row lock waited for
-/// re-reads the row, which an advisory lock alone would not).
-///
-/// The advisory lock is the one [`lock_tenant`] takes, so commits of this
-/// release and of releases that took only it (during a rolling upgrade)
-/// still commit one tenant's events in `seq` order. The function in the
-/// select list runs before the row is locked, the order [`PgStore`]'s
-/// `delete_tenant` takes the same two locks in.
-async fn lock_live_tenant(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant: &str,
-) -> Result<bool, StoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        tenant_lock!("id"),
-        " FROM scim_tenants WHERE id = $1 FOR NO KEY UPDATE"
-    ))
-    .bind(tenant)
-    .fetch_optional(&mut **tx)
-    .await
-    .map_err(backend)?;
-    Ok(row.is_some())
 }
 
 const RESOURCE_COLS: &str = "kind, id, body, created, last_modified, version";
@@ -346,138 +331,47 @@ fn event_row(row: &PgRow) -> Result<Event, sqlx::Error> {
     })
 }
 
-/// Inserts version 1, or replaces the row at `version - 1`: the row lock the
-/// UPDATE takes makes a second writer of one version see zero rows (stale).
-async fn put(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant: &str,
-    r: &StoredResource,
-) -> Result<(), StoreError> {
-    let insert = r.version <= 1;
-    let sql = if insert {
-        "INSERT INTO scim_resources (tenant, kind, id, unique_key, body, created, last_modified,
-             version, external_id, display_name)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (tenant, kind, id) DO NOTHING"
-    } else {
-        "UPDATE scim_resources SET unique_key = $4, body = $5, created = $6, last_modified = $7,
-             version = $8, external_id = $9, display_name = $10
-         WHERE tenant = $1 AND kind = $2 AND id = $3 AND version = $8 - 1"
-    };
-    let done = sqlx::query(sql)
-        .bind(tenant)
-        .bind(kind_str(r.resource_type))
-        .bind(&r.id)
-        .bind(r.unique_key())
-        .bind(Json(&r.body))
-        .bind(r.created)
-        .bind(r.last_modified)
-        .bind(to_i64(r.version))
-        .bind(external_id(r))
-        .bind(group_display_name(r))
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| write_error(e, unique_attribute(r.resource_type)))?;
-    if done.rows_affected() != 1 {
-        let what = format!("{} {}", r.resource_type.name(), r.id);
-        return Err(StoreError::Stale(what));
-    }
-    if r.resource_type == ResourceType::Group {
-        index_members(tx, tenant, &r.id, &super::member_ids(r), insert).await?;
-    }
-    Ok(())
+/// The `p_writes` argument of `scim_commit` (migration 6): each write as
+/// the function reads it, timestamps to the microsecond PostgreSQL keeps
+/// (truncated, as a bound `timestamptz` is).
+fn writes_json(writes: &[Write]) -> Value {
+    let ts = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+    let writes = writes.iter().map(|w| match w {
+        Write::Put(r) => json!({
+            "op": "put",
+            "kind": kind_str(r.resource_type),
+            "id": r.id,
+            "unique_key": r.unique_key(),
+            "body": r.body,
+            "created": ts(&r.created),
+            "last_modified": ts(&r.last_modified),
+            "version": to_i64(r.version),
+            "external_id": external_id(r),
+            "display_name": group_display_name(r),
+        }),
+        Write::Delete(rt, id) => json!({"op": "delete", "kind": kind_str(*rt), "id": id}),
+    });
+    Value::Array(writes.collect())
 }
 
-/// Brings the `scim_members` rows of a group to `members`: reads the ids
-/// indexed now (an index-only range, skipped for a new group) and deletes
-/// and inserts only the difference, so a PATCH adding one member to a
-/// large group writes one row.
-async fn index_members(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant: &str,
-    group_id: &str,
-    members: &[String],
-    new_group: bool,
-) -> Result<(), StoreError> {
-    let current: Vec<String> = if new_group {
-        Vec::new()
-    } else {
-        sqlx::query_scalar("SELECT member_id FROM scim_members WHERE tenant = $1 AND group_id = $2")
-            .bind(tenant)
-            .bind(group_id)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(backend)?
-    };
-    let current: BTreeSet<&String> = current.iter().collect();
-    let wanted: BTreeSet<&String> = members.iter().collect();
-    let removed: Vec<&str> = current.difference(&wanted).map(|s| s.as_str()).collect();
-    let added: Vec<&str> = wanted.difference(&current).map(|s| s.as_str()).collect();
-    if !removed.is_empty() {
-        sqlx::query(
-            "DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3)",
-        )
-        .bind(tenant)
-        .bind(group_id)
-        .bind(&removed)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    }
-    if !added.is_empty() {
-        sqlx::query(
-            "INSERT INTO scim_members (tenant, group_id, member_id) SELECT $1, $2, unnest($3::text[])",
-        )
-        .bind(tenant)
-        .bind(group_id)
-        .bind(&added)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    }
-    Ok(())
-}
+/// The SQLSTATE `scim_commit` raises for a put not based on the stored
+/// version.
+const STALE_STATE: &str = "SCIM1";
 
-async fn delete(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant: &str,
-    rt: ResourceType,
-    id: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = $3")
-        .bind(tenant)
-        .bind(kind_str(rt))
-        .bind(id)
-        .execute(&mut **tx)
-        .await
-        .map_err(backend)?;
-    if rt == ResourceType::Group {
-        sqlx::query("DELETE FROM scim_members WHERE tenant = $1 AND group_id = $2")
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
+/// What a failed `scim_commit` means: a stale put, a taken unique key (of
+/// the first put's kind: the only put of a commit that can take a key, a
+/// create or an update, comes first), or a failure.
+fn commit_error(e: sqlx::Error, writes: &[Write]) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.code().as_deref() == Some(STALE_STATE) {
+            return StoreError::Stale(db.message().to_string());
+        }
     }
-    Ok(())
-}
-
-async fn append_events(
-    tx: &mut Transaction<'_, Postgres>,
-    tenant: &str,
-    changes: &[Change],
-) -> Result<(), StoreError> {
-    let at = Utc::now();
-    for change in changes {
-        sqlx::query("INSERT INTO scim_events (tenant, at, change) VALUES ($1, $2, $3)")
-            .bind(tenant)
-            .bind(at)
-            .bind(Json(change))
-            .execute(&mut **tx)
-            .await
-            .map_err(backend)?;
-    }
-    Ok(())
+    let kind = writes.iter().find_map(|w| match w {
+        Write::Put(r) => Some(r.resource_type),
+        Write::Delete(..) => None,
+    });
+    write_error(e, unique_attribute(kind.unwrap_or(ResourceType::User)))
 }
 
 #[async_trait]
@@ -727,18 +621,20 @@ impl Store for PgStore {
         writes: Vec<Write>,
         changes: Vec<Change>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(backend)?;
-        if !lock_live_tenant(&mut tx, tenant).await? {
-            return Err(StoreError::NoTenant(tenant.to_string()));
+        // One statement, one round trip: the tenant's locks, the writes, the
+        // membership index and the events, all or nothing (migration 6).
+        let live: bool = sqlx::query_scalar("SELECT scim_commit($1, $2, $3, $4)")
+            .bind(tenant)
+            .bind(Json(writes_json(&writes)))
+            .bind(Json(&changes))
+            .bind(Utc::now())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| commit_error(e, &writes))?;
+        match live {
+            true => Ok(()),
+            false => Err(StoreError::NoTenant(tenant.to_string())),
         }
-        for w in &writes {
-            match w {
-                Write::Put(r) => put(&mut tx, tenant, r).await?,
-                Write::Delete(rt, id) => delete(&mut tx, tenant, *rt, id).await?,
-            }
-        }
-        append_events(&mut tx, tenant, &changes).await?;
-        tx.commit().await.map_err(backend)
     }
 
     async fn events(
@@ -795,4 +691,60 @@ async fn one_by(
         .await
         .map_err(backend)?;
     row.as_ref().map(resource_row).transpose().map_err(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Commits (in `scim_commit`) and `delete_tenant` (through
+    /// `lock_tenant`) must take one lock, or a commit could land between
+    /// the rows of a tenant's deletion.
+    #[test]
+    fn the_commit_function_takes_the_tenant_lock_delete_tenant_takes() {
+        let commit = MIGRATIONS
+            .iter()
+            .find(|(_, name, _)| *name == "commit_function")
+            .map(|(_, _, sql)| *sql)
+            .unwrap_or_default();
+        let expected = concat!(
+            "PERFORM ",
+            tenant_lock!("id"),
+            " FROM scim_tenants WHERE id = p_tenant FOR NO KEY UPDATE;"
+        );
+        assert!(
+            commit.contains(expected),
+            "scim_commit must run: {expected}"
+        );
+    }
+
+    #[test]
+    fn timestamps_are_sent_to_the_microsecond_postgresql_keeps() {
+        let at = DateTime::parse_from_rfc3339("2026-12-04T10:00:00.123456789Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        let r = StoredResource {
+            resource_type: ResourceType::Group,
+            id: "g1".into(),
+            body: json!({"displayName": "Ops", "externalId": "e1", "members": []}),
+            created: at,
+            last_modified: at,
+            version: 3,
+        };
+        let sent = writes_json(&[
+            Write::Put(r),
+            Write::Delete(ResourceType::User, "u1".into()),
+        ]);
+        assert_eq!(
+            sent,
+            json!([
+                {"op": "put", "kind": "Group", "id": "g1", "unique_key": "ops",
+                 "body": {"displayName": "Ops", "externalId": "e1", "members": []},
+                 "created": "2026-12-04T10:00:00.123456Z",
+                 "last_modified": "2026-12-04T10:00:00.123456Z",
+                 "version": 3, "external_id": "e1", "display_name": "Ops"},
+                {"op": "delete", "kind": "User", "id": "u1"}
+            ])
+        );
+    }
 }
