@@ -372,10 +372,12 @@ impl Ctx<'_> {
     /// from clients) whether it is a User or a Group; the client's own
     /// `value`, `type` and `display` are kept as sent. A member the stored
     /// group already lists (`known`, from the version this write replaces)
-    /// is not looked up again: adding one member to a large group costs one
-    /// lookup, not one per member. (A member deleted since is no longer in
-    /// that version: a delete takes it out of every group, and the write
-    /// commits only over the version it read.)
+    /// is not looked up again, and the others are looked up together (one
+    /// query for users, one for what is left among groups): adding members
+    /// to a group costs two lookups however many it adds, not one per
+    /// member. (A member deleted since is no longer in that version: a
+    /// delete takes it out of every group, and the write commits only over
+    /// the version it read.)
     async fn resolve_members(
         &self,
         g: &mut StoredResource,
@@ -385,20 +387,30 @@ impl Ctx<'_> {
             return Ok(());
         };
         let mut seen = BTreeSet::new();
-        let mut resolved = Vec::with_capacity(members.len());
+        let mut kept = Vec::with_capacity(members.len());
         for m in members.drain(..) {
-            let Value::Object(mut m) = m else { continue };
+            let Value::Object(m) = m else { continue };
             let id = m
                 .get("value")
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            if !seen.insert(id.clone()) {
-                continue;
+            if seen.insert(id.clone()) {
+                kept.push((id, m));
             }
-            let kind = match known.get(&id) {
-                Some(kind) => *kind,
-                None => self.member_kind(&id, &g.id).await?,
+        }
+        let new: Vec<String> = kept
+            .iter()
+            .filter(|(id, _)| !known.contains_key(id))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let kinds = self.kinds_of(&new, &g.id).await?;
+        let mut resolved = Vec::with_capacity(kept.len());
+        for (id, mut m) in kept {
+            let Some(kind) = known.get(&id).or_else(|| kinds.get(&id)) else {
+                return Err(ScimError::invalid_value(format!(
+                    "member {id} is neither a user nor another group of this directory; provision it first"
+                )));
             };
             m.remove("$ref");
             m.insert(MEMBER_KIND.into(), Value::String(kind.name().into()));
@@ -408,27 +420,36 @@ impl Ctx<'_> {
         Ok(())
     }
 
-    async fn member_kind(&self, id: &str, group_id: &str) -> Result<ResourceType, ScimError> {
-        if self
-            .store()
-            .get(self.tenant, ResourceType::User, id)
-            .await?
-            .is_some()
-        {
-            return Ok(ResourceType::User);
+    /// Which of `ids` are users and which are groups (never `group_id`
+    /// itself: a group is not its own member); ids that are neither are
+    /// left out.
+    async fn kinds_of(
+        &self,
+        ids: &[String],
+        group_id: &str,
+    ) -> Result<BTreeMap<String, ResourceType>, ScimError> {
+        let mut kinds = BTreeMap::new();
+        if ids.is_empty() {
+            return Ok(kinds);
         }
-        if id != group_id
-            && self
-                .store()
-                .get(self.tenant, ResourceType::Group, id)
+        let store = self.store();
+        for id in store.existing(self.tenant, ResourceType::User, ids).await? {
+            kinds.insert(id, ResourceType::User);
+        }
+        let rest: Vec<String> = ids
+            .iter()
+            .filter(|id| !kinds.contains_key(*id) && id.as_str() != group_id)
+            .cloned()
+            .collect();
+        if !rest.is_empty() {
+            for id in store
+                .existing(self.tenant, ResourceType::Group, &rest)
                 .await?
-                .is_some()
-        {
-            return Ok(ResourceType::Group);
+            {
+                kinds.insert(id, ResourceType::Group);
+            }
         }
-        Err(ScimError::invalid_value(format!(
-            "member {id} is neither a user nor another group of this directory; provision it first"
-        )))
+        Ok(kinds)
     }
 }
 

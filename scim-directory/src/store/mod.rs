@@ -168,6 +168,24 @@ pub trait Store: Send + Sync + 'static {
         rt: ResourceType,
         key: &str,
     ) -> Result<Option<StoredResource>, StoreError>;
+    /// Which of `ids` name a stored resource of kind `rt`: how a group
+    /// write checks the members it adds in one lookup, not one per member.
+    /// The default asks [`Store::get`] once per id; the PostgreSQL store
+    /// answers with one query.
+    async fn existing(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let mut found = std::collections::BTreeSet::new();
+        for id in ids {
+            if self.get(tenant, rt, id).await?.is_some() {
+                found.insert(id.clone());
+            }
+        }
+        Ok(found)
+    }
     /// The groups whose `members` list `member_id` (a user or a group),
     /// ordered by id: a lookup by index, not a scan of every group.
     async fn groups_with_member(

@@ -505,6 +505,27 @@ impl Store for PgStore {
         one_by(&self.pool, tenant, rt, "unique_key", key).await
     }
 
+    async fn existing(
+        &self,
+        tenant: &str,
+        rt: ResourceType,
+        ids: &[String],
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let found: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM scim_resources WHERE tenant = $1 AND kind = $2 AND id = ANY($3)",
+        )
+        .bind(tenant)
+        .bind(kind_str(rt))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(found.into_iter().collect())
+    }
+
     async fn groups_with_member(
         &self,
         tenant: &str,

@@ -89,6 +89,36 @@ async fn groups_by_member(store: &dyn Store) {
     assert!(of("u2").await.is_empty() && of("u1").await.is_empty());
 }
 
+/// Which ids exist, by kind and tenant, in one call (how a group write
+/// checks the members it adds).
+async fn existing_by_kind(store: &dyn Store) {
+    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    store
+        .commit("t3", vec![Write::Put(user("u9", "u9@x.test"))], vec![])
+        .await
+        .unwrap();
+    let asked = ids(&["u9", "gb", "ghost", "u9"]);
+    let users = store
+        .existing("t3", ResourceType::User, &asked)
+        .await
+        .unwrap();
+    assert_eq!(users.into_iter().collect::<Vec<_>>(), ["u9"]);
+    let groups = store
+        .existing("t3", ResourceType::Group, &asked)
+        .await
+        .unwrap();
+    assert_eq!(groups.into_iter().collect::<Vec<_>>(), ["gb"]);
+    let elsewhere = store
+        .existing("t1", ResourceType::User, &ids(&["u9"]))
+        .await;
+    assert!(elsewhere.unwrap().is_empty(), "another tenant's user");
+    assert!(store
+        .existing("t3", ResourceType::User, &[])
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 /// `r` at version `n`.
 pub fn v(r: StoredResource, n: u64) -> StoredResource {
     StoredResource { version: n, ..r }
@@ -242,6 +272,7 @@ pub async fn contract(store: &dyn Store) {
     );
 
     groups_by_member(store).await;
+    existing_by_kind(store).await;
 
     let events = store.events("t1", EventCursor::START, 100).await.unwrap();
     assert_eq!(
