@@ -1,10 +1,11 @@
 //! Applying a delta to the previous snapshot: the new complete snapshot.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use directory_core::{
-    resolve_nested, DirectoryGroup, DirectoryUser, Error, ErrorKind, Membership, MembershipKind,
-    Result, Snapshot,
+    resolve_nested, AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Membership,
+    MembershipKind, PreviousSnapshot, Result, Snapshot,
 };
 
 use crate::delta::{expand_assignments, DeltaOutcome};
@@ -12,6 +13,13 @@ use crate::delta::{expand_assignments, DeltaOutcome};
 /// Group id to the ids of its direct user members.
 pub(crate) type Direct<'a> = HashMap<&'a str, BTreeSet<&'a str>>;
 type Nested = BTreeMap<String, BTreeSet<String>>;
+/// The previous snapshot's users, groups and memberships: borrowed when
+/// lent, owned when handed over.
+type Parts<'a> = (
+    Cow<'a, [DirectoryUser]>,
+    Cow<'a, [DirectoryGroup]>,
+    Cow<'a, [Membership]>,
+);
 
 impl DeltaOutcome {
     /// The new complete snapshot: `previous` with these changes applied, or
@@ -21,6 +29,17 @@ impl DeltaOutcome {
     /// nested-group edges in [`DeltaOutcome::state`], and assigned groups are
     /// expanded to their direct members, exactly as the full streams do.
     pub fn apply(&self, previous: Option<&Snapshot>) -> Result<Snapshot> {
+        self.apply_to(previous.map(PreviousSnapshot::Lent))
+    }
+
+    /// [`DeltaOutcome::apply`] taking `previous` apart: the users and groups
+    /// that did not change are moved into the new snapshot instead of
+    /// copied, so applying holds one snapshot, not two.
+    pub fn apply_owned(&self, previous: Option<Snapshot>) -> Result<Snapshot> {
+        self.apply_to(previous.map(PreviousSnapshot::Given))
+    }
+
+    fn apply_to(&self, previous: Option<PreviousSnapshot<'_>>) -> Result<Snapshot> {
         let base = match (self.full_sync, previous) {
             (true, _) => None,
             (false, Some(p)) => Some(p),
@@ -33,26 +52,38 @@ impl DeltaOutcome {
             }
         };
         let c = &self.changes;
-        if let (Some(base), true) = (base, c.is_empty()) {
-            return Ok(self.unchanged(base));
+        let unchanged = base.is_some() && c.is_empty();
+        let (users, groups, memberships): Parts<'_> = match base {
+            None => (Cow::Borrowed(&[]), Cow::Borrowed(&[]), Cow::Borrowed(&[])),
+            Some(PreviousSnapshot::Lent(s)) => (
+                Cow::Borrowed(&s.users),
+                Cow::Borrowed(&s.groups),
+                Cow::Borrowed(&s.memberships),
+            ),
+            Some(PreviousSnapshot::Given(s)) => (
+                Cow::Owned(s.users),
+                Cow::Owned(s.groups),
+                Cow::Owned(s.memberships),
+            ),
+        };
+        if unchanged {
+            let assignments = self.unchanged_assignments(&memberships);
+            return Ok(Snapshot::from_parts(
+                self.provider.clone(),
+                users.into_owned(),
+                groups.into_owned(),
+                memberships.into_owned(),
+                assignments,
+            ));
         }
-        let users = merge_by_id(
-            base.map(|s| s.users.as_slice()),
-            &c.users_changed,
-            &c.users_removed,
-            |u: &DirectoryUser| &u.id,
-        );
-        let groups = merge_by_id(
-            base.map(|s| s.groups.as_slice()),
-            &c.groups_changed,
-            &c.groups_removed,
-            |g: &DirectoryGroup| &g.id,
-        );
+        let users = merge_by_id(users, &c.users_changed, &c.users_removed, |u| &u.id);
+        let groups = merge_by_id(groups, &c.groups_changed, &c.groups_removed, |g| &g.id);
         let user_ids: HashSet<&str> = users.iter().map(|u| u.id.as_str()).collect();
         let group_ids: HashSet<&str> = groups.iter().map(|g| g.id.as_str()).collect();
-        let direct = self.direct_members(base, &user_ids, &group_ids);
+        let direct = self.direct_members(&memberships, &user_ids, &group_ids);
         let memberships = with_transitive(&direct, &self.state.nested_groups, &group_ids);
         let assignments = expand_assignments(&c.assigned, &direct);
+        drop((direct, user_ids, group_ids));
         Ok(Snapshot::from_parts(
             self.provider.clone(),
             users,
@@ -62,12 +93,13 @@ impl DeltaOutcome {
         ))
     }
 
-    /// The snapshot of a round in which no user, group or membership
-    /// changed: the previous lists as they are (no group entry came, so the
-    /// nested-group edges are the previous ones too), with the app's
-    /// assignments, which Graph always lists in full, expanded from the
-    /// previous direct members of just the assigned groups.
-    fn unchanged(&self, base: &Snapshot) -> Snapshot {
+    /// The app's assignments of a round in which no user, group or
+    /// membership changed (the previous lists are kept as they are; no
+    /// group entry came, so the nested-group edges are the previous ones
+    /// too): Graph always lists the assignments in full, and they are
+    /// expanded from the previous direct members of just the assigned
+    /// groups.
+    fn unchanged_assignments(&self, memberships: &[Membership]) -> Vec<AppAssignment> {
         let assigned: HashSet<&str> = self
             .changes
             .assigned
@@ -76,8 +108,7 @@ impl DeltaOutcome {
             .map(|r| r.principal_id.as_str())
             .collect();
         let mut direct: Direct<'_> = HashMap::new();
-        let of_assigned = base
-            .memberships
+        let of_assigned = memberships
             .iter()
             .filter(|m| m.kind == MembershipKind::Direct && assigned.contains(m.group_id.as_str()));
         for m in of_assigned {
@@ -86,28 +117,19 @@ impl DeltaOutcome {
                 .or_default()
                 .insert(m.user_id.as_str());
         }
-        Snapshot::from_parts(
-            self.provider.clone(),
-            base.users.clone(),
-            base.groups.clone(),
-            base.memberships.clone(),
-            expand_assignments(&self.changes.assigned, &direct),
-        )
+        expand_assignments(&self.changes.assigned, &direct)
     }
 
     /// Direct user members after the changes, limited to users and groups
     /// that still exist.
     fn direct_members<'a>(
         &'a self,
-        base: Option<&'a Snapshot>,
+        base: &'a [Membership],
         users: &HashSet<&str>,
         groups: &HashSet<&str>,
     ) -> Direct<'a> {
         let mut direct: Direct<'a> = HashMap::new();
-        let previous = base
-            .into_iter()
-            .flat_map(|s| s.memberships.iter())
-            .filter(|m| m.kind == MembershipKind::Direct);
+        let previous = base.iter().filter(|m| m.kind == MembershipKind::Direct);
         for m in previous {
             direct
                 .entry(m.group_id.as_str())
@@ -130,10 +152,11 @@ impl DeltaOutcome {
     }
 }
 
-/// The previous items less the removed and changed ones, plus the changed
-/// ones (`Snapshot::from_parts` sorts them again).
+/// The previous items (moved when owned, copied when lent) less the
+/// removed and changed ones, plus the changed ones (`Snapshot::from_parts`
+/// sorts them again).
 fn merge_by_id<T: Clone>(
-    base: Option<&[T]>,
+    base: Cow<'_, [T]>,
     changed: &[T],
     removed: &[String],
     id: impl Fn(&T) -> &String,
@@ -143,12 +166,11 @@ fn merge_by_id<T: Clone>(
         .map(String::as_str)
         .chain(changed.iter().map(|t| id(t).as_str()))
         .collect();
-    let mut out: Vec<T> = base
-        .into_iter()
-        .flatten()
-        .filter(|t| !drop.contains(id(t).as_str()))
-        .cloned()
-        .collect();
+    let kept = |t: &T| !drop.contains(id(t).as_str());
+    let mut out: Vec<T> = match base {
+        Cow::Borrowed(items) => items.iter().filter(|t| kept(t)).cloned().collect(),
+        Cow::Owned(items) => items.into_iter().filter(|t| kept(t)).collect(),
+    };
     out.extend(changed.iter().filter(|t| !removed.contains(id(t))).cloned());
     out
 }

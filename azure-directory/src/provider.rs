@@ -9,7 +9,8 @@ use directory_core::http::url::Url;
 use directory_core::http::{run_ahead, AuthorizedClient, HttpClient, TokenCache};
 use directory_core::{
     AppAssignment, AppGrant, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider,
-    DirectoryUser, Error, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
+    DirectoryUser, Error, Membership, OwnedPreviousRound, Page, Pages, PreviousRound,
+    PreviousSnapshot, ProviderRound, Result,
 };
 use futures::stream::{self, StreamExt};
 use serde::de::DeserializeOwned;
@@ -256,7 +257,27 @@ impl DirectoryProvider for AzureDirectory {
         options: &CollectOptions,
     ) -> Result<ProviderRound> {
         let _ = options; // delta rounds always read the app's assignments
-        delta_round(self, previous).await
+        delta_round(
+            self,
+            previous.map(|p| (PreviousSnapshot::Lent(p.snapshot), p.cursor)),
+        )
+        .await
+    }
+
+    /// As `sync_round`, the users and groups that did not change moved
+    /// from the previous snapshot instead of copied.
+    async fn sync_round_owned(
+        &self,
+        previous: Option<OwnedPreviousRound>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        let _ = options;
+        match previous {
+            Some(OwnedPreviousRound { snapshot, cursor }) => {
+                delta_round(self, Some((PreviousSnapshot::Given(snapshot), &cursor))).await
+            }
+            None => delta_round(self, None).await,
+        }
     }
 
     fn member_concurrency(&self) -> usize {
@@ -317,25 +338,36 @@ pub(crate) fn path_segment<'a>(what: &str, id: &'a str) -> Result<&'a str> {
     }
 }
 
-/// One [`DirectoryProvider::sync_round`] on [`AzureDirectory::delta_snapshot`].
+/// One [`DirectoryProvider::sync_round`] (the previous snapshot lent) or
+/// [`DirectoryProvider::sync_round_owned`] (handed over) on Graph's delta
+/// queries, as [`AzureDirectory::delta_snapshot`] reads them.
 async fn delta_round(
     dir: &AzureDirectory,
-    previous: Option<PreviousRound<'_>>,
+    previous: Option<(PreviousSnapshot<'_>, &serde_json::Value)>,
 ) -> Result<ProviderRound> {
-    let state = previous.map(|p| (p.snapshot, DeltaState::deserialize(p.cursor)));
-    let (pair, unreadable) = match state {
-        Some((snapshot, Ok(state))) => (Some((snapshot, state)), None),
-        Some((_, Err(_))) => (
-            None,
-            Some("the sync state holds no delta links this release can read".to_string()),
-        ),
+    let (pair, unreadable) = match previous {
+        Some((snapshot, cursor)) => match DeltaState::deserialize(cursor) {
+            Ok(state) => (Some((snapshot, state)), None),
+            Err(_) => (
+                None,
+                Some("the sync state holds no delta links this release can read".to_string()),
+            ),
+        },
         None => (None, None),
     };
     let http = dir.inner.client.api.http();
     let before = http.requests_sent();
-    let (snapshot, outcome) = dir
-        .delta_snapshot(pair.as_ref().map(|(snap, st)| (*snap, st)))
-        .await?;
+    let (snapshot, outcome) = match pair {
+        Some((previous, state)) => {
+            let outcome = dir.delta_sync(Some(&state)).await?;
+            let snapshot = match previous {
+                PreviousSnapshot::Lent(s) => outcome.apply(Some(s))?,
+                PreviousSnapshot::Given(s) => outcome.apply_owned(Some(s))?,
+            };
+            (snapshot, outcome)
+        }
+        None => dir.delta_snapshot(None).await?,
+    };
     let requests = http.requests_since(before);
     let reset = outcome.reset.as_ref().map(|r| match r.status {
         Some(status) => format!("Graph reset the delta links ({}, HTTP {status})", r.code),

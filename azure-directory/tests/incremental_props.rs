@@ -111,12 +111,25 @@ fn offboard(m: &mut TenantMut<'_>, id: &str) {
     m.unassign(id);
 }
 
-async fn next(azure: &AzureDirectory, prev: &SyncRound) -> SyncRound {
+/// The next round, with the previous pair handed over (`sync_owned`, which
+/// moves the unchanged parts) and again lent (`sync`): both must give the
+/// same snapshot and the same report. The tenant's request count is reset
+/// between them, so it holds the lent round's requests.
+async fn next(azure: &AzureDirectory, t: &TenantHandle, prev: &SyncRound) -> SyncRound {
     let state = SyncState::from_json(&prev.state.to_json().unwrap()).unwrap();
-    azure
-        .sync(Some((&prev.snapshot, &state)), &SyncOptions::default())
+    let options = SyncOptions::default();
+    let given = azure
+        .sync_owned(Some((prev.snapshot.clone(), state.clone())), &options)
         .await
-        .unwrap()
+        .unwrap();
+    t.reset_requests();
+    let lent = azure
+        .sync(Some((&prev.snapshot, &state)), &options)
+        .await
+        .unwrap();
+    assert!(given.snapshot.same_directory(&lent.snapshot));
+    assert_eq!(given.report, lent.report);
+    lent
 }
 
 /// What differs, for a failing case's message.
@@ -151,7 +164,7 @@ async fn check(seed: u64, rounds: &[Vec<Step>]) -> Option<String> {
             changes.extend(apply(&t, s, serial));
         }
         t.reset_requests();
-        let round = next(&azure, &prev).await;
+        let round = next(&azure, &t, &prev).await;
         if round.report.round != RoundKind::Incremental {
             return Some(format!("round {n} was {:?}", round.report.round));
         }

@@ -248,6 +248,60 @@ pub struct PreviousRound<'a> {
     pub cursor: &'a serde_json::Value,
 }
 
+/// The previous round handed over whole, for a provider's
+/// [`sync_round_owned`](crate::DirectoryProvider::sync_round_owned): the
+/// provider may take the snapshot apart, moving what did not change into
+/// the new one instead of copying it, so a round holds one snapshot, not
+/// two.
+#[derive(Debug, Clone)]
+pub struct OwnedPreviousRound {
+    /// The last complete snapshot.
+    pub snapshot: Snapshot,
+    /// The provider's cursor from the last round.
+    pub cursor: serde_json::Value,
+}
+
+impl OwnedPreviousRound {
+    /// The round lent, for a provider that only reads it.
+    pub fn lend(&self) -> PreviousRound<'_> {
+        PreviousRound {
+            snapshot: &self.snapshot,
+            cursor: &self.cursor,
+        }
+    }
+}
+
+/// The previous snapshot as a provider's merge gets it: lent by
+/// [`sync_round`](crate::DirectoryProvider::sync_round) (unchanged parts
+/// are copied) or handed over by
+/// [`sync_round_owned`](crate::DirectoryProvider::sync_round_owned)
+/// (unchanged parts are moved).
+#[derive(Debug)]
+pub enum PreviousSnapshot<'a> {
+    /// Lent: read it, copy what is kept.
+    Lent(&'a Snapshot),
+    /// Handed over: take it apart.
+    Given(Snapshot),
+}
+
+impl PreviousSnapshot<'_> {
+    /// The snapshot, to read.
+    pub fn get(&self) -> &Snapshot {
+        match self {
+            PreviousSnapshot::Lent(s) => s,
+            PreviousSnapshot::Given(s) => s,
+        }
+    }
+
+    /// The snapshot, owned: moved if it was handed over, copied if lent.
+    pub fn into_owned(self) -> Snapshot {
+        match self {
+            PreviousSnapshot::Lent(s) => s.clone(),
+            PreviousSnapshot::Given(s) => s,
+        }
+    }
+}
+
 /// What a provider's [`sync_round`](crate::DirectoryProvider::sync_round) returns.
 #[derive(Debug, Clone)]
 pub struct ProviderRound {
@@ -334,6 +388,105 @@ impl SnapshotChanges {
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         *self == SnapshotChanges::default()
+    }
+}
+
+/// What [`SnapshotChanges`] needs of a snapshot that a round consumed: each
+/// user's and group's id with a hash of its data, and a hash of each
+/// membership and assignment (tens of bytes a user, against the
+/// snapshot's kilobyte or so). Hashes are of the JSON the items serialize
+/// to, so two items count as changed exactly when their stored form
+/// differs; a 64-bit hash makes a change that goes uncounted a one in
+/// 2^64 chance, and the counts only report (nothing is decided on them).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SnapshotDigest {
+    users: Vec<(String, u64)>,
+    groups: Vec<(String, u64)>,
+    memberships: Vec<u64>,
+    assignments: Vec<u64>,
+}
+
+/// An `io::Write` that feeds a hasher: serializes an item into its hash
+/// without building the JSON.
+struct HashWriter(std::hash::DefaultHasher);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::hash::Hasher::write(&mut self.0, buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn hash_of<T: Serialize>(item: &T) -> u64 {
+    let mut w = HashWriter(std::hash::DefaultHasher::new());
+    // Serializing the model's types into a writer that never fails cannot
+    // fail; were it to, the part written so far is hashed.
+    let _ = serde_json::to_writer(&mut w, item);
+    std::hash::Hasher::finish(&w.0)
+}
+
+fn sorted_hashes<T: Serialize>(items: &[T]) -> Vec<u64> {
+    let mut hashes: Vec<u64> = items.iter().map(hash_of).collect();
+    hashes.sort_unstable();
+    hashes
+}
+
+impl SnapshotDigest {
+    pub(crate) fn of(s: &Snapshot) -> Self {
+        SnapshotDigest {
+            users: s.users.iter().map(|u| (u.id.clone(), hash_of(u))).collect(),
+            groups: s
+                .groups
+                .iter()
+                .map(|g| (g.id.clone(), hash_of(g)))
+                .collect(),
+            memberships: sorted_hashes(&s.memberships),
+            assignments: sorted_hashes(&s.app_assignments),
+        }
+    }
+}
+
+fn pairs(items: &[(String, u64)]) -> Vec<(&str, u64)> {
+    items.iter().map(|(id, h)| (id.as_str(), *h)).collect()
+}
+
+impl SnapshotChanges {
+    /// Compares a consumed snapshot's digest with the new snapshot: the
+    /// counts [`SnapshotChanges::between`] gives for the two snapshots.
+    pub(crate) fn since(old: &SnapshotDigest, new: &Snapshot) -> Self {
+        let new_users: Vec<(&str, u64)> = new
+            .users
+            .iter()
+            .map(|u| (u.id.as_str(), hash_of(u)))
+            .collect();
+        let new_groups: Vec<(&str, u64)> = new
+            .groups
+            .iter()
+            .map(|g| (g.id.as_str(), hash_of(g)))
+            .collect();
+        let users = diff_by_key(&pairs(&old.users), &new_users, |p| p.0);
+        let groups = diff_by_key(&pairs(&old.groups), &new_groups, |p| p.0);
+        let members = diff_by_key(&old.memberships, &sorted_hashes(&new.memberships), |h| h);
+        let assigned = diff_by_key(
+            &old.assignments,
+            &sorted_hashes(&new.app_assignments),
+            |h| h,
+        );
+        SnapshotChanges {
+            users_added: users.added,
+            users_changed: users.changed,
+            users_removed: users.removed,
+            groups_added: groups.added,
+            groups_changed: groups.changed,
+            groups_removed: groups.removed,
+            memberships_added: members.added,
+            memberships_removed: members.removed,
+            assignments_added: assigned.added,
+            assignments_removed: assigned.removed,
+        }
     }
 }
 
@@ -437,6 +590,15 @@ pub(crate) fn must_be_full(
     Ok(())
 }
 
+/// The previous snapshot as [`finish_round`] counts changes against it:
+/// the snapshot itself, or the digest of one the provider consumed.
+pub(crate) enum Before<'a> {
+    /// The previous snapshot, lent to the provider.
+    Snapshot(&'a Snapshot),
+    /// The digest of the previous snapshot, handed over to the provider.
+    Digest(&'a SnapshotDigest),
+}
+
 /// Builds the round's result from what the provider returned.
 pub(crate) fn finish_round(
     previous: Option<(&Snapshot, &SyncState)>,
@@ -444,7 +606,25 @@ pub(crate) fn finish_round(
     round: ProviderRound,
     directory: &str,
 ) -> SyncRound {
-    let state = SyncState::after(previous.map(|(_, s)| s), &round, directory);
+    // Changes are counted against the previous snapshot of this directory;
+    // on a first round (or after a mix-up) everything counts as added.
+    let before = previous
+        .map(|(s, _)| s)
+        .filter(|s| s.provider == directory)
+        .map(Before::Snapshot);
+    finish_round_from(previous.map(|(_, st)| st), before, forced, round, directory)
+}
+
+/// [`finish_round`] for a round given the previous state and, when it was
+/// of this directory, what the previous snapshot was (`before`).
+pub(crate) fn finish_round_from(
+    previous_state: Option<&SyncState>,
+    before: Option<Before<'_>>,
+    forced: Option<FullReason>,
+    round: ProviderRound,
+    directory: &str,
+) -> SyncRound {
+    let state = SyncState::after(previous_state, &round, directory);
     let kind = match (forced, round.incremental, round.full_reason) {
         (Some(reason), _, _) => RoundKind::Full { reason },
         (None, true, _) => RoundKind::Incremental,
@@ -455,14 +635,14 @@ pub(crate) fn finish_round(
             reason: FullReason::Unsupported,
         },
     };
-    // Changes are counted against the previous snapshot of this directory;
-    // on a first round (or after a mix-up) everything counts as added.
-    let empty = Snapshot::from_parts(directory, vec![], vec![], vec![], vec![]);
-    let old = previous
-        .map(|(s, _)| s)
-        .filter(|s| s.provider == directory)
-        .unwrap_or(&empty);
-    let changes = SnapshotChanges::between(old, &round.snapshot);
+    let changes = match before {
+        Some(Before::Snapshot(old)) => SnapshotChanges::between(old, &round.snapshot),
+        Some(Before::Digest(old)) => SnapshotChanges::since(old, &round.snapshot),
+        None => {
+            let empty = Snapshot::from_parts(directory, vec![], vec![], vec![], vec![]);
+            SnapshotChanges::between(&empty, &round.snapshot)
+        }
+    };
     SyncRound {
         report: SyncReport {
             round: kind,
@@ -471,5 +651,74 @@ pub(crate) fn finish_round(
         },
         snapshot: round.snapshot,
         state,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AppAssignment, DirectoryGroup, DirectoryUser, Membership};
+
+    fn snapshot(users: &[(&str, &str)], groups: &[&str], members: &[(&str, &str)]) -> Snapshot {
+        Snapshot::from_parts(
+            "test",
+            users
+                .iter()
+                .map(|(id, name)| DirectoryUser::new(*id, *name))
+                .collect(),
+            groups
+                .iter()
+                .map(|id| DirectoryGroup::new(*id, format!("Group {id}")))
+                .collect(),
+            members
+                .iter()
+                .map(|(g, u)| Membership::direct(*g, *u))
+                .collect(),
+            users
+                .iter()
+                .step_by(2)
+                .map(|(id, _)| AppAssignment::direct(*id))
+                .collect(),
+        )
+    }
+
+    /// Counting against a consumed snapshot's digest gives what comparing
+    /// the two snapshots gives, for every kind of change.
+    #[test]
+    fn changes_counted_from_a_digest_are_those_between_the_snapshots() {
+        let old = snapshot(
+            &[("u1", "a"), ("u2", "b"), ("u3", "c"), ("u5", "e")],
+            &["g1", "g2"],
+            &[("g1", "u1"), ("g1", "u2"), ("g2", "u3")],
+        );
+        let new = snapshot(
+            &[("u0", "z"), ("u2", "b"), ("u3", "renamed"), ("u4", "d")],
+            &["g2", "g3"],
+            &[("g2", "u3"), ("g2", "u4"), ("g3", "u2")],
+        );
+        let exact = SnapshotChanges::between(&old, &new);
+        assert_eq!(
+            SnapshotChanges::since(&SnapshotDigest::of(&old), &new),
+            exact
+        );
+        assert_eq!(
+            exact,
+            SnapshotChanges {
+                users_added: 2,
+                users_changed: 1,
+                users_removed: 2,
+                groups_added: 1,
+                groups_changed: 0,
+                groups_removed: 1,
+                memberships_added: 2,
+                memberships_removed: 2,
+                assignments_added: 1,
+                assignments_removed: 1,
+            }
+        );
+        for (a, b) in [(&old, &old), (&new, &old), (&new, &new)] {
+            let from_digest = SnapshotChanges::since(&SnapshotDigest::of(a), b);
+            assert_eq!(from_digest, SnapshotChanges::between(a, b));
+        }
     }
 }

@@ -8,7 +8,8 @@ use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 use crate::incremental::{
-    finish_round, must_be_full, PreviousRound, ProviderRound, SyncOptions, SyncRound, SyncState,
+    finish_round, finish_round_from, must_be_full, Before, OwnedPreviousRound, PreviousRound,
+    ProviderRound, SnapshotDigest, SyncOptions, SyncRound, SyncState,
 };
 use crate::model::{AppAssignment, AppGrant, DirectoryGroup, DirectoryUser, Membership};
 use crate::snapshot::{CollectOptions, Snapshot};
@@ -90,6 +91,22 @@ pub trait DirectoryProvider: fmt::Display + Send + Sync + 'static {
             .await
             .map(ProviderRound::full)
     }
+
+    /// [`DirectoryProvider::sync_round`] with the previous round handed
+    /// over instead of lent, for [`DirectoryProviderExt::sync_owned`]: a
+    /// provider that merges changes into the previous snapshot can move
+    /// what did not change instead of copying it, so the round holds one
+    /// snapshot instead of two (for a directory of 100,000 users, about
+    /// the size of its JSON saved). The default lends it to `sync_round`;
+    /// the Okta and Entra providers override it.
+    async fn sync_round_owned(
+        &self,
+        previous: Option<OwnedPreviousRound>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        self.sync_round(previous.as_ref().map(OwnedPreviousRound::lend), options)
+            .await
+    }
 }
 
 #[async_trait]
@@ -124,6 +141,13 @@ impl<P: DirectoryProvider + ?Sized> DirectoryProvider for Arc<P> {
         options: &CollectOptions,
     ) -> Result<ProviderRound> {
         (**self).sync_round(previous, options).await
+    }
+    async fn sync_round_owned(
+        &self,
+        previous: Option<OwnedPreviousRound>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        (**self).sync_round_owned(previous, options).await
     }
 }
 
@@ -174,6 +198,49 @@ pub trait DirectoryProviderExt: DirectoryProvider {
         };
         let round = self.sync_round(handed, &options.collect).await?;
         Ok(finish_round(previous, forced, round, &directory))
+    }
+
+    /// [`DirectoryProviderExt::sync`] with the previous pair handed over:
+    /// the same round and report, but a provider that merges changes into
+    /// the previous snapshot moves it into the new one instead of copying
+    /// it ([`DirectoryProvider::sync_round_owned`]), and the changes are
+    /// counted against a digest of it. What a runner that keeps the pair
+    /// elsewhere (a database) wants. An error consumes the pair: read it
+    /// again from where it is kept.
+    async fn sync_owned(
+        &self,
+        previous: Option<(Snapshot, SyncState)>,
+        options: &SyncOptions,
+    ) -> Result<SyncRound> {
+        let directory = self.to_string();
+        let lent = previous.as_ref().map(|(s, st)| (s, st));
+        let forced = must_be_full(lent, &directory, options, chrono::Utc::now()).err();
+        let (snapshot, state) = match previous {
+            Some((snapshot, state)) => (Some(snapshot), Some(state)),
+            None => (None, None),
+        };
+        let digest = snapshot
+            .as_ref()
+            .filter(|s| s.provider == directory)
+            .map(SnapshotDigest::of);
+        let handed = match (&forced, snapshot, &state) {
+            (None, Some(snapshot), Some(state)) => Some(OwnedPreviousRound {
+                snapshot,
+                cursor: state.cursor().clone(),
+            }),
+            // A round that must be full reads everything: the previous
+            // snapshot is of no use to it, and goes now.
+            _ => None,
+        };
+        let round = self.sync_round_owned(handed, &options.collect).await?;
+        let before = digest.as_ref().map(Before::Digest);
+        Ok(finish_round_from(
+            state.as_ref(),
+            before,
+            forced,
+            round,
+            &directory,
+        ))
     }
 
     /// Users one at a time instead of page by page.

@@ -27,7 +27,7 @@ use std::time::{Duration, SystemTime};
 use chrono::{DateTime, Utc};
 use directory_core::{
     CollectOptions, DirectoryGroup, DirectoryProvider, DirectoryUser, Error, Membership,
-    PreviousRound, ProviderRound, Result, Snapshot, UserStatus,
+    PreviousSnapshot, ProviderRound, Result, Snapshot, UserStatus,
 };
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -59,7 +59,7 @@ impl OktaDirectory {
     /// One round: incremental from a usable cursor, full otherwise.
     pub(crate) async fn round(
         &self,
-        previous: Option<PreviousRound<'_>>,
+        previous: Option<(PreviousSnapshot<'_>, &serde_json::Value)>,
         options: &CollectOptions,
     ) -> Result<ProviderRound> {
         let _one_at_a_time = self.rounds.lock().await;
@@ -87,32 +87,31 @@ impl OktaDirectory {
     /// The snapshot, whether it was read incrementally, and why not.
     async fn read(
         &self,
-        previous: Option<PreviousRound<'_>>,
+        previous: Option<(PreviousSnapshot<'_>, &serde_json::Value)>,
         options: &CollectOptions,
         log: bool,
     ) -> Result<(Snapshot, bool, Option<String>)> {
-        let reason = match self.usable(previous, log) {
-            Ok(Some((prev, began))) => match self.changes_since(prev, began, log).await? {
-                Ok(snapshot) => return Ok((snapshot, true, None)),
+        let reason = match previous {
+            None => None,
+            Some((prev, cursor)) => match self.usable(cursor, log) {
+                Ok(began) => match self.changes_since(prev, began, log).await? {
+                    Ok(snapshot) => return Ok((snapshot, true, None)),
+                    Err(reason) => Some(reason),
+                },
                 Err(reason) => Some(reason),
             },
-            Ok(None) => None,
-            Err(reason) => Some(reason),
         };
         Ok((Snapshot::collect(self, options).await?, false, reason))
     }
 
-    /// The previous snapshot and when the previous round began, or why the
-    /// round must be full (`Ok(None)`: no previous round at all).
-    fn usable<'a>(
+    /// When the previous round began, by its cursor, or why the round
+    /// must be full.
+    fn usable(
         &self,
-        previous: Option<PreviousRound<'a>>,
+        cursor: &serde_json::Value,
         log: bool,
-    ) -> std::result::Result<Option<(&'a Snapshot, DateTime<Utc>)>, String> {
-        let Some(prev) = previous else {
-            return Ok(None);
-        };
-        let cursor = Cursor::deserialize(prev.cursor)
+    ) -> std::result::Result<DateTime<Utc>, String> {
+        let cursor = Cursor::deserialize(cursor)
             .map_err(|_| "the sync state holds no Okta cursor this release can read".to_string())?;
         if cursor.deprovisioned != self.include_deprovisioned || cursor.app_id != self.app_id {
             return Err("the provider's settings changed since the last round".into());
@@ -124,17 +123,16 @@ impl OktaDirectory {
                     .into(),
             );
         }
-        let began = cursor
+        cursor
             .began
-            .ok_or_else(|| "Okta sent no Date header in the last round".to_string())?;
-        Ok(Some((prev.snapshot, began)))
+            .ok_or_else(|| "Okta sent no Date header in the last round".to_string())
     }
 
     /// The previous snapshot with what changed since the previous round
     /// (less the overlap) applied, or why the changes cannot be trusted.
     async fn changes_since(
         &self,
-        prev: &Snapshot,
+        prev: PreviousSnapshot<'_>,
         began: DateTime<Utc>,
         log: bool,
     ) -> Result<std::result::Result<Snapshot, String>> {
@@ -233,12 +231,19 @@ struct Merge {
     memberships: Vec<Membership>,
 }
 
-impl From<&Snapshot> for Merge {
-    fn from(s: &Snapshot) -> Self {
-        Merge {
-            users: s.users.iter().map(|u| (u.id.clone(), u.clone())).collect(),
-            groups: s.groups.iter().map(|g| (g.id.clone(), g.clone())).collect(),
-            memberships: s.memberships.clone(),
+impl From<PreviousSnapshot<'_>> for Merge {
+    fn from(prev: PreviousSnapshot<'_>) -> Self {
+        match prev {
+            PreviousSnapshot::Lent(s) => Merge {
+                users: s.users.iter().map(|u| (u.id.clone(), u.clone())).collect(),
+                groups: s.groups.iter().map(|g| (g.id.clone(), g.clone())).collect(),
+                memberships: s.memberships.clone(),
+            },
+            PreviousSnapshot::Given(s) => Merge {
+                users: s.users.into_iter().map(|u| (u.id.clone(), u)).collect(),
+                groups: s.groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
+                memberships: s.memberships,
+            },
         }
     }
 }

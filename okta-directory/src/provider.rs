@@ -9,7 +9,8 @@ use directory_core::http::run_ahead;
 use directory_core::http::url::Url;
 use directory_core::{
     AppAssignment, CheckReport, CollectOptions, DirectoryGroup, DirectoryProvider, DirectoryUser,
-    Error, Membership, Page, Pages, PreviousRound, ProviderRound, Result,
+    Error, Membership, OwnedPreviousRound, Page, Pages, PreviousRound, PreviousSnapshot,
+    ProviderRound, Result,
 };
 use serde::de::DeserializeOwned;
 
@@ -224,7 +225,24 @@ impl DirectoryProvider for OktaDirectory {
         previous: Option<PreviousRound<'_>>,
         options: &CollectOptions,
     ) -> Result<ProviderRound> {
+        let previous = previous.map(|p| (PreviousSnapshot::Lent(p.snapshot), p.cursor));
         self.round(previous, options).await
+    }
+
+    /// As `sync_round`, the users, groups and memberships that did not
+    /// change moved from the previous snapshot instead of copied.
+    async fn sync_round_owned(
+        &self,
+        previous: Option<OwnedPreviousRound>,
+        options: &CollectOptions,
+    ) -> Result<ProviderRound> {
+        match previous {
+            Some(OwnedPreviousRound { snapshot, cursor }) => {
+                self.round(Some((PreviousSnapshot::Given(snapshot), &cursor)), options)
+                    .await
+            }
+            None => self.round(None, options).await,
+        }
     }
 
     async fn check(&self) -> CheckReport {

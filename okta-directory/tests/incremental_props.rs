@@ -20,11 +20,22 @@ fn pick() -> impl Strategy<Value = Pick> {
     (0..Change::KINDS, 0usize..1_000, 0usize..1_000)
 }
 
+/// The next round, with the previous pair lent (`sync`) and again handed
+/// over (`sync_owned`, which moves the unchanged parts): both must give the
+/// same snapshot and the same report.
 async fn next(okta: &OktaDirectory, prev: &SyncRound, sync: &SyncOptions) -> SyncRound {
     let state = SyncState::from_json(&prev.state.to_json().unwrap()).unwrap();
-    okta.sync(Some((&prev.snapshot, &state)), sync)
+    let lent = okta
+        .sync(Some((&prev.snapshot, &state)), sync)
         .await
-        .unwrap()
+        .unwrap();
+    let given = okta
+        .sync_owned(Some((prev.snapshot.clone(), state)), sync)
+        .await
+        .unwrap();
+    assert!(given.snapshot.same_directory(&lent.snapshot));
+    assert_eq!(given.report, lent.report);
+    lent
 }
 
 /// No user of the directory is missing from the snapshot.

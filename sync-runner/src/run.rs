@@ -280,18 +280,19 @@ impl Runner {
         self.reconcile_and_apply(claim, round).await
     }
 
-    /// The provider's round from the previous snapshot and state, which are
-    /// dropped as soon as the round ends: the rest of the run holds one
-    /// snapshot at most.
+    /// The provider's round from the previous snapshot and state, handed
+    /// over ([`DirectoryProviderExt::sync_owned`]): a provider that merges
+    /// changes moves the previous snapshot's unchanged parts into the new
+    /// one, so the round, like the rest of the run, holds one snapshot at
+    /// most. (A failed round loses nothing: the pair is in the store.)
     async fn round(
         &self,
         c: &Connection,
         provider: &dyn DirectoryProvider,
     ) -> Result<SyncRound, Failure> {
         let previous = self.previous(&c.id).await?;
-        let handed = previous.as_ref().map(|(s, st)| (s, st));
         provider
-            .sync(handed, &self.config.sync)
+            .sync_owned(previous, &self.config.sync)
             .await
             .map_err(|e| Failure::directory(RunKind::NotStarted, "sync", &e))
     }
