@@ -361,6 +361,9 @@ fn spawn_worker(
     secrets: &str,
 ) -> Result<Worker> {
     let mut child = Command::new(exe)
+        // As a host's worker should be started on glibc: see
+        // `sync_runner::WORKER_MALLOC_ENV`.
+        .envs(sync_runner::WORKER_MALLOC_ENV)
         .env(WORKER_ENV, id)
         .env(SCHEMA_ENV, schema)
         .env(CONCURRENCY_ENV, size.concurrency.to_string())

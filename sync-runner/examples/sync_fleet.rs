@@ -221,6 +221,7 @@ async fn register(store: &PgStore, pool: &PgPool, orgs: &[Org], tenants: usize) 
 
 fn spawn_worker(id: &str, schema: &str, secrets: &str) -> Result<Child> {
     Ok(Command::new(std::env::current_exe()?)
+        .envs(sync_runner::WORKER_MALLOC_ENV)
         .env(WORKER_ENV, id)
         .env(SCHEMA_ENV, schema)
         .env(SECRETS_ENV, secrets)
