@@ -371,6 +371,10 @@ impl SnapshotChanges {
         let groups = diff_by_key(&old.groups, &new.groups, |g| g.id.as_str());
         let members = diff_by_key(&old.memberships, &new.memberships, |m| m);
         let assigned = diff_by_key(&old.app_assignments, &new.app_assignments, |a| a);
+        SnapshotChanges::from_diffs(users, groups, members, assigned)
+    }
+
+    fn from_diffs(users: Diff, groups: Diff, members: Diff, assigned: Diff) -> Self {
         SnapshotChanges {
             users_added: users.added,
             users_changed: users.changed,
@@ -475,18 +479,7 @@ impl SnapshotChanges {
             &sorted_hashes(&new.app_assignments),
             |h| h,
         );
-        SnapshotChanges {
-            users_added: users.added,
-            users_changed: users.changed,
-            users_removed: users.removed,
-            groups_added: groups.added,
-            groups_changed: groups.changed,
-            groups_removed: groups.removed,
-            memberships_added: members.added,
-            memberships_removed: members.removed,
-            assignments_added: assigned.added,
-            assignments_removed: assigned.removed,
-        }
+        SnapshotChanges::from_diffs(users, groups, members, assigned)
     }
 }
 
