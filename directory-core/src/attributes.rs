@@ -134,6 +134,18 @@ fn trim(value: &mut Value) {
     }
 }
 
+/// Consistent with `==`: each name, and each value as the JSON text it is
+/// written as (which tells apart whatever `Value`'s `==` does).
+impl std::hash::Hash for Attributes {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.entries.len().hash(state);
+        for (name, value) in &self.entries {
+            name.hash(state);
+            value.to_string().hash(state);
+        }
+    }
+}
+
 impl fmt::Debug for Attributes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.iter()).finish()

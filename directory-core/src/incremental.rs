@@ -398,10 +398,10 @@ impl SnapshotChanges {
 /// What [`SnapshotChanges`] needs of a snapshot that a round consumed: each
 /// user's and group's id with a hash of its data, and a hash of each
 /// membership and assignment (tens of bytes a user, against the
-/// snapshot's kilobyte or so). Hashes are of the JSON the items serialize
-/// to, so two items count as changed exactly when their stored form
-/// differs; a 64-bit hash makes a change that goes uncounted a one in
-/// 2^64 chance, and the counts only report (nothing is decided on them).
+/// snapshot's kilobyte or so). The hashes are the items' `Hash`, which
+/// agrees with their `==`, so an item counts as changed when it differs;
+/// a 64-bit hash makes a change that goes uncounted a one in 2^64 chance,
+/// and the counts only report (nothing is decided on them).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SnapshotDigest {
     users: Vec<(String, u64)>,
@@ -410,29 +410,13 @@ pub(crate) struct SnapshotDigest {
     assignments: Vec<u64>,
 }
 
-/// An `io::Write` that feeds a hasher: serializes an item into its hash
-/// without building the JSON.
-struct HashWriter(std::hash::DefaultHasher);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        std::hash::Hasher::write(&mut self.0, buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn hash_of<T: std::hash::Hash>(item: &T) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    item.hash(&mut h);
+    std::hash::Hasher::finish(&h)
 }
 
-fn hash_of<T: Serialize>(item: &T) -> u64 {
-    let mut w = HashWriter(std::hash::DefaultHasher::new());
-    // Serializing the model's types into a writer that never fails cannot
-    // fail; were it to, the part written so far is hashed.
-    let _ = serde_json::to_writer(&mut w, item);
-    std::hash::Hasher::finish(&w.0)
-}
-
-fn sorted_hashes<T: Serialize>(items: &[T]) -> Vec<u64> {
+fn sorted_hashes<T: std::hash::Hash>(items: &[T]) -> Vec<u64> {
     let mut hashes: Vec<u64> = items.iter().map(hash_of).collect();
     hashes.sort_unstable();
     hashes
@@ -709,7 +693,15 @@ mod tests {
                 assignments_removed: 1,
             }
         );
-        for (a, b) in [(&old, &old), (&new, &old), (&new, &new)] {
+        // A change in a provider's own attributes alone counts too.
+        let mut tagged = new.clone();
+        if let Some(u) = tagged.users.first_mut() {
+            u.custom_attributes
+                .extend([("costCode", serde_json::json!(7))]);
+        }
+        let from_digest = SnapshotChanges::since(&SnapshotDigest::of(&new), &tagged);
+        assert_eq!(from_digest.users_changed, 1);
+        for (a, b) in [(&old, &old), (&new, &old), (&new, &new), (&new, &tagged)] {
             let from_digest = SnapshotChanges::since(&SnapshotDigest::of(a), b);
             assert_eq!(from_digest, SnapshotChanges::between(a, b));
         }

@@ -17,7 +17,7 @@ use crate::attributes::Attributes;
 /// `id` is the provider's immutable identifier (Okta user id, Entra object id,
 /// SCIM `id`); it never changes when the person is renamed or their email
 /// changes, which is why reconcile keys on it.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryUser {
     /// Immutable provider identifier.
@@ -122,7 +122,7 @@ impl DirectoryUser {
 }
 
 /// The parts of a person's name (SCIM `name`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PersonName {
     /// The full name, formatted for display.
@@ -146,7 +146,7 @@ pub struct PersonName {
 }
 
 /// An email address (SCIM multi-valued `emails`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Email {
     /// The address as the provider sent it (not normalized).
     pub value: String,
@@ -159,7 +159,7 @@ pub struct Email {
 }
 
 /// A phone number (SCIM multi-valued `phoneNumbers`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PhoneNumber {
     /// The number as sent.
     pub value: String,
@@ -172,7 +172,7 @@ pub struct PhoneNumber {
 }
 
 /// A postal address (SCIM multi-valued `addresses`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
     /// `work`, `home`, `other`.
@@ -241,7 +241,7 @@ impl Address {
 }
 
 /// A user's manager (SCIM enterprise `manager`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Manager {
     /// The manager's directory id, when the provider gives one.
@@ -341,7 +341,7 @@ impl<'de> Deserialize<'de> for UserStatus {
 }
 
 /// A group in the customer's directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryGroup {
     /// Immutable provider identifier.
