@@ -21,7 +21,7 @@
 //! than `SyncOptions::max_state_age`. A missed deletion delays a
 //! deactivation; it never causes one.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
@@ -224,10 +224,12 @@ fn server_start(at: SystemTime) -> DateTime<Utc> {
     DateTime::<Utc>::from(at) - chrono::Duration::seconds(1)
 }
 
-/// The previous snapshot's parts, changed in place.
+/// The previous snapshot's parts, changed in place: vectors sorted by id
+/// as the snapshot keeps them, so a handed-over snapshot's users and groups
+/// are filtered where they lie, with no second copy or map of them.
 struct Merge {
-    users: BTreeMap<String, DirectoryUser>,
-    groups: BTreeMap<String, DirectoryGroup>,
+    users: Vec<DirectoryUser>,
+    groups: Vec<DirectoryGroup>,
     memberships: Vec<Membership>,
 }
 
@@ -235,30 +237,46 @@ impl From<PreviousSnapshot<'_>> for Merge {
     fn from(prev: PreviousSnapshot<'_>) -> Self {
         match prev {
             PreviousSnapshot::Lent(s) => Merge {
-                users: s.users.iter().map(|u| (u.id.clone(), u.clone())).collect(),
-                groups: s.groups.iter().map(|g| (g.id.clone(), g.clone())).collect(),
+                users: s.users.clone(),
+                groups: s.groups.clone(),
                 memberships: s.memberships.clone(),
             },
             PreviousSnapshot::Given(s) => Merge {
-                users: s.users.into_iter().map(|u| (u.id.clone(), u)).collect(),
-                groups: s.groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
+                users: s.users,
+                groups: s.groups,
                 memberships: s.memberships,
             },
         }
     }
 }
 
+/// Replaces the items of `items` whose id is in `latest` by its entry
+/// (`None`: removed), and adds the entries for ids not there yet. The
+/// filter reuses the vector's buffer.
+fn replace_by_id<T>(
+    items: &mut Vec<T>,
+    mut latest: HashMap<String, Option<T>>,
+    id: impl Fn(&T) -> &String,
+) {
+    let kept: Vec<T> = std::mem::take(items)
+        .into_iter()
+        .filter(|t| !latest.contains_key(id(t)))
+        .collect();
+    *items = kept;
+    items.reserve_exact(latest.len());
+    items.extend(latest.drain().filter_map(|(_, t)| t));
+}
+
 impl Merge {
-    /// Changed users replace their old selves; deprovisioned ones leave a
-    /// snapshot that does not keep them.
+    /// Changed users replace their old selves (the last one read of an
+    /// id); deprovisioned ones leave a snapshot that does not keep them.
     fn users(&mut self, changed: Vec<DirectoryUser>, keep_deprovisioned: bool) {
+        let mut latest = HashMap::with_capacity(changed.len());
         for user in changed {
-            if user.status == UserStatus::Deprovisioned && !keep_deprovisioned {
-                self.users.remove(&user.id);
-            } else {
-                self.users.insert(user.id.clone(), user);
-            }
+            let kept = user.status != UserStatus::Deprovisioned || keep_deprovisioned;
+            latest.insert(user.id.clone(), kept.then_some(user));
         }
+        replace_by_id(&mut self.users, latest, |u| &u.id);
     }
 
     /// Changed groups replace their old selves, and their members replace
@@ -268,15 +286,14 @@ impl Merge {
         self.memberships
             .retain(|m| !reread.contains(m.group_id.as_str()));
         self.memberships.extend(members);
-        for group in changed {
-            self.groups.insert(group.id.clone(), group);
-        }
+        let latest = changed.into_iter().map(|g| (g.id.clone(), Some(g)));
+        replace_by_id(&mut self.groups, latest.collect(), |g| &g.id);
     }
 
     /// Deleted users and groups leave, with their memberships.
     fn delete(&mut self, deleted: &Deletions) {
-        self.users.retain(|id, _| !deleted.users.contains(id));
-        self.groups.retain(|id, _| !deleted.groups.contains(id));
+        self.users.retain(|u| !deleted.users.contains(&u.id));
+        self.groups.retain(|g| !deleted.groups.contains(&g.id));
         self.memberships.retain(|m| {
             !deleted.users.contains(&m.user_id) && !deleted.groups.contains(&m.group_id)
         });
@@ -285,8 +302,8 @@ impl Merge {
     fn finish(self, provider: String, assigned: Vec<directory_core::AppAssignment>) -> Snapshot {
         Snapshot::from_parts(
             provider,
-            self.users.into_values().collect(),
-            self.groups.into_values().collect(),
+            self.users,
+            self.groups,
             self.memberships,
             assigned,
         )
