@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use directory_core::{
-    resolve_nested, AppAssignment, DirectoryGroup, DirectoryUser, Error, ErrorKind, Membership,
-    MembershipKind, PreviousSnapshot, Result, Snapshot,
+    resolve_nested, AppAssignment, Error, ErrorKind, Membership, MembershipKind, PreviousParts,
+    PreviousSnapshot, Result, Snapshot,
 };
 
 use crate::delta::{expand_assignments, DeltaOutcome};
@@ -13,13 +13,6 @@ use crate::delta::{expand_assignments, DeltaOutcome};
 /// Group id to the ids of its direct user members.
 pub(crate) type Direct<'a> = HashMap<&'a str, BTreeSet<&'a str>>;
 type Nested = BTreeMap<String, BTreeSet<String>>;
-/// The previous snapshot's users, groups and memberships: borrowed when
-/// lent, owned when handed over.
-type Parts<'a> = (
-    Cow<'a, [DirectoryUser]>,
-    Cow<'a, [DirectoryGroup]>,
-    Cow<'a, [Membership]>,
-);
 
 impl DeltaOutcome {
     /// The new complete snapshot: `previous` with these changes applied, or
@@ -39,7 +32,8 @@ impl DeltaOutcome {
         self.apply_to(previous.map(PreviousSnapshot::Given))
     }
 
-    fn apply_to(&self, previous: Option<PreviousSnapshot<'_>>) -> Result<Snapshot> {
+    /// [`DeltaOutcome::apply`] on a previous snapshot lent or handed over.
+    pub(crate) fn apply_to(&self, previous: Option<PreviousSnapshot<'_>>) -> Result<Snapshot> {
         let base = match (self.full_sync, previous) {
             (true, _) => None,
             (false, Some(p)) => Some(p),
@@ -53,18 +47,9 @@ impl DeltaOutcome {
         };
         let c = &self.changes;
         let unchanged = base.is_some() && c.is_empty();
-        let (users, groups, memberships): Parts<'_> = match base {
+        let (users, groups, memberships): PreviousParts<'_> = match base {
+            Some(previous) => previous.into_parts(),
             None => (Cow::Borrowed(&[]), Cow::Borrowed(&[]), Cow::Borrowed(&[])),
-            Some(PreviousSnapshot::Lent(s)) => (
-                Cow::Borrowed(&s.users),
-                Cow::Borrowed(&s.groups),
-                Cow::Borrowed(&s.memberships),
-            ),
-            Some(PreviousSnapshot::Given(s)) => (
-                Cow::Owned(s.users),
-                Cow::Owned(s.groups),
-                Cow::Owned(s.memberships),
-            ),
         };
         if unchanged {
             let assignments = self.unchanged_assignments(&memberships);

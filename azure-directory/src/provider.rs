@@ -345,29 +345,21 @@ async fn delta_round(
     dir: &AzureDirectory,
     previous: Option<(PreviousSnapshot<'_>, &serde_json::Value)>,
 ) -> Result<ProviderRound> {
-    let (pair, unreadable) = match previous {
+    let (previous, state, unreadable) = match previous {
         Some((snapshot, cursor)) => match DeltaState::deserialize(cursor) {
-            Ok(state) => (Some((snapshot, state)), None),
+            Ok(state) => (Some(snapshot), Some(state), None),
             Err(_) => (
+                None,
                 None,
                 Some("the sync state holds no delta links this release can read".to_string()),
             ),
         },
-        None => (None, None),
+        None => (None, None, None),
     };
     let http = dir.inner.client.api.http();
     let before = http.requests_sent();
-    let (snapshot, outcome) = match pair {
-        Some((previous, state)) => {
-            let outcome = dir.delta_sync(Some(&state)).await?;
-            let snapshot = match previous {
-                PreviousSnapshot::Lent(s) => outcome.apply(Some(s))?,
-                PreviousSnapshot::Given(s) => outcome.apply_owned(Some(s))?,
-            };
-            (snapshot, outcome)
-        }
-        None => dir.delta_snapshot(None).await?,
-    };
+    let outcome = dir.delta_sync(state.as_ref()).await?;
+    let snapshot = outcome.apply_to(previous)?;
     let requests = http.requests_since(before);
     let reset = outcome.reset.as_ref().map(|r| match r.status {
         Some(status) => format!("Graph reset the delta links ({}, HTTP {status})", r.code),

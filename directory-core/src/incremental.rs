@@ -14,12 +14,14 @@
 //! and whenever the provider itself cannot tell (it then says why). A provider
 //! without incremental support collects in full behind the same call.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::{DirectoryGroup, DirectoryUser, Membership};
 use crate::snapshot::{CollectOptions, Snapshot};
 
 /// The [`SyncState`] format this release writes and reads.
@@ -284,20 +286,30 @@ pub enum PreviousSnapshot<'a> {
     Given(Snapshot),
 }
 
-impl PreviousSnapshot<'_> {
-    /// The snapshot, to read.
-    pub fn get(&self) -> &Snapshot {
-        match self {
-            PreviousSnapshot::Lent(s) => s,
-            PreviousSnapshot::Given(s) => s,
-        }
-    }
+/// A previous snapshot's users, groups and memberships, as a merge takes
+/// them: borrowed when it was lent, owned when it was handed over.
+pub type PreviousParts<'a> = (
+    Cow<'a, [DirectoryUser]>,
+    Cow<'a, [DirectoryGroup]>,
+    Cow<'a, [Membership]>,
+);
 
-    /// The snapshot, owned: moved if it was handed over, copied if lent.
-    pub fn into_owned(self) -> Snapshot {
+impl<'a> PreviousSnapshot<'a> {
+    /// The users, groups and memberships a merge keeps from (borrowed when
+    /// lent, moved out when handed over; the app's assignments, which a
+    /// round reads in full, are left behind).
+    pub fn into_parts(self) -> PreviousParts<'a> {
         match self {
-            PreviousSnapshot::Lent(s) => s.clone(),
-            PreviousSnapshot::Given(s) => s,
+            PreviousSnapshot::Lent(s) => (
+                Cow::Borrowed(&s.users),
+                Cow::Borrowed(&s.groups),
+                Cow::Borrowed(&s.memberships),
+            ),
+            PreviousSnapshot::Given(s) => (
+                Cow::Owned(s.users),
+                Cow::Owned(s.groups),
+                Cow::Owned(s.memberships),
+            ),
         }
     }
 }

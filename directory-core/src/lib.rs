@@ -197,8 +197,8 @@ pub mod testing;
 pub use attributes::Attributes;
 pub use error::{Error, ErrorKind, Result};
 pub use incremental::{
-    FullReason, OwnedPreviousRound, PreviousRound, PreviousSnapshot, ProviderRound, RoundKind,
-    SnapshotChanges, SyncOptions, SyncReport, SyncRound, SyncState, SYNC_STATE_VERSION,
+    FullReason, OwnedPreviousRound, PreviousParts, PreviousRound, PreviousSnapshot, ProviderRound,
+    RoundKind, SnapshotChanges, SyncOptions, SyncReport, SyncRound, SyncState, SYNC_STATE_VERSION,
 };
 pub use memory::{DirectoryData, InMemoryDirectory, InMemoryDirectoryBuilder, InjectedFailure};
 pub use model::{

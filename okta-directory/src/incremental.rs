@@ -235,17 +235,11 @@ struct Merge {
 
 impl From<PreviousSnapshot<'_>> for Merge {
     fn from(prev: PreviousSnapshot<'_>) -> Self {
-        match prev {
-            PreviousSnapshot::Lent(s) => Merge {
-                users: s.users.clone(),
-                groups: s.groups.clone(),
-                memberships: s.memberships.clone(),
-            },
-            PreviousSnapshot::Given(s) => Merge {
-                users: s.users,
-                groups: s.groups,
-                memberships: s.memberships,
-            },
+        let (users, groups, memberships) = prev.into_parts();
+        Merge {
+            users: users.into_owned(),
+            groups: groups.into_owned(),
+            memberships: memberships.into_owned(),
         }
     }
 }
