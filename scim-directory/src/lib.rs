@@ -158,7 +158,7 @@ pub use store::PgStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 pub use store::{
-    unique_attribute, GroupRef, IndexFilter, IndexOp, IndexedAttr, MemoryStore, ResourcePage,
-    ResourceQuery, Store, StoredResource, TenantChange, Write,
+    unique_attribute, GroupRef, IndexFilter, IndexOp, IndexedAttr, MemberKinds, MemoryStore,
+    ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write,
 };
 pub use tenant::{NewTenant, TenantInfo, TenantRecord, TenantStatus, TOKEN_PREFIX};

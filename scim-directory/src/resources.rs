@@ -18,7 +18,15 @@ use crate::patch;
 use crate::render::{self, Query};
 use crate::schema::ResourceType;
 use crate::service::ScimService;
-use crate::store::{self, Store, StoredResource, Write};
+use crate::store::{self, MemberKinds, Store, StoredResource, Write};
+
+/// Members looked up with the group a PATCH reads
+/// ([`Store::group_and_kinds`]): the ids asked about, and which of them are
+/// users or groups.
+struct LookedUp {
+    asked: BTreeSet<String>,
+    kinds: MemberKinds,
+}
 
 /// How often a write that lost a race with another writer (another server
 /// process on the same database) is read and applied again. Each lost race
@@ -144,7 +152,7 @@ impl Ctx<'_> {
         // across processes); only a refused commit looks up the holder.
         let mut changes = Vec::new();
         if rt == ResourceType::Group {
-            self.resolve_members(&mut r, &BTreeMap::new()).await?;
+            self.resolve_members(&mut r, &BTreeMap::new(), None).await?;
             changes.push(Change::GroupCreated {
                 group: group_to_model(&r.id, &r.body, now),
             });
@@ -201,7 +209,7 @@ impl Ctx<'_> {
     ) -> Result<StoredResource, ScimError> {
         let old = self.load(rt, id).await?;
         keep_active(&old.body, &mut body);
-        self.update(old, body).await
+        self.update(old, body, None).await
     }
 
     /// A PATCH answers a group with 204 No Content (Entra asks for it: a
@@ -231,6 +239,8 @@ impl Ctx<'_> {
     }
 
     /// Reads the resource, applies the operations and writes the result.
+    /// A group is read together with the members the operations name
+    /// (one lookup, not a read and then a lookup of what it adds).
     async fn patch_once(
         &self,
         rt: ResourceType,
@@ -238,16 +248,34 @@ impl Ctx<'_> {
         ops: Vec<patch::PatchOp>,
     ) -> Result<StoredResource, ScimError> {
         let limits = self.service.config().filter_limits;
-        let old = self.load(rt, id).await?;
+        let (old, looked_up) = match rt {
+            ResourceType::User => (self.load(rt, id).await?, None),
+            ResourceType::Group => {
+                let asked = member_values(&ops);
+                let (group, kinds) = self
+                    .store()
+                    .group_and_kinds(self.tenant, id, &asked)
+                    .await?
+                    .ok_or_else(|| not_found(rt, id))?;
+                let asked = asked.into_iter().collect();
+                (group, Some(LookedUp { asked, kinds }))
+            }
+        };
         let mut map = old.body.as_object().cloned().unwrap_or_default();
         patch::apply(rt, &mut map, ops, limits)?;
         let body = model::normalize(rt, Value::Object(map))?;
-        self.update(old, body).await
+        self.update(old, body, looked_up).await
     }
 
     /// Writes a changed body (PUT or PATCH) with the events the change
-    /// means; the resource as it now is.
-    async fn update(&self, old: StoredResource, body: Value) -> Result<StoredResource, ScimError> {
+    /// means; the resource as it now is. `looked_up`: members already
+    /// looked up with the group.
+    async fn update(
+        &self,
+        old: StoredResource,
+        body: Value,
+        looked_up: Option<LookedUp>,
+    ) -> Result<StoredResource, ScimError> {
         let mut new = old.clone();
         new.body = body;
         // A key the resource already holds cannot be taken by another.
@@ -255,7 +283,7 @@ impl Ctx<'_> {
             self.check_unique(&new).await?;
         }
         if new.resource_type == ResourceType::Group {
-            self.resolve_members(&mut new, &member_kinds(&old.body))
+            self.resolve_members(&mut new, &member_kinds(&old.body), looked_up)
                 .await?;
         }
         if new.body == old.body {
@@ -372,16 +400,17 @@ impl Ctx<'_> {
     /// from clients) whether it is a User or a Group; the client's own
     /// `value`, `type` and `display` are kept as sent. A member the stored
     /// group already lists (`known`, from the version this write replaces)
-    /// is not looked up again, and the others are looked up together (one
-    /// query for users, one for what is left among groups): adding members
-    /// to a group costs two lookups however many it adds, not one per
-    /// member. (A member deleted since is no longer in that version: a
-    /// delete takes it out of every group, and the write commits only over
-    /// the version it read.)
+    /// is not looked up again, nor one `looked_up` with the group, and the
+    /// others are looked up together (one query for users, one for what is
+    /// left among groups): adding members to a group costs at most two
+    /// lookups however many it adds, not one per member. (A member deleted
+    /// since is no longer in that version: a delete takes it out of every
+    /// group, and the write commits only over the version it read.)
     async fn resolve_members(
         &self,
         g: &mut StoredResource,
         known: &BTreeMap<String, ResourceType>,
+        looked_up: Option<LookedUp>,
     ) -> Result<(), ScimError> {
         let Some(Value::Array(members)) = g.body.get_mut("members") else {
             return Ok(());
@@ -399,12 +428,17 @@ impl Ctx<'_> {
                 kept.push((id, m));
             }
         }
+        let looked_up = looked_up.unwrap_or(LookedUp {
+            asked: BTreeSet::new(),
+            kinds: MemberKinds::new(),
+        });
         let new: Vec<String> = kept
             .iter()
-            .filter(|(id, _)| !known.contains_key(id))
+            .filter(|(id, _)| !known.contains_key(id) && !looked_up.asked.contains(id))
             .map(|(id, _)| id.clone())
             .collect();
-        let kinds = self.kinds_of(&new, &g.id).await?;
+        let mut kinds = self.kinds_of(&new, &g.id).await?;
+        kinds.extend(looked_up.kinds);
         let mut resolved = Vec::with_capacity(kept.len());
         for (id, mut m) in kept {
             let Some(kind) = known.get(&id).or_else(|| kinds.get(&id)) else {
@@ -473,6 +507,32 @@ fn keep_active(old: &Value, new: &mut Value) {
 pub(crate) const MEMBER_KIND: &str = "$kind";
 
 /// The members a stored group lists, with whether each is a User or a Group.
+/// The ids a PATCH's operations give as members' `value`s (a list of
+/// members, one member, or a path-less operation's `members`): the members
+/// it may add, looked up with the group it reads. Naming more than it adds
+/// (an id it removes, say) costs nothing but a longer lookup.
+fn member_values(ops: &[patch::PatchOp]) -> Vec<String> {
+    fn collect(v: &Value, ids: &mut BTreeSet<String>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|m| collect(m, ids)),
+            Value::Object(m) => {
+                if let Some(id) = m.get("value").and_then(Value::as_str) {
+                    ids.insert(id.to_string());
+                }
+                m.iter()
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("members"))
+                    .for_each(|(_, list)| collect(list, ids));
+            }
+            _ => {}
+        }
+    }
+    let mut ids = BTreeSet::new();
+    for v in ops.iter().filter_map(|op| op.value.as_ref()) {
+        collect(v, &mut ids);
+    }
+    ids.into_iter().collect()
+}
+
 fn member_kinds(body: &Value) -> BTreeMap<String, ResourceType> {
     body.get("members")
         .and_then(Value::as_array)
@@ -575,4 +635,38 @@ fn group_changes(old: &StoredResource, new: &StoredResource) -> Vec<Change> {
         });
     }
     changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::filter::FilterLimits;
+
+    fn ops(body: Value) -> Vec<patch::PatchOp> {
+        patch::parse_patch(&body, FilterLimits::default()).unwrap()
+    }
+
+    /// What Okta, Entra and a path-less PATCH name as members is looked up
+    /// with the group; a removal's filter names no value to look up.
+    #[test]
+    fn member_values_are_read_from_every_shape_of_add() {
+        let okta = ops(serde_json::json!({"Operations": [
+            {"op": "add", "path": "members", "value": [{"value": "u2"}, {"value": "u1"}]},
+            {"op": "remove", "path": "members[value eq \"u3\"]"}
+        ]}));
+        assert_eq!(member_values(&okta), ["u1", "u2"]);
+        let entra = ops(serde_json::json!({"Operations": [
+            {"op": "Add", "path": "members", "value": [{"value": "u4"}]},
+            {"op": "Remove", "path": "members", "value": [{"value": "u5"}]}
+        ]}));
+        assert_eq!(member_values(&entra), ["u4", "u5"]);
+        let pathless = ops(serde_json::json!({"Operations": [
+            {"op": "replace", "value": {"displayName": "G", "Members": [{"value": "g7"}]}}
+        ]}));
+        assert_eq!(member_values(&pathless), ["g7"]);
+        let rename = ops(serde_json::json!({"Operations": [
+            {"op": "replace", "path": "displayName", "value": "H"}
+        ]}));
+        assert!(member_values(&rename).is_empty());
+    }
 }

@@ -125,6 +125,23 @@ fn unknown_or_misplaced_input_is_a_usage_error_naming_it() {
 }
 
 #[test]
+fn database_connections_are_a_positive_number_from_flag_or_environment() {
+    let cli = parse(&[], no_env).unwrap();
+    assert_eq!(cli.options.db_connections, None, "the store's default");
+    let cli = parse(&args("serve --db-connections 4"), no_env).unwrap();
+    assert_eq!(cli.options.db_connections, Some(4));
+    let env = |var: &str| (var == "SCIM_DB_CONNECTIONS").then(|| "6".to_string());
+    assert_eq!(parse(&[], env).unwrap().options.db_connections, Some(6));
+    for bad in ["0", "-1", "many"] {
+        let err = parse(&args(&format!("--db-connections={bad}")), no_env).unwrap_err();
+        assert!(
+            err.contains("--db-connections") && err.contains(bad),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn durations_take_seconds_minutes_hours_and_days() {
     assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
     assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));

@@ -84,6 +84,28 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
+/// How the servers reach PostgreSQL, as `DATABASE_URL` says (never its
+/// password): its Unix socket (a `host=/dir` parameter), or TCP.
+fn transport(url: &str) -> String {
+    let Ok(url) = url::Url::parse(url) else {
+        return "DATABASE_URL unreadable".into();
+    };
+    let param = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    match param("host") {
+        Some(dir) if dir.starts_with('/') => format!("over its Unix socket in {dir}"),
+        _ => format!(
+            "over TCP to {}:{}, sslmode={}",
+            url.host_str().unwrap_or("localhost"),
+            url.port().unwrap_or(5432),
+            param("sslmode").unwrap_or_else(|| "prefer".into())
+        ),
+    }
+}
+
 fn print(config: &LoadConfig, r: &LoadReport) {
     let pace = match config.pace {
         Some(rate) => format!(
@@ -91,9 +113,17 @@ fn print(config: &LoadConfig, r: &LoadReport) {
         ),
         None => "back to back: each client sends as soon as it has its answer".into(),
     };
+    let connections = match config.db_connections {
+        Some(n) => format!("{n} connections each"),
+        None => "the store's default connections each".into(),
+    };
     println!(
-        "\n## {} tenants x (Okta + Entra client, {} users and {} groups each, {} contended userNames), 2 servers, 1 PostgreSQL; {pace}",
-        config.tenants, config.users_per_client, config.groups_per_client, config.contended_per_tenant
+        "\n## {} tenants x (Okta + Entra client, {} users and {} groups each, {} contended userNames), 2 servers ({connections}), 1 PostgreSQL ({}); {pace}",
+        config.tenants,
+        config.users_per_client,
+        config.groups_per_client,
+        config.contended_per_tenant,
+        transport(&config.database_url),
     );
     println!("\n| tenant | requests | req/s | p50 | p99 |\n|---|---:|---:|---:|---:|");
     for t in &r.tenants {

@@ -22,11 +22,22 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `serve --port 0` on the schema and waits until it wrote its
-    /// URL prefix; an exit before that is an error.
-    pub async fn start(bin: &Path, url: &str, schema: &str, dir: &Path) -> Result<Self, Failure> {
+    /// Starts `serve --port 0` on the schema (with at most `db_connections`
+    /// to the database, if given) and waits until it wrote its URL prefix;
+    /// an exit before that is an error.
+    pub async fn start(
+        bin: &Path,
+        url: &str,
+        schema: &str,
+        db_connections: Option<u32>,
+        dir: &Path,
+    ) -> Result<Self, Failure> {
         let url_file = dir.join(format!("url-{}", uuid::Uuid::new_v4().simple()));
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        if let Some(n) = db_connections {
+            command.arg("--db-connections").arg(n.to_string());
+        }
+        let child = command
             .args([
                 "--database",
                 url,

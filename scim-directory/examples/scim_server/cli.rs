@@ -22,6 +22,9 @@ Options:
                       `postgres` feature); default scim.sqlite [env SCIM_DATABASE]
   --schema NAME       with PostgreSQL: the tables in this schema (created if
                       missing) [env SCIM_SCHEMA]
+  --db-connections N  with PostgreSQL: at most N connections from this
+                      server; default 10. All servers' together: a few per
+                      core of the database, no more [env SCIM_DB_CONNECTIONS]
   --port N            port to listen on, 0 for a free one; default 8080 [env SCIM_PORT]
   --public-url URL    origin the IdP reaches the server at (in endpoints);
                       default http://127.0.0.1:PORT [env SCIM_PUBLIC_URL]
@@ -48,6 +51,9 @@ pub struct Options {
     pub database: String,
     /// The PostgreSQL schema, if any.
     pub schema: Option<String>,
+    /// The most PostgreSQL connections the server opens, if not the
+    /// store's default.
+    pub db_connections: Option<u32>,
     /// The port to listen on.
     pub port: u16,
     /// The public origin, if not `http://127.0.0.1:PORT`.
@@ -96,6 +102,7 @@ pub struct Cli {
 const FLAGS: &[(&str, &[&str])] = &[
     ("--database", &[]),
     ("--schema", &[]),
+    ("--db-connections", &[]),
     ("--port", &[]),
     ("--public-url", &[]),
     ("--url-file", &["serve"]),
@@ -147,6 +154,7 @@ fn help() -> Cli {
         options: Options {
             database: String::new(),
             schema: None,
+            db_connections: None,
             port: 0,
             public_url: None,
         },
@@ -214,9 +222,18 @@ fn options(
 ) -> Result<Options, String> {
     let mut get = |flag: &str, var: &str| take(flags, flag).or_else(|| env(var));
     let port = get("--port", "SCIM_PORT").unwrap_or_else(|| "8080".into());
+    let db_connections = get("--db-connections", "SCIM_DB_CONNECTIONS")
+        .map(|n| match n.parse::<u32>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!(
+                "--db-connections: `{n}` is not a number of connections (1 or more)"
+            )),
+        })
+        .transpose()?;
     Ok(Options {
         database: get("--database", "SCIM_DATABASE").unwrap_or_else(|| "scim.sqlite".into()),
         schema: get("--schema", "SCIM_SCHEMA"),
+        db_connections,
         port: port
             .parse()
             .map_err(|_| format!("--port: `{port}` is not a port number"))?,

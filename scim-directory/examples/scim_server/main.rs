@@ -73,25 +73,30 @@ fn service(store: Arc<dyn Store>, public_url: String) -> ScimService {
 async fn open_store(options: &Options) -> Result<Arc<dyn Store>, Failure> {
     let db = options.database.as_str();
     if db.starts_with("postgres://") || db.starts_with("postgresql://") {
-        return open_postgres(db, options.schema.as_deref()).await;
+        return open_postgres(db, options).await;
     }
     if options.schema.is_some() {
         return Err("--schema applies to a PostgreSQL database only".into());
+    }
+    if options.db_connections.is_some() {
+        return Err("--db-connections applies to a PostgreSQL database only".into());
     }
     Ok(Arc::new(SqliteStore::open(db)?))
 }
 
 #[cfg(feature = "postgres")]
-async fn open_postgres(url: &str, schema: Option<&str>) -> Result<Arc<dyn Store>, Failure> {
-    let store = match schema {
-        Some(schema) => scim_directory::PgStore::connect_in_schema(url, schema).await?,
-        None => scim_directory::PgStore::connect(url).await?,
-    };
+async fn open_postgres(url: &str, options: &Options) -> Result<Arc<dyn Store>, Failure> {
+    use scim_directory::PgStore;
+    let mut pool = PgStore::pool_options();
+    if let Some(n) = options.db_connections {
+        pool = pool.max_connections(n);
+    }
+    let store = PgStore::connect_with_url(url, options.schema.as_deref(), pool).await?;
     Ok(Arc::new(store))
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn open_postgres(_url: &str, _schema: Option<&str>) -> Result<Arc<dyn Store>, Failure> {
+async fn open_postgres(_url: &str, _options: &Options) -> Result<Arc<dyn Store>, Failure> {
     Err("this build has no PostgreSQL store: build with `--features axum,postgres`".into())
 }
 

@@ -102,6 +102,10 @@ pub fn unique_attribute(rt: ResourceType) -> &'static str {
     }
 }
 
+/// Which ids are users and which groups (ids that are neither left out),
+/// as [`Store::group_and_kinds`] answers.
+pub type MemberKinds = std::collections::BTreeMap<String, ResourceType>;
+
 /// One write in a [`Store::commit`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
@@ -185,6 +189,43 @@ pub trait Store: Send + Sync + 'static {
             }
         }
         Ok(found)
+    }
+    /// A group and which of `candidates` (the members a write is about to
+    /// add) are stored users or groups, the group itself left out: what a
+    /// PATCH of a group's members reads before it writes. A candidate that
+    /// is both a user's and a group's id counts as the user. `None` when
+    /// there is no such group. The default asks [`Store::get`] and
+    /// [`Store::existing`]; the PostgreSQL store answers with one query.
+    async fn group_and_kinds(
+        &self,
+        tenant: &str,
+        group_id: &str,
+        candidates: &[String],
+    ) -> Result<Option<(StoredResource, MemberKinds)>, StoreError> {
+        let Some(group) = self.get(tenant, ResourceType::Group, group_id).await? else {
+            return Ok(None);
+        };
+        let mut kinds = MemberKinds::new();
+        if candidates.is_empty() {
+            return Ok(Some((group, kinds)));
+        }
+        for id in self
+            .existing(tenant, ResourceType::User, candidates)
+            .await?
+        {
+            kinds.insert(id, ResourceType::User);
+        }
+        let rest: Vec<String> = candidates
+            .iter()
+            .filter(|id| !kinds.contains_key(*id) && id.as_str() != group_id)
+            .cloned()
+            .collect();
+        if !rest.is_empty() {
+            for id in self.existing(tenant, ResourceType::Group, &rest).await? {
+                kinds.insert(id, ResourceType::Group);
+            }
+        }
+        Ok(Some((group, kinds)))
     }
     /// The groups whose `members` list `member_id` (a user or a group),
     /// ordered by id: a lookup by index, not a scan of every group.

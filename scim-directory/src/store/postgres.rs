@@ -51,7 +51,8 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
 use super::{
-    unique_attribute, ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write,
+    unique_attribute, MemberKinds, ResourcePage, ResourceQuery, Store, StoredResource,
+    TenantChange, Write,
 };
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
@@ -164,8 +165,27 @@ impl PgStore {
     /// `schema` (created if missing): several directories, or test runs, in
     /// one database. `schema` is 1 to 63 of `a-z 0-9 _`.
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, StoreError> {
-        check_schema_name(schema)?;
+        Self::connect_with_url(url, Some(schema), Self::pool_options()).await
+    }
+
+    /// [`PgStore::connect`] or, with a schema, [`PgStore::connect_in_schema`],
+    /// with a pool of your own: most often [`PgStore::pool_options`] with
+    /// another `max_connections`. Every server's pool draws on the same
+    /// database, and PostgreSQL does the most with a few busy connections
+    /// per core, all servers together: more add context switches, not
+    /// throughput (the load bench's two servers on a 2-core machine: 4
+    /// connections each rather than 10 cut the database's CPU per request
+    /// by a fifth).
+    pub async fn connect_with_url(
+        url: &str,
+        schema: Option<&str>,
+        pool: PgPoolOptions,
+    ) -> Result<Self, StoreError> {
         let options = PgConnectOptions::from_str(url).map_err(backend)?;
+        let Some(schema) = schema else {
+            return Self::connect_with(options, pool).await;
+        };
+        check_schema_name(schema)?;
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(options.clone())
@@ -177,7 +197,7 @@ impl PgStore {
             .map_err(backend)?;
         admin.close().await;
         let options = options.options([("search_path", schema)]);
-        Self::connect_with(options, Self::pool_options()).await
+        Self::connect_with(options, pool).await
     }
 
     /// Connects with the given options and pool settings and applies the
@@ -524,6 +544,51 @@ impl Store for PgStore {
         .await
         .map_err(backend)?;
         Ok(found.into_iter().collect())
+    }
+
+    /// The group and its candidates in one query: the group's row, then
+    /// a row (without a body) for each candidate stored as a user or
+    /// another group.
+    async fn group_and_kinds(
+        &self,
+        tenant: &str,
+        group_id: &str,
+        candidates: &[String],
+    ) -> Result<Option<(StoredResource, MemberKinds)>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT true AS target, kind, id, body, created, last_modified, version ",
+            "FROM scim_resources WHERE tenant = $1 AND kind = 'Group' AND id = $2 ",
+            "UNION ALL ",
+            "SELECT false, kind, id, NULL, NULL, NULL, NULL FROM scim_resources ",
+            "WHERE tenant = $1 AND kind IN ('User', 'Group') AND id = ANY($3) ",
+            "AND NOT (kind = 'Group' AND id = $2)"
+        ))
+        .bind(tenant)
+        .bind(group_id)
+        .bind(candidates)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(backend)?;
+        let mut group = None;
+        let mut kinds = MemberKinds::new();
+        for row in &rows {
+            if row.try_get::<bool, _>("target").map_err(backend)? {
+                group = Some(resource_row(row).map_err(backend)?);
+                continue;
+            }
+            let kind: String = row.try_get("kind").map_err(backend)?;
+            let id: String = row.try_get("id").map_err(backend)?;
+            let kind = match kind.as_str() {
+                "User" => ResourceType::User,
+                _ => ResourceType::Group,
+            };
+            // A user's id wins over a group's, as `existing` asked users first.
+            let slot = kinds.entry(id).or_insert(kind);
+            if kind == ResourceType::User {
+                *slot = kind;
+            }
+        }
+        Ok(group.map(|g| (g, kinds)))
     }
 
     async fn groups_with_member(

@@ -119,6 +119,43 @@ async fn existing_by_kind(store: &dyn Store) {
         .is_empty());
 }
 
+/// A group read with the kinds of the members a write would add, in one
+/// call (how a PATCH of members reads): never the group itself, never
+/// another tenant's.
+async fn group_and_member_kinds(store: &dyn Store) {
+    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    store
+        .commit("t3", vec![Write::Put(group("gc", "C"))], vec![])
+        .await
+        .unwrap();
+    let asked = ids(&["u9", "gc", "gb", "ghost", "u9"]);
+    let (g, kinds) = store
+        .group_and_kinds("t3", "gb", &asked)
+        .await
+        .unwrap()
+        .expect("group gb");
+    assert_eq!((g.id.as_str(), &g.body["displayName"]), ("gb", &json!("B")));
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            ("gc".to_string(), ResourceType::Group),
+            ("u9".to_string(), ResourceType::User)
+        ]
+    );
+    let (_, none) = store
+        .group_and_kinds("t3", "gb", &[])
+        .await
+        .unwrap()
+        .expect("group gb");
+    assert!(none.is_empty());
+    for (tenant, id) in [("t3", "u9"), ("t3", "ghost"), ("t1", "gb")] {
+        let got = store.group_and_kinds(tenant, id, &asked).await.unwrap();
+        assert!(got.is_none(), "{tenant}/{id} is not a group there");
+    }
+    let gone = vec![Write::Delete(ResourceType::Group, "gc".into())];
+    store.commit("t3", gone, vec![]).await.unwrap();
+}
+
 /// `r` at version `n`.
 pub fn v(r: StoredResource, n: u64) -> StoredResource {
     StoredResource { version: n, ..r }
@@ -273,6 +310,7 @@ pub async fn contract(store: &dyn Store) {
 
     groups_by_member(store).await;
     existing_by_kind(store).await;
+    group_and_member_kinds(store).await;
 
     let events = store.events("t1", EventCursor::START, 100).await.unwrap();
     assert_eq!(
