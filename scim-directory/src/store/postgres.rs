@@ -173,9 +173,9 @@ impl PgStore {
     /// another `max_connections`. Every server's pool draws on the same
     /// database, and PostgreSQL does the most with a few busy connections
     /// per core, all servers together: more add context switches, not
-    /// throughput (the load bench's two servers on a 2-core machine: 4
-    /// connections each rather than 10 cut the database's CPU per request
-    /// by a fifth).
+    /// throughput (the load bench's two servers on a 2-core machine: with
+    /// 10 connections each rather than 4, PostgreSQL spent 10-15% more CPU
+    /// per request).
     pub async fn connect_with_url(
         url: &str,
         schema: Option<&str>,
