@@ -437,7 +437,7 @@ impl Ctx<'_> {
             .filter(|(id, _)| !known.contains_key(id) && !looked_up.asked.contains(id))
             .map(|(id, _)| id.clone())
             .collect();
-        let mut kinds = self.kinds_of(&new, &g.id).await?;
+        let mut kinds = store::kinds_of(self.store(), self.tenant, &new, &g.id).await?;
         kinds.extend(looked_up.kinds);
         let mut resolved = Vec::with_capacity(kept.len());
         for (id, mut m) in kept {
@@ -452,38 +452,6 @@ impl Ctx<'_> {
         }
         *members = resolved;
         Ok(())
-    }
-
-    /// Which of `ids` are users and which are groups (never `group_id`
-    /// itself: a group is not its own member); ids that are neither are
-    /// left out.
-    async fn kinds_of(
-        &self,
-        ids: &[String],
-        group_id: &str,
-    ) -> Result<BTreeMap<String, ResourceType>, ScimError> {
-        let mut kinds = BTreeMap::new();
-        if ids.is_empty() {
-            return Ok(kinds);
-        }
-        let store = self.store();
-        for id in store.existing(self.tenant, ResourceType::User, ids).await? {
-            kinds.insert(id, ResourceType::User);
-        }
-        let rest: Vec<String> = ids
-            .iter()
-            .filter(|id| !kinds.contains_key(*id) && id.as_str() != group_id)
-            .cloned()
-            .collect();
-        if !rest.is_empty() {
-            for id in store
-                .existing(self.tenant, ResourceType::Group, &rest)
-                .await?
-            {
-                kinds.insert(id, ResourceType::Group);
-            }
-        }
-        Ok(kinds)
     }
 }
 

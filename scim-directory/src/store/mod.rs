@@ -106,6 +106,35 @@ pub fn unique_attribute(rt: ResourceType) -> &'static str {
 /// as [`Store::group_and_kinds`] answers.
 pub type MemberKinds = std::collections::BTreeMap<String, ResourceType>;
 
+/// Which of `ids` are stored users and which groups (never `group_id`
+/// itself: a group is not its own member; an id that is both counts as
+/// the user): one [`Store::existing`] for users, one for what is left.
+pub(crate) async fn kinds_of<S: Store + ?Sized>(
+    store: &S,
+    tenant: &str,
+    ids: &[String],
+    group_id: &str,
+) -> Result<MemberKinds, StoreError> {
+    let mut kinds = MemberKinds::new();
+    if ids.is_empty() {
+        return Ok(kinds);
+    }
+    for id in store.existing(tenant, ResourceType::User, ids).await? {
+        kinds.insert(id, ResourceType::User);
+    }
+    let rest: Vec<String> = ids
+        .iter()
+        .filter(|id| !kinds.contains_key(*id) && id.as_str() != group_id)
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        for id in store.existing(tenant, ResourceType::Group, &rest).await? {
+            kinds.insert(id, ResourceType::Group);
+        }
+    }
+    Ok(kinds)
+}
+
 /// One write in a [`Store::commit`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
@@ -205,26 +234,7 @@ pub trait Store: Send + Sync + 'static {
         let Some(group) = self.get(tenant, ResourceType::Group, group_id).await? else {
             return Ok(None);
         };
-        let mut kinds = MemberKinds::new();
-        if candidates.is_empty() {
-            return Ok(Some((group, kinds)));
-        }
-        for id in self
-            .existing(tenant, ResourceType::User, candidates)
-            .await?
-        {
-            kinds.insert(id, ResourceType::User);
-        }
-        let rest: Vec<String> = candidates
-            .iter()
-            .filter(|id| !kinds.contains_key(*id) && id.as_str() != group_id)
-            .cloned()
-            .collect();
-        if !rest.is_empty() {
-            for id in self.existing(tenant, ResourceType::Group, &rest).await? {
-                kinds.insert(id, ResourceType::Group);
-            }
-        }
+        let kinds = kinds_of(self, tenant, candidates, group_id).await?;
         Ok(Some((group, kinds)))
     }
     /// The groups whose `members` list `member_id` (a user or a group),
