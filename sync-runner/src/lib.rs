@@ -217,12 +217,17 @@ pub use worker::Worker;
 /// after the first large block is freed it raises its threshold for
 /// serving large blocks from `mmap` (returned to the system when freed) up
 /// to 32 MiB, so later snapshots' vectors come from the arenas and stay
-/// there. `MALLOC_ARENA_MAX=2` shares two arenas among the threads, and a
+/// there. `MALLOC_ARENA_MAX=1` has the threads share one arena, so what
+/// one run frees is reused by the next whichever thread it runs on, and a
 /// fixed `MALLOC_MMAP_THRESHOLD_` of 128 KiB keeps large blocks in `mmap`.
 /// In the fleet bench (README) the workers' peak resident memory above
-/// idle fell by about a fifth with it; other allocators (jemalloc,
-/// mimalloc) and other C libraries ignore these variables.
+/// idle fell from 77 MiB to 50-53 MiB with it (55-66 MiB with two
+/// arenas), the workers' CPU within its run-to-run spread: a worker spends
+/// its time waiting on the network and in gzip and JSON, not in `malloc`
+/// (where one arena makes its two threads take turns). Other
+/// allocators (jemalloc, mimalloc) and other C libraries ignore these
+/// variables.
 pub const WORKER_MALLOC_ENV: [(&str, &str); 2] = [
-    ("MALLOC_ARENA_MAX", "2"),
+    ("MALLOC_ARENA_MAX", "1"),
     ("MALLOC_MMAP_THRESHOLD_", "131072"),
 ];
