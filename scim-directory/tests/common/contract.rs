@@ -89,10 +89,13 @@ async fn groups_by_member(store: &dyn Store) {
     assert!(of("u2").await.is_empty() && of("u1").await.is_empty());
 }
 
+fn ids(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
 /// Which ids exist, by kind and tenant, in one call (how a group write
 /// checks the members it adds).
 async fn existing_by_kind(store: &dyn Store) {
-    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     store
         .commit("t3", vec![Write::Put(user("u9", "u9@x.test"))], vec![])
         .await
@@ -123,7 +126,6 @@ async fn existing_by_kind(store: &dyn Store) {
 /// call (how a PATCH of members reads): never the group itself, never
 /// another tenant's.
 async fn group_and_member_kinds(store: &dyn Store) {
-    let ids = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     store
         .commit("t3", vec![Write::Put(group("gc", "C"))], vec![])
         .await
