@@ -23,6 +23,7 @@ use crate::store::{self, MemberKinds, Store, StoredResource, Write};
 /// Members looked up with the group a PATCH reads
 /// ([`Store::group_and_kinds`]): the ids asked about, and which of them are
 /// users or groups.
+#[derive(Default)]
 struct LookedUp {
     asked: BTreeSet<String>,
     kinds: MemberKinds,
@@ -428,10 +429,7 @@ impl Ctx<'_> {
                 kept.push((id, m));
             }
         }
-        let looked_up = looked_up.unwrap_or(LookedUp {
-            asked: BTreeSet::new(),
-            kinds: MemberKinds::new(),
-        });
+        let looked_up = looked_up.unwrap_or_default();
         let new: Vec<String> = kept
             .iter()
             .filter(|(id, _)| !known.contains_key(id) && !looked_up.asked.contains(id))

@@ -102,6 +102,14 @@ pub fn unique_attribute(rt: ResourceType) -> &'static str {
     }
 }
 
+/// The resource type a store's `kind` column names (`Group`, else `User`).
+pub(crate) fn kind_named(kind: &str) -> ResourceType {
+    match kind {
+        "Group" => ResourceType::Group,
+        _ => ResourceType::User,
+    }
+}
+
 /// Which ids are users and which groups (ids that are neither left out),
 /// as [`Store::group_and_kinds`] answers.
 pub type MemberKinds = std::collections::BTreeMap<String, ResourceType>;

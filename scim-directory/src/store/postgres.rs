@@ -51,7 +51,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
 use super::{
-    unique_attribute, MemberKinds, ResourcePage, ResourceQuery, Store, StoredResource,
+    kind_named, unique_attribute, MemberKinds, ResourcePage, ResourceQuery, Store, StoredResource,
     TenantChange, Write,
 };
 use crate::errors::StoreError;
@@ -328,11 +328,7 @@ fn resource_row(row: &PgRow) -> Result<StoredResource, sqlx::Error> {
     let kind: String = row.try_get("kind")?;
     let Json(body): Json<Value> = row.try_get("body")?;
     Ok(StoredResource {
-        resource_type: if kind == "Group" {
-            ResourceType::Group
-        } else {
-            ResourceType::User
-        },
+        resource_type: kind_named(&kind),
         id: row.try_get("id")?,
         body,
         created: row.try_get("created")?,
@@ -576,16 +572,11 @@ impl Store for PgStore {
                 group = Some(resource_row(row).map_err(backend)?);
                 continue;
             }
-            let kind: String = row.try_get("kind").map_err(backend)?;
+            let kind = kind_named(&row.try_get::<String, _>("kind").map_err(backend)?);
             let id: String = row.try_get("id").map_err(backend)?;
-            let kind = match kind.as_str() {
-                "User" => ResourceType::User,
-                _ => ResourceType::Group,
-            };
-            // A user's id wins over a group's, as `existing` asked users first.
-            let slot = kinds.entry(id).or_insert(kind);
-            if kind == ResourceType::User {
-                *slot = kind;
+            // A user's id wins over a group's, as `kinds_of` asks users first.
+            if kind == ResourceType::User || !kinds.contains_key(&id) {
+                kinds.insert(id, kind);
             }
         }
         Ok(group.map(|g| (g, kinds)))

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::query::{self, external_id, group_display_name, Condition, Dialect, GroupRef};
-use super::{ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write};
+use super::{kind_named, ResourcePage, ResourceQuery, Store, StoredResource, TenantChange, Write};
 use crate::errors::StoreError;
 use crate::events::{Change, Event, EventCursor};
 use crate::schema::ResourceType;
@@ -338,11 +338,7 @@ fn resource_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
 fn resource_row_at(row: &Row<'_>, at: usize) -> rusqlite::Result<StoredResource> {
     let kind: String = row.get(at)?;
     Ok(StoredResource {
-        resource_type: if kind == "Group" {
-            ResourceType::Group
-        } else {
-            ResourceType::User
-        },
+        resource_type: kind_named(&kind),
         id: row.get(at + 1)?,
         body: json_col(&row.get::<_, String>(at + 2)?)?,
         created: parse_time(&row.get::<_, String>(at + 3)?)?,
