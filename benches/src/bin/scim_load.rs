@@ -2,8 +2,9 @@
 //! Entra's request mix for 50 tenants; prints throughput and latency per
 //! tenant beside issue 16's goals and every correctness finding.
 //!
-//! `DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo run --release -p directory-sync-benches --bin scim-load`
-//! (`SCIM_LOAD_SMALL=1` for 4 tenants, `SCIM_LOAD_PACED_ONLY=1` for the
+//! `DATABASE_URL='postgres://postgres@localhost/test?host=/var/run/postgresql' cargo run --release -p directory-sync-benches --bin scim-load`
+//! (PostgreSQL over its Unix socket, as the README's figures were measured;
+//! a `@127.0.0.1:5432` URL measures TCP with TLS; `SCIM_LOAD_SMALL=1` for 4 tenants, `SCIM_LOAD_PACED_ONLY=1` for the
 //! paced run alone, as when profiling it). It runs the traffic twice, each on
 //! a fresh schema and fresh servers: back to back (what the servers can
 //! take at most), then paced at the goal's 25 requests a second per tenant
